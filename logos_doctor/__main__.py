@@ -1,0 +1,5 @@
+"""Allow ``python -m logos_doctor``."""
+
+from logos_doctor.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""What a check reports: a ``Finding`` names a cause on one object, with its evidence.
+
+Findings are frozen values so that every renderer (table, JSON, markdown, JUnit, Prometheus)
+and the fix planner read the same facts.  ``affected`` lists the objects the problem blocks
+(typically pods) and ``depends_on`` the objects it needs (a claim's StorageClass); the runner
+uses both to link a symptom to the finding that explains it (``caused_by``), e.g. a Service
+without ready endpoints to the image-pull failure of its pods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+from logos_doctor.errors import UsageError
+from logos_doctor.objects import ObjectRef
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ordered so that ``CRITICAL > WARNING > INFO``."""
+
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in output and options."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse ``critical|warning|info``."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise UsageError(
+                f"unknown severity {text!r}", "use one of: critical, warning, info"
+            ) from None
+
+
+@dataclass(frozen=True, order=True)
+class FindingKey:
+    """Identifies a finding for cross-references: check, cause and resource."""
+
+    check: str
+    cause: str
+    resource: ObjectRef
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed problem (or, with severity info, a noteworthy healthy state)."""
+
+    check: str
+    cause: str
+    severity: Severity
+    resource: ObjectRef
+    message: str
+    parent: ObjectRef | None = None
+    evidence: tuple[str, ...] = ()
+    remediation: str = ""
+    fix: str | None = None
+    affected: tuple[ObjectRef, ...] = ()
+    depends_on: tuple[ObjectRef, ...] = ()
+    caused_by: tuple[FindingKey, ...] = field(default=())
+
+    @property
+    def key(self) -> FindingKey:
+        """This finding's identity for cross-references."""
+        return FindingKey(self.check, self.cause, self.resource)
+
+    def affected_includes(self, other: Finding) -> bool:
+        """Whether ``other`` is about one of the objects this finding affects."""
+        return any(ref.same_object(other.resource) for ref in self.affected)
+
+    def with_severity(self, severity: Severity) -> Finding:
+        """A copy at another severity (user overrides)."""
+        return replace(self, severity=severity)

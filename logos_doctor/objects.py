@@ -1,0 +1,152 @@
+"""Reading Kubernetes objects kept as plain JSON dicts.
+
+Objects stay the dicts the API server sent (parsing them into the client's model classes is
+far too slow for thousands of objects), so these helpers give typed access to the few fields
+every check reads: references, times and quantities.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Names one object: what a finding is about, its parent, or what it affects."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None = None
+
+    @classmethod
+    def of(cls, kind: str, obj: Obj) -> ObjectRef:
+        """Reference ``obj``, whose kind the caller knows (list items carry none)."""
+        meta = obj.get("metadata") or {}
+        return cls(kind, meta.get("namespace"), meta.get("name", ""), meta.get("uid"))
+
+    def same_object(self, other: ObjectRef) -> bool:
+        """Compare by uid when both have one, else by kind, namespace and name."""
+        if self.uid and other.uid:
+            return self.uid == other.uid
+        return (self.kind, self.namespace, self.name) == (other.kind, other.namespace, other.name)
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+    def to_json(self) -> dict[str, str | None]:
+        """The ``{"kind", "namespace", "name"}`` object of the JSON contract."""
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+def meta(obj: Obj) -> dict[str, Any]:
+    """The object's metadata, never None."""
+    return obj.get("metadata") or {}
+
+
+def name(obj: Obj) -> str:
+    """The object's name."""
+    return str(meta(obj).get("name", ""))
+
+
+def namespace(obj: Obj) -> str | None:
+    """The object's namespace (None for cluster-scoped objects)."""
+    ns = meta(obj).get("namespace")
+    return str(ns) if ns else None
+
+
+def uid(obj: Obj) -> str | None:
+    """The object's uid, if the server gave one."""
+    value = meta(obj).get("uid")
+    return str(value) if value else None
+
+
+def labels_of(obj: Obj) -> dict[str, str]:
+    """The object's labels."""
+    return dict(meta(obj).get("labels") or {})
+
+
+def annotations_of(obj: Obj) -> dict[str, str]:
+    """The object's annotations."""
+    return dict(meta(obj).get("annotations") or {})
+
+
+def controller_of(obj: Obj) -> dict[str, Any] | None:
+    """The ownerReference marked ``controller: true``, if any."""
+    for ref in meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an RFC 3339 timestamp as the API server writes it; None when absent or bad."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # MicroTime has microseconds; Python accepts at most 6 fractional digits.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_SUFFIXES: dict[str, Decimal] = {
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """Parse a Kubernetes quantity ("200Gi", "500m", "8") into a number; None when malformed."""
+    if value is None:
+        return None
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        return None
+    number, suffix = match.groups()
+    if suffix and suffix not in _SUFFIXES:
+        return None
+    try:
+        return Decimal(number) * _SUFFIXES.get(suffix, Decimal(1))
+    except InvalidOperation:
+        return None
+
+
+def age(since: datetime | None, now: datetime) -> str:
+    """A short human duration such as ``3m`` or ``2h5m`` between ``since`` and ``now``."""
+    if since is None:
+        return "?"
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{hours // 24}d"

@@ -1,0 +1,116 @@
+"""Run checks over one ``ClusterState`` and gather a ``Report``.
+
+The runner is where a failing check becomes an ``error`` entry instead of a crash, where a
+check whose kinds could not be listed is ``skipped`` with the reason, where user severity
+overrides apply, and where symptoms are linked to the findings that explain them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from logos_doctor.config import Config
+from logos_doctor.finding import Finding, FindingKey, Severity
+from logos_doctor.objects import ObjectRef
+from logos_doctor.registry import Check
+from logos_doctor.state import ClusterState
+
+Status = Literal["ok", "findings", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one check went."""
+
+    id: str
+    status: Status
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run found, ready for any renderer."""
+
+    state: ClusterState
+    results: tuple[CheckResult, ...]
+    findings: tuple[Finding, ...]
+    checks: tuple[Check, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity label."""
+        out = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings:
+            out[f.severity.label] += 1
+        return out
+
+    def worst(self) -> Severity | None:
+        """The highest severity found, or None."""
+        return max((f.severity for f in self.findings), default=None)
+
+    def check(self, check_id: str) -> Check | None:
+        """The check object behind an id in this report."""
+        return next((c for c in self.checks if c.id == check_id), None)
+
+
+def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> Report:
+    """Run ``checks`` on ``state``; never raises for a check's own failure."""
+    results: list[CheckResult] = []
+    findings: list[Finding] = []
+    for check in checks:
+        missing = [k for k in check.kinds if not state.has(k)]
+        if missing:
+            reasons = "; ".join(state.unavailable.get(k) or f"{k} not fetched" for k in missing)
+            results.append(CheckResult(check.id, "skipped", reasons))
+            continue
+        start = time.perf_counter()
+        try:
+            found = [_override(f, config) for f in check.run(state, config)]
+        except Exception as exc:  # a check that raises is reported, not fatal
+            detail = f"check failed: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+            results.append(CheckResult(check.id, "error", detail, time.perf_counter() - start))
+            continue
+        seconds = time.perf_counter() - start
+        findings.extend(found)
+        status: Status = "findings" if found else "ok"
+        results.append(CheckResult(check.id, status, f"{len(found)} finding(s)", seconds))
+    linked = correlate(findings)
+    ordered = sorted(linked, key=lambda f: (-f.severity, f.check, f.cause, f.resource))
+    return Report(state, tuple(results), tuple(ordered), tuple(checks))
+
+
+def _override(finding: Finding, config: Config) -> Finding:
+    overrides = config.severity_overrides
+    label = overrides.get(f"{finding.check}/{finding.cause}") or overrides.get(finding.check)
+    return finding.with_severity(Severity.parse(label)) if label else finding
+
+
+def correlate(findings: Iterable[Finding]) -> list[Finding]:
+    """Link each finding to the findings that explain it.
+
+    Finding B explains finding A when B is about one of the objects A affects (its pods) or
+    depends on (a claim's StorageClass), unless A in turn is about one of B's affected objects
+    (then A explains B, not the other way round).  This is what turns "Service logos-chat has
+    no ready endpoints" and "Deployment logos-chat unavailable" into one chain ending at
+    "image not found".
+    """
+    items = list(findings)
+    by_resource: dict[tuple[str, str | None, str], list[Finding]] = {}
+    for f in items:
+        by_resource.setdefault(_ident(f.resource), []).append(f)
+    out = []
+    for f in items:
+        causes: list[FindingKey] = []
+        for obj in (*f.affected, *f.depends_on):
+            for other in by_resource.get(_ident(obj), ()):
+                if other is not f and other.key not in causes and not other.affected_includes(f):
+                    causes.append(other.key)
+        out.append(replace(f, caused_by=tuple(sorted(causes))) if causes else f)
+    return out
+
+
+def _ident(ref: ObjectRef) -> tuple[str, str | None, str]:
+    return (ref.kind, ref.namespace, ref.name)

@@ -1,0 +1,215 @@
+"""``ClusterState``: everything one run fetched, indexed for the checks.
+
+A check is a pure function of this object.  It holds the objects as the API server sent them
+(plain dicts, Secrets already stripped of their values), the moment they describe (``now``:
+the fetch time, or a snapshot's time), the scope, and the kinds that could not be listed.
+Indexes are built once here, so that no check scans the whole cluster per object.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from logos_doctor.events import Event
+from logos_doctor.kinds import KINDS
+from logos_doctor.objects import Obj, ObjectRef, controller_of, meta
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """Which cluster the state came from."""
+
+    context: str | None = None
+    server: str | None = None
+    version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``cluster`` object of the JSON contract (without namespaces)."""
+        return {"context": self.context, "server": self.server, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The namespaces a run looks at; ``None`` means all of them."""
+
+    namespaces: tuple[str, ...] | None
+
+    def includes(self, ns: str | None) -> bool:
+        """Whether an object in namespace ``ns`` (None: cluster-scoped) is in scope."""
+        return ns is None or self.namespaces is None or ns in self.namespaces
+
+    def describe(self) -> str:
+        """``namespace logos`` or ``all namespaces``."""
+        if self.namespaces is None:
+            return "all namespaces"
+        return "namespace " + ", ".join(self.namespaces)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """The fetched objects of one run, with indexes.  Build with ``ClusterState.build``."""
+
+    objects: Mapping[str, Sequence[Obj]]
+    now: datetime
+    scope: Scope
+    cluster: ClusterInfo = field(default_factory=ClusterInfo)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    _by_name: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict, repr=False)
+    _by_uid: dict[str, tuple[str, Obj]] = field(default_factory=dict, repr=False)
+    _children: dict[str, list[tuple[str, Obj]]] = field(default_factory=dict, repr=False)
+    _events_by_uid: dict[str, list[Event]] = field(default_factory=dict, repr=False)
+    _events_by_name: dict[tuple[str, str | None, str], list[Event]] = field(
+        default_factory=dict, repr=False
+    )
+    _pods_by_node: dict[str, list[Obj]] = field(default_factory=dict, repr=False)
+    _pods_by_claim: dict[tuple[str | None, str], list[Obj]] = field(
+        default_factory=dict, repr=False
+    )
+
+    @classmethod
+    def build(
+        cls,
+        objects: Mapping[str, Sequence[Obj]],
+        *,
+        now: datetime,
+        scope: Scope,
+        cluster: ClusterInfo | None = None,
+        unavailable: Mapping[str, str] | None = None,
+    ) -> ClusterState:
+        """Index ``objects`` (plural kind -> items) into a state."""
+        state = cls(
+            objects={k: list(v) for k, v in objects.items()},
+            now=now,
+            scope=scope,
+            cluster=cluster or ClusterInfo(),
+            unavailable=dict(unavailable or {}),
+        )
+        state._index()
+        return state
+
+    def _index(self) -> None:
+        by_name, by_uid = self._by_name, self._by_uid
+        children: defaultdict[str, list[tuple[str, Obj]]] = defaultdict(list)
+        for plural, items in self.objects.items():
+            kind = KINDS[plural].kind if plural in KINDS else plural
+            if plural == "events":
+                continue
+            for obj in items:
+                md = meta(obj)
+                by_name[(kind, md.get("namespace"), md.get("name", ""))] = obj
+                if md.get("uid"):
+                    by_uid[md["uid"]] = (kind, obj)
+                for owner in md.get("ownerReferences") or []:
+                    if owner.get("uid"):
+                        children[owner["uid"]].append((kind, obj))
+        self._children.update(children)
+
+        ev_uid: defaultdict[str, list[Event]] = defaultdict(list)
+        ev_name: defaultdict[tuple[str, str | None, str], list[Event]] = defaultdict(list)
+        for raw in self.objects.get("events", ()):
+            involved = raw.get("involvedObject") or raw.get("regarding") or {}
+            ev = Event.from_obj(raw)
+            if involved.get("uid"):
+                ev_uid[involved["uid"]].append(ev)
+            else:
+                key = (
+                    involved.get("kind", ""),
+                    involved.get("namespace"),
+                    involved.get("name", ""),
+                )
+                ev_name[key].append(ev)
+        self._events_by_uid.update(ev_uid)
+        self._events_by_name.update(ev_name)
+
+        by_node: defaultdict[str, list[Obj]] = defaultdict(list)
+        by_claim: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
+        for pod in self.objects.get("pods", ()):
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                by_node[node].append(pod)
+            for vol in (pod.get("spec") or {}).get("volumes") or []:
+                claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    by_claim[(meta(pod).get("namespace"), claim)].append(pod)
+        self._pods_by_node.update(by_node)
+        self._pods_by_claim.update(by_claim)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def has(self, plural: str) -> bool:
+        """Whether this kind was fetched (listed successfully, possibly empty)."""
+        return plural in self.objects and plural not in self.unavailable
+
+    def list_of(self, plural: str, namespace: str | None = None) -> list[Obj]:
+        """All fetched objects of a kind, optionally in one namespace."""
+        items = self.objects.get(plural, ())
+        if namespace is None:
+            return list(items)
+        return [o for o in items if meta(o).get("namespace") == namespace]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        """One object by kind (``"Pod"``), namespace and name."""
+        return self._by_name.get((kind, namespace, name))
+
+    def by_uid(self, uid: str) -> tuple[str, Obj] | None:
+        """``(kind, object)`` for a uid."""
+        return self._by_uid.get(uid)
+
+    def children(self, owner: Obj, kind: str | None = None) -> list[Obj]:
+        """Objects whose ownerReferences name ``owner``, optionally of one kind."""
+        owner_uid = meta(owner).get("uid")
+        found = self._children.get(owner_uid, []) if owner_uid else []
+        return [o for k, o in found if kind is None or k == kind]
+
+    def top_owner(self, kind: str, obj: Obj) -> ObjectRef:
+        """Follow controller ownerReferences up (Pod -> ReplicaSet -> Deployment)."""
+        current_kind, current = kind, obj
+        for _ in range(8):
+            ref = controller_of(current)
+            if not ref:
+                break
+            found = self._by_uid.get(ref.get("uid", ""))
+            if found is None:
+                # The owner was not fetched (or is gone): name it from the reference.
+                return ObjectRef(
+                    ref.get("kind", "?"),
+                    meta(current).get("namespace"),
+                    ref.get("name", "?"),
+                    ref.get("uid"),
+                )
+            current_kind, current = found
+        return ObjectRef.of(current_kind, current)
+
+    def workload_of(self, pod: Obj) -> ObjectRef | None:
+        """The Deployment/StatefulSet/... that controls a pod, or None for a bare pod."""
+        top = self.top_owner("Pod", pod)
+        return None if top.kind == "Pod" else top
+
+    def events_for(self, kind: str, obj: Obj) -> list[Event]:
+        """Events about ``obj``: by uid, plus name-matched events that carry no uid.
+
+        Matching by name alone would blame an object for events of a deleted namesake (a
+        recreated claim of the same name is the classic case), so uid wins whenever present.
+        """
+        md = meta(obj)
+        found = list(self._events_by_uid.get(md.get("uid", ""), ()))
+        found += self._events_by_name.get((kind, md.get("namespace"), md.get("name", "")), ())
+        return found
+
+    def pods_on_node(self, node: str) -> list[Obj]:
+        """Pods bound to a node."""
+        return list(self._pods_by_node.get(node, ()))
+
+    def pods_using_claim(self, namespace: str | None, claim: str) -> list[Obj]:
+        """Pods that mount a PersistentVolumeClaim."""
+        return list(self._pods_by_claim.get((namespace, claim), ()))
+
+    def in_scope(self, plural: str) -> Iterable[Obj]:
+        """Objects of a kind inside the run's namespace scope."""
+        return (
+            o for o in self.objects.get(plural, ()) if self.scope.includes(meta(o).get("namespace"))
+        )
