@@ -1,0 +1,77 @@
+"""Getting a ``ClusterState`` for a run: live from one or more clusters, or from a snapshot.
+
+Commands (``check``, ``snapshot``, ``serve``, ``fix``) share this, so every one of them
+lists the same kinds the same way and reads the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from logos_doctor.config import Config
+from logos_doctor.connection import connect
+from logos_doctor.errors import ClusterError
+from logos_doctor.fetch import Fetcher, FetchOptions, FetchStats
+from logos_doctor.registry import Check
+from logos_doctor.state import ClusterState, Scope
+
+
+@dataclass(frozen=True)
+class Target:
+    """One cluster to reach."""
+
+    kubeconfig: str | None
+    context: str | None
+
+
+def needed_kinds(checks: Iterable[Check]) -> set[str]:
+    """The union of kinds the checks read."""
+    kinds: set[str] = set()
+    for check in checks:
+        kinds.update(check.kinds)
+        kinds.update(check.optional_kinds)
+    return kinds
+
+
+def resolve_scope(namespace: str | None, all_namespaces: bool, config: Config) -> Scope:
+    """``-A`` -> all namespaces; ``-n NS`` -> NS; else the configured namespace."""
+    if all_namespaces:
+        return Scope(None)
+    return Scope((namespace or config.namespace,))
+
+
+def targets(kubeconfig: str | None, contexts: Iterable[str], all_contexts: bool) -> list[Target]:
+    """The clusters named by ``--context`` (repeatable) or ``--all-contexts``."""
+    if all_contexts:
+        try:
+            found, _ = k8s_config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError) as exc:
+            raise ClusterError(f"cannot read contexts from the kubeconfig: {exc}") from None
+        names = sorted(c["name"] for c in found or [])
+        if not names:
+            raise ClusterError("the kubeconfig has no contexts")
+        return [Target(kubeconfig, n) for n in names]
+    names = list(dict.fromkeys(contexts)) or [None]
+    return [Target(kubeconfig, n) for n in names]
+
+
+def fetch_live(
+    target: Target,
+    kinds: Iterable[str],
+    scope: Scope,
+    *,
+    timeout: float,
+    on_done: Callable[[str], None] | None = None,
+) -> tuple[ClusterState, FetchStats]:
+    """Fetch a live state; returns ``(ClusterState, stats)``."""
+    conn = connect(target.kubeconfig, target.context)
+    try:
+        fetcher = Fetcher(conn, FetchOptions(timeout=timeout, deadline=timeout * 4))
+        state = fetcher.fetch(kinds, scope, on_done=on_done)
+        return state, fetcher.stats
+    finally:
+        conn.close()

@@ -1,0 +1,353 @@
+"""Fetching: one paginated LIST per kind and scope, concurrently, JSON parsed directly.
+
+This is the only module that reads from the API server for a diagnosis.  Each kind the
+selected checks need is listed once per run (``limit`` + ``continue``), never object by
+object, and the response body is parsed with ``json`` rather than the client's model classes,
+which cost seconds per thousand objects.
+
+Faults are handled per request, the way client-go does: 429 and 5xx responses and dropped
+connections are retried with exponential backoff and jitter (``Retry-After`` honoured), all
+within the per-request timeout and the run's deadline; a ``410 Gone`` on a ``continue`` token
+restarts that LIST once from the beginning.  A kind that still fails, or is forbidden, becomes
+``KindUnavailable`` for that kind alone; only a rejected credential or an unreachable server
+stops the whole run (``ClusterError``).
+
+Secrets are stripped of their values the moment they are parsed: nothing downstream (state,
+snapshots, output, logs) ever holds one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from logos_doctor.connection import Connection
+from logos_doctor.errors import ClusterError, KindUnavailable
+from logos_doctor.kinds import KINDS, Kind
+from logos_doctor.objects import Obj
+from logos_doctor.state import ClusterInfo, ClusterState, Scope
+
+PAGE_SIZE = 500
+RETRYABLE = {429, 500, 502, 503, 504}
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass
+class FetchStats:
+    """What the fetch cost: requests, bytes and time per kind (for benchmarks and --debug)."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    fetch_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, kind: str, nbytes: int, parse_seconds: float) -> None:
+        """Record one response."""
+        with self._lock:
+            self.requests += 1
+            self.bytes += nbytes
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+            self.parse_seconds += parse_seconds
+
+    def retried(self) -> None:
+        """Record one retry."""
+        with self._lock:
+            self.retries += 1
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Timeouts and retry budget of one run."""
+
+    timeout: float = 30.0
+    deadline: float = 120.0
+    attempts: int = 5
+    page_size: int = PAGE_SIZE
+    workers: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Gone(Exception):
+    pass
+
+
+class Fetcher:
+    """Lists kinds from one cluster; reusable across runs (the exporter keeps one)."""
+
+    def __init__(self, conn: Connection, options: FetchOptions | None = None) -> None:
+        self.conn = conn
+        self.options = options or FetchOptions()
+        self.stats = FetchStats()
+        self._deadline = 0.0
+
+    # -- public ----------------------------------------------------------------------------
+
+    def server_version(self) -> str | None:
+        """``/version``'s gitVersion; also proves the server is reachable and accepts us."""
+        self._deadline = time.monotonic() + self.options.deadline
+        data = self._get_json("/version", [], kind="version")
+        return str(data.get("gitVersion")) if isinstance(data, dict) else None
+
+    def fetch(
+        self,
+        plurals: Iterable[str],
+        scope: Scope,
+        *,
+        on_done: Callable[[str], None] | None = None,
+    ) -> ClusterState:
+        """List every kind in ``plurals`` for ``scope`` and index the result."""
+        start = time.perf_counter()
+        now = datetime.now(UTC)
+        version = self.server_version()
+        kinds = [KINDS[p] for p in sorted(set(plurals))]
+        objects: dict[str, list[Obj]] = {}
+        unavailable: dict[str, str] = {}
+        workers = max(1, min(self.options.workers, len(kinds)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="list") as pool:
+            futures = {k.plural: pool.submit(self._list_kind, k, scope) for k in kinds}
+            for plural, future in futures.items():
+                try:
+                    objects[plural] = future.result()
+                except KindUnavailable as exc:
+                    unavailable[plural] = str(exc)
+                if on_done:
+                    on_done(plural)
+        self.stats.fetch_seconds += time.perf_counter() - start
+        info = ClusterInfo(self.conn.context, self.conn.server, version)
+        return ClusterState.build(
+            objects, now=now, scope=scope, cluster=info, unavailable=unavailable
+        )
+
+    # -- one kind ----------------------------------------------------------------------------
+
+    def _list_kind(self, kind: Kind, scope: Scope) -> list[Obj]:
+        if kind.namespaced and scope.namespaces is not None:
+            items: list[Obj] = []
+            for ns in scope.namespaces:
+                items.extend(self._list_path(kind, kind.list_path(ns), f"namespace {ns}"))
+            return items
+        where = "the cluster" if not kind.namespaced else "all namespaces"
+        return self._list_path(kind, kind.list_path(None), where)
+
+    def _list_path(self, kind: Kind, path: str, where: str) -> list[Obj]:
+        restarted = False
+        while True:
+            items: list[Obj] = []
+            token: str | None = None
+            try:
+                while True:
+                    query: list[tuple[str, Any]] = [("limit", self.options.page_size)]
+                    if token:
+                        query.append(("continue", token))
+                    page = self._get_json(
+                        path, query, kind=kind.plural, where=where, paging=bool(token)
+                    )
+                    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                        raise KindUnavailable(
+                            kind.plural, f"the API server sent a malformed list of {kind.plural}"
+                        )
+                    items.extend(
+                        _clean(kind, obj) for obj in page["items"] if isinstance(obj, dict)
+                    )
+                    token = (page.get("metadata") or {}).get("continue") or None
+                    if not token:
+                        return items
+            except _Gone:
+                # The continue token expired (etcd compacted): the pages we have are from an
+                # older resourceVersion, so start over once rather than mix two snapshots.
+                if restarted:
+                    raise KindUnavailable(
+                        kind.plural,
+                        f"listing {kind.plural} in {where} kept expiring (410 Gone) mid-list",
+                        "the cluster is changing too fast; try again",
+                    ) from None
+                restarted = True
+
+    def _get_json(
+        self,
+        path: str,
+        query: list[tuple[str, Any]],
+        *,
+        kind: str,
+        where: str = "the cluster",
+        paging: bool = False,
+    ) -> Any:
+        opts = self.options
+        last_error = ""
+        for attempt in range(opts.attempts):
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                return self._request(path, query, kind, min(opts.timeout, remaining), where, paging)
+            except _Retryable as exc:
+                last_error = str(exc)
+                if attempt == opts.attempts - 1:
+                    break
+                delay = min(opts.backoff_cap, opts.backoff_base * 2**attempt)
+                delay = delay / 2 + random.uniform(0, delay / 2)  # jitter, as client-go does
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, opts.backoff_cap * 4))
+                if time.monotonic() + delay >= self._deadline:
+                    break
+                self.stats.retried()
+                time.sleep(delay)
+        if kind == "version":
+            reason = last_error or "deadline passed"
+            raise ClusterError(
+                f"cannot reach the API server {self.conn.server}: {reason}",
+                "check the network/VPN and the cluster's health, or raise --timeout",
+            )
+        raise KindUnavailable(
+            kind,
+            f"listing {kind} in {where} failed: {last_error or 'deadline passed'}",
+            "the API server may be overloaded; try again or raise --timeout",
+        )
+
+    def _request(
+        self,
+        path: str,
+        query: list[tuple[str, Any]],
+        kind: str,
+        timeout: float,
+        where: str,
+        paging: bool,
+    ) -> Any:
+        api = self.conn.api
+        method, url, headers, _, _ = api.param_serialize(
+            "GET",
+            path,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+            status = resp.status
+            body = resp.read()
+        except ApiException as exc:  # the client raises these for TLS failures
+            if "SSL" in str(exc.reason) or "CERTIFICATE" in str(exc.reason).upper():
+                raise ClusterError(
+                    f"TLS verification failed for {self.conn.server}",
+                    "the kubeconfig's certificate-authority does not match the server",
+                ) from None
+            raise _Retryable(str(exc.reason or exc).splitlines()[0]) from None
+        except urllib3.exceptions.SSLError:
+            raise ClusterError(
+                f"TLS verification failed for {self.conn.server}",
+                "the kubeconfig's certificate-authority does not match the server",
+            ) from None
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise self._connection_error(exc.reason) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._connection_error(exc) from None
+        if status == 401:
+            raise ClusterError(
+                f"the API server {self.conn.server} rejected the credentials of context "
+                f"{self.conn.context or '(default)'} (401 Unauthorized)",
+                "log in again or refresh the token (e.g. aws eks update-kubeconfig)",
+            )
+        if status == 403:
+            raise KindUnavailable(
+                kind,
+                f"forbidden to list {kind} in {where}",
+                "grant list on it (see 'logos-doctor rbac')",
+            )
+        if status == 404:
+            raise KindUnavailable(kind, f"{kind} is not served by this cluster (404)")
+        if status == 410 and paging:
+            raise _Gone()
+        if status in RETRYABLE:
+            retry_after = _retry_after(resp.getheader("Retry-After"))
+            raise _Retryable(f"HTTP {status} {resp.reason or ''}".strip(), retry_after)
+        if status >= 300:
+            raise KindUnavailable(kind, f"listing {kind} in {where} failed: HTTP {status}")
+        t0 = time.perf_counter()
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            self.stats.count(kind, len(body or b""), time.perf_counter() - t0)
+            raise _Retryable(f"invalid or truncated JSON for {kind}") from None
+        self.stats.count(kind, len(body or b""), time.perf_counter() - t0)
+        return data
+
+    def _connection_error(self, cause: BaseException | None) -> Exception:
+        text = f"{type(cause).__name__}: {cause}" if cause else "connection failed"
+        if isinstance(cause, urllib3.exceptions.SSLError):
+            return ClusterError(
+                f"TLS verification failed for {self.conn.server}",
+                "the kubeconfig's certificate-authority does not match the server",
+            )
+        if isinstance(cause, urllib3.exceptions.NameResolutionError) or "resolve" in text:
+            return ClusterError(
+                f"cannot resolve the API server host of {self.conn.server}",
+                "check the server address in the kubeconfig and your DNS/VPN",
+            )
+        if isinstance(cause, urllib3.exceptions.NewConnectionError) or "refused" in text:
+            return ClusterError(
+                f"cannot connect to the API server {self.conn.server}: connection refused",
+                "is the cluster running and the address right?",
+            )
+        if isinstance(cause, urllib3.exceptions.TimeoutError):
+            return _Retryable(f"timed out after {self.options.timeout:g}s")
+        return _Retryable(text.splitlines()[0][:200])
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _clean(kind: Kind, obj: Obj) -> Obj:
+    """Drop what no check reads and what must never be kept (Secret values)."""
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        md.pop("managedFields", None)
+    if kind.plural == "secrets":
+        return strip_secret(obj)
+    return obj
+
+
+def strip_secret(obj: Obj) -> Obj:
+    """A Secret reduced to its name, type and key names: values never leave this function."""
+    md = dict(obj.get("metadata") or {})
+    md.pop("managedFields", None)
+    ann = dict(md.get("annotations") or {})
+    ann.pop(LAST_APPLIED, None)  # kubectl apply keeps the whole Secret, values included, here
+    if ann:
+        md["annotations"] = ann
+    else:
+        md.pop("annotations", None)
+    kept = [k for k in obj.get("dataKeys") or [] if isinstance(k, str)]  # already stripped
+    keys = sorted({*(obj.get("data") or {}), *(obj.get("stringData") or {}), *kept})
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": md,
+        "type": obj.get("type", "Opaque"),
+        "dataKeys": keys,
+    }

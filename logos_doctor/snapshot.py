@@ -1,0 +1,137 @@
+"""Snapshots: a run's fetched objects saved to a file, so checks can run offline.
+
+A snapshot holds exactly what ``check`` would read (one LIST per kind), the cluster's
+identity, and the moment it was taken; findings computed from it use that moment as "now",
+so "pending for 12 minutes" means 12 minutes before the snapshot, not before today.  Secret
+values are never in it: the fetcher strips them before anything else sees them, and loading
+strips them again in case a file was written by another tool.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from logos_doctor.errors import SnapshotError
+from logos_doctor.fetch import strip_secret
+from logos_doctor.kinds import KINDS
+from logos_doctor.objects import parse_time
+from logos_doctor.state import ClusterInfo, ClusterState, Scope
+
+FORMAT = "logos-doctor-snapshot"
+VERSION = 1
+MAX_BYTES = 2 * 1024**3  # refuse to inflate a gzip bomb past this
+
+
+def to_document(state: ClusterState) -> dict[str, Any]:
+    """The JSON document of a snapshot."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "takenAt": state.now.isoformat().replace("+00:00", "Z"),
+        "cluster": state.cluster.to_json(),
+        "scope": {"namespaces": list(state.scope.namespaces) if state.scope.namespaces else None},
+        "objects": {k: list(v) for k, v in sorted(state.objects.items())},
+        "unavailable": dict(state.unavailable),
+    }
+
+
+def save(state: ClusterState, path: Path) -> None:
+    """Write a snapshot atomically; ``.gz`` paths are gzip-compressed."""
+    data = json.dumps(to_document(state), separators=(",", ":"), sort_keys=True).encode()
+    if path.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> ClusterState:
+    """Read a snapshot, validating it; any defect is one ``SnapshotError``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(MAX_BYTES + 1)
+        except (OSError, EOFError):
+            raise SnapshotError(
+                f"snapshot {path} is a truncated or corrupt gzip file", "record it again"
+            ) from None
+        if len(raw) > MAX_BYTES:
+            raise SnapshotError(f"snapshot {path} inflates past 2 GiB; refusing to read it")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise SnapshotError(
+            f"snapshot {path} is not valid JSON (truncated?)", "record it again"
+        ) from None
+    return from_document(doc, str(path))
+
+
+def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
+    """Build a ``ClusterState`` from a parsed snapshot document."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnapshotError(f"{source} is not a logos-doctor snapshot")
+    if doc.get("version") != VERSION:
+        raise SnapshotError(
+            f"{source} has snapshot format version {doc.get('version')!r}; "
+            f"this logos-doctor reads version {VERSION}",
+            "use the logos-doctor version that recorded it",
+        )
+    taken = parse_time(doc.get("takenAt"))
+    if taken is None:
+        raise SnapshotError(f"{source} has no valid takenAt time")
+    objects = doc.get("objects")
+    if not isinstance(objects, dict):
+        raise SnapshotError(f"{source} has no objects mapping")
+    clean: dict[str, list[dict[str, Any]]] = {}
+    for plural, items in objects.items():
+        if plural not in KINDS:
+            raise SnapshotError(f"{source} holds unknown kind {plural!r}")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise SnapshotError(f"{source}: objects.{plural} must be a list of objects")
+        if not all(isinstance(i.get("metadata", {}), dict) for i in items):
+            raise SnapshotError(f"{source}: an item of objects.{plural} has malformed metadata")
+        clean[plural] = [strip_secret(i) for i in items] if plural == "secrets" else items
+    cluster = doc.get("cluster") or {}
+    scope_doc = doc.get("scope") or {}
+    namespaces = scope_doc.get("namespaces") if isinstance(scope_doc, dict) else None
+    if namespaces is not None and not (
+        isinstance(namespaces, list) and all(isinstance(n, str) for n in namespaces)
+    ):
+        raise SnapshotError(f"{source}: scope.namespaces must be a list of names")
+    unavailable = doc.get("unavailable") or {}
+    if not isinstance(unavailable, dict) or not isinstance(cluster, dict):
+        raise SnapshotError(f"{source}: malformed cluster or unavailable section")
+    try:
+        return ClusterState.build(
+            clean,
+            now=taken,
+            scope=Scope(tuple(namespaces) if namespaces else None),
+            cluster=ClusterInfo(
+                _opt_str(cluster.get("context")),
+                _opt_str(cluster.get("server")),
+                _opt_str(cluster.get("version")),
+            ),
+            unavailable={str(k): str(v) for k, v in unavailable.items()},
+        )
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise SnapshotError(f"{source} holds malformed objects ({type(exc).__name__})") from None
+
+
+def _opt_str(value: Any) -> str | None:
+    return str(value) if value is not None else None
