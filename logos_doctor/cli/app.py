@@ -1,0 +1,82 @@
+"""The ``logos-doctor`` click group and the options several commands share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from logos_doctor import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="logos-doctor")
+@click.option("--debug", is_flag=True, help="Show tracebacks and fetch statistics on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find why the Logos deployment is unhealthy, read the runbook, fix it safely.
+
+    \b
+    First steps:
+      logos-doctor check --all                 diagnose the cluster in your kubeconfig
+      logos-doctor check --all --snapshot F    diagnose a recorded snapshot offline
+      logos-doctor runbook show pvc-pending    read a runbook
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def cluster_options(f: F) -> F:
+    """--kubeconfig, --context, --timeout: how to reach the cluster."""
+    f = click.option(
+        "--timeout",
+        type=click.FloatRange(1, 600),
+        default=30.0,
+        show_default=True,
+        help="Seconds per API request; the whole fetch gets four times this.",
+    )(f)
+    f = click.option(
+        "--context",
+        "contexts",
+        multiple=True,
+        metavar="NAME",
+        help="kubeconfig context (repeat to check several clusters).",
+    )(f)
+    f = click.option(
+        "--kubeconfig",
+        type=click.Path(dir_okay=False),
+        envvar="LOGOS_DOCTOR_KUBECONFIG",
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).",
+    )(f)
+    return f
+
+
+def scope_options(f: F) -> F:
+    """-n/--namespace and -A/--all-namespaces."""
+    f = click.option(
+        "-A", "--all-namespaces", "all_namespaces", is_flag=True, help="Look at every namespace."
+    )(f)
+    f = click.option(
+        "-n", "--namespace", metavar="NS", help="Namespace to check (default: from config, logos)."
+    )(f)
+    return f
+
+
+def config_options(f: F) -> F:
+    """--config and --values: where the expectations come from."""
+    f = click.option(
+        "--values",
+        "values_path",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Derive expectations from the Helm chart's values file.",
+    )(f)
+    f = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="logos-doctor.yaml (default: ./logos-doctor.yaml, then the user config dir).",
+    )(f)
+    return f

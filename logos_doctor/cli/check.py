@@ -1,0 +1,285 @@
+"""``check``, ``checks`` and ``snapshot``: diagnose a cluster or a snapshot, list checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from logos_doctor import snapshot as snapshots
+from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
+from logos_doctor.collect import Target, fetch_live, needed_kinds, resolve_scope, targets
+from logos_doctor.config import Config, load_config
+from logos_doctor.errors import DoctorError, UsageError
+from logos_doctor.finding import Severity
+from logos_doctor.registry import Check, Registry, default_registry
+from logos_doctor.render.formats import multi_json, render_other
+from logos_doctor.render.human import render_plain, render_rich
+from logos_doctor.render.json_out import report_json
+from logos_doctor.runner import Report, run_checks
+from logos_doctor.state import ClusterState, Scope
+
+FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One cluster's report, or why there is none."""
+
+    target: Target
+    report: Report | None
+    error: DoctorError | None = None
+
+
+def stderr_console() -> Console:
+    """Progress and warnings go to stderr, never stdout."""
+    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+
+
+def registry_with_warnings() -> Registry:
+    """The installed checks; broken plugins are named on stderr and skipped."""
+    registry = default_registry()
+    for err in registry.load_errors:
+        click.echo(
+            f"logos-doctor: warning: check plugin {err.name} ({err.value}) not loaded: {err.error}",
+            err=True,
+        )
+    return registry
+
+
+def select_checks(registry: Registry, ids: Sequence[str], run_all: bool) -> list[Check]:
+    """``--all`` or no ids: every check; else the named ones (unknown ids are usage errors)."""
+    if run_all or not ids:
+        return list(registry)
+    return registry.select(ids)
+
+
+def _fetch_one(
+    target: Target, kinds: set[str], scope: Scope, timeout: float, show: bool
+) -> ClusterState:
+    if not show:
+        return fetch_live(target, kinds, scope, timeout=timeout)[0]
+    console = stderr_console()
+    done: list[str] = []
+    label = target.context or "current context"
+    with console.status(f"Listing {len(kinds)} kinds from {label} …") as status:
+
+        def tick(kind: str) -> None:
+            done.append(kind)
+            status.update(f"Listing from {label}: {len(done)}/{len(kinds)} kinds")
+
+        return fetch_live(target, kinds, scope, timeout=timeout, on_done=tick)[0]
+
+
+def gather(
+    chosen: list[Check],
+    config: Config,
+    *,
+    snapshot: str | None,
+    kubeconfig: str | None,
+    contexts: Sequence[str],
+    all_contexts: bool,
+    namespace: str | None,
+    all_namespaces: bool,
+    timeout: float,
+) -> list[Outcome]:
+    """Build the state(s) and run the checks: one outcome per cluster."""
+    if snapshot:
+        if contexts or all_contexts:
+            raise UsageError("--snapshot cannot be combined with --context/--all-contexts")
+        state = snapshots.load(Path(snapshot).expanduser())
+        if namespace or all_namespaces:
+            state = replace(state, scope=resolve_scope(namespace, all_namespaces, config))
+        return [Outcome(Target(None, state.cluster.context), run_checks(state, chosen, config))]
+    kinds = needed_kinds(chosen)
+    scope = resolve_scope(namespace, all_namespaces, config)
+    wanted = targets(kubeconfig, contexts, all_contexts)
+    show = sys.stderr.isatty() and len(wanted) == 1
+
+    def one(target: Target) -> Outcome:
+        try:
+            state = _fetch_one(target, kinds, scope, timeout, show)
+        except DoctorError as exc:
+            if len(wanted) == 1:
+                raise
+            return Outcome(target, None, exc)
+        return Outcome(target, run_checks(state, chosen, config))
+
+    if len(wanted) == 1:
+        return [one(wanted[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+        return list(pool.map(one, wanted))
+
+
+def exit_status(outcomes: Sequence[Outcome], fail_on: str) -> int:
+    """1 for findings at or above ``fail_on``; 3 if a cluster or every check failed; else 0."""
+    threshold = None if fail_on == "never" else Severity.parse(fail_on)
+    for out in outcomes:
+        if out.report and threshold is not None:
+            worst = out.report.worst()
+            if worst is not None and worst >= threshold:
+                return 1
+    for out in outcomes:
+        if out.error is not None:
+            return 3
+        if (
+            out.report
+            and out.report.results
+            and all(r.status in ("skipped", "error") for r in out.report.results)
+        ):
+            return 3
+    return 0
+
+
+def render(outcomes: Sequence[Outcome], fmt: str, config: Config, verbose: bool) -> str | None:
+    """Render to a string, or print rich output directly (returns None)."""
+    if fmt == "json":
+        if len(outcomes) == 1 and outcomes[0].report:
+            return json.dumps(report_json(outcomes[0].report, config), indent=2)
+        return json.dumps(multi_json(outcomes, config), indent=2)
+    if fmt in ("markdown", "junit", "prometheus"):
+        return render_other(fmt, outcomes, config)
+    use_rich = fmt == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    if use_rich:
+        console = Console()
+        for out in outcomes:
+            if out.report:
+                render_rich(out.report, console, verbose=verbose)
+            else:
+                console.print(f"[bold red]cluster {out.target.context}: {out.error}[/]")
+        return None
+    parts = []
+    for out in outcomes:
+        if out.report:
+            parts.append(render_plain(out.report, verbose=verbose))
+        else:
+            parts.append(f"cluster {out.target.context}: error: {out.error}")
+    return "\n\n".join(parts)
+
+
+@cli.command("check")
+@click.argument("check_ids", nargs=-1, metavar="[CHECK]...")
+@click.option("--all", "run_all", is_flag=True, help="Run every registered check (the default).")
+@scope_options
+@cluster_options
+@click.option("--all-contexts", is_flag=True, help="Check every context in the kubeconfig.")
+@config_options
+@click.option("--snapshot", metavar="FILE", help="Diagnose a recorded snapshot, offline.")
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "critical", "never"]),
+    default="warning",
+    show_default=True,
+    help="Exit 1 when a finding is at least this severe.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show info findings and more evidence.")
+def check_cmd(
+    check_ids: tuple[str, ...],
+    run_all: bool,
+    namespace: str | None,
+    all_namespaces: bool,
+    kubeconfig: str | None,
+    contexts: tuple[str, ...],
+    timeout: float,
+    all_contexts: bool,
+    config_path: str | None,
+    values_path: str | None,
+    snapshot: str | None,
+    fmt: str,
+    fail_on: str,
+    verbose: bool,
+) -> None:
+    """Run checks against the cluster (or a snapshot) and report root causes."""
+    if run_all and check_ids:
+        raise UsageError("give check ids or --all, not both")
+    registry = registry_with_warnings()
+    chosen = select_checks(registry, check_ids, run_all)
+    config = load_config(
+        Path(config_path) if config_path else None, Path(values_path) if values_path else None
+    )
+    outcomes = gather(
+        chosen,
+        config,
+        snapshot=snapshot,
+        kubeconfig=kubeconfig,
+        contexts=contexts,
+        all_contexts=all_contexts,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        timeout=timeout,
+    )
+    text = render(outcomes, fmt, config, verbose)
+    if text is not None:
+        click.echo(text)
+    raise click.exceptions.Exit(exit_status(outcomes, fail_on))
+
+
+@cli.command("checks")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def checks_cmd(fmt: str) -> None:
+    """List the registered checks."""
+    registry = registry_with_warnings()
+    rows = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "severity": c.severity.label,
+            "kinds": list(c.kinds),
+            "causes": list(c.causes),
+            "runbook": c.runbook,
+            "fix": c.fix,
+        }
+        for c in registry
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from tabulate import tabulate
+
+    table = [
+        [c.id, c.title, c.severity.label, ",".join(c.kinds), c.runbook, c.fix or "-"]
+        for c in registry
+    ]
+    headers = ["ID", "TITLE", "SEVERITY", "KINDS", "RUNBOOK", "FIX"]
+    click.echo(tabulate(table, headers=headers, tablefmt="plain"))
+
+
+@cli.command("snapshot")
+@click.option("-o", "--output", "path", required=True, metavar="FILE", help="FILE.json[.gz]")
+@scope_options
+@cluster_options
+@config_options
+def snapshot_cmd(
+    path: str,
+    namespace: str | None,
+    all_namespaces: bool,
+    kubeconfig: str | None,
+    contexts: tuple[str, ...],
+    timeout: float,
+    config_path: str | None,
+    values_path: str | None,
+) -> None:
+    """Record what the checks read, for offline diagnosis (Secret values never stored)."""
+    if len(contexts) > 1:
+        raise UsageError("snapshot records one cluster: give --context once")
+    config = load_config(
+        Path(config_path) if config_path else None, Path(values_path) if values_path else None
+    )
+    registry = registry_with_warnings()
+    scope = resolve_scope(namespace, all_namespaces, config)
+    target = Target(kubeconfig, contexts[0] if contexts else None)
+    state = _fetch_one(target, needed_kinds(registry), scope, timeout, sys.stderr.isatty())
+    out = Path(path).expanduser()
+    snapshots.save(state, out)
+    total = sum(len(v) for v in state.objects.values())
+    click.echo(f"wrote {out}: {total} objects of {len(state.objects)} kinds", err=True)

@@ -1,0 +1,67 @@
+"""``-o json``: the stable contract for scripts (documented in the README).
+
+Fields are only ever added, never renamed or removed; ``version`` changes if that promise
+is ever broken.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from logos_doctor.config import Config
+from logos_doctor.finding import Finding
+from logos_doctor.runbook_links import runbook_url
+from logos_doctor.runner import Report
+
+VERSION = 1
+
+
+def finding_json(finding: Finding, report: Report, config: Config) -> dict[str, Any]:
+    """One finding as a JSON object."""
+    check = report.check(finding.check)
+    runbook_id = check.runbook if check else finding.check
+    return {
+        "check": finding.check,
+        "severity": finding.severity.label,
+        "cause": finding.cause,
+        "resource": finding.resource.to_json(),
+        "parent": finding.parent.to_json() if finding.parent else None,
+        "message": finding.message,
+        "evidence": list(finding.evidence),
+        "remediation": finding.remediation,
+        "runbook": {
+            "id": runbook_id,
+            "cause": finding.cause,
+            "url": runbook_url(runbook_id, finding.cause, config.runbook_base_url),
+        },
+        "fix": finding.fix,
+        "affected": [ref.to_json() for ref in finding.affected],
+        "caused_by": [
+            {"check": k.check, "cause": k.cause, "resource": k.resource.to_json()}
+            for k in finding.caused_by
+        ],
+    }
+
+
+def report_json(report: Report, config: Config) -> dict[str, Any]:
+    """The whole report as the documented JSON object."""
+    state = report.state
+    cluster = state.cluster.to_json()
+    cluster["namespaces"] = list(state.scope.namespaces) if state.scope.namespaces else None
+    cluster["time"] = state.now.isoformat().replace("+00:00", "Z")
+    return {
+        "version": VERSION,
+        "cluster": cluster,
+        "checks": [
+            {"id": r.id, "status": r.status, "detail": r.detail, "seconds": round(r.seconds, 4)}
+            for r in report.results
+        ],
+        "findings": [finding_json(f, report, config) for f in report.findings],
+        "summary": report.counts(),
+    }
+
+
+def render_json(report: Report, config: Config) -> str:
+    """``-o json`` text."""
+    return json.dumps(report_json(report, config), indent=2, sort_keys=False)
