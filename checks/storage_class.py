@@ -1,0 +1,208 @@
+"""storage-class: the StorageClass the databases need exists and is what production expects.
+
+A missing ``ssd-premium`` is the most common Logos outage: PostgreSQL's and Redis's claims
+stay Pending and the whole IDE is down.  Drift matters too: a class with another provisioner
+or binding mode provisions the wrong disks, and its parameters are immutable, so it is caught
+here before the next claim is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from logos_doctor.config import Config, StorageClassSpec
+from logos_doctor.finding import Finding, Severity
+from logos_doctor.objects import Obj, ObjectRef, annotations_of, meta, name
+from logos_doctor.registry import Check
+from logos_doctor.state import ClusterState
+
+DEFAULT_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+FIX = "logos-doctor fix storageclass"
+
+
+def is_default(sc: Obj) -> bool:
+    """Whether a StorageClass is marked as the cluster default."""
+    ann = annotations_of(sc)
+    return any(ann.get(a) == "true" for a in DEFAULT_ANNOTATIONS)
+
+
+def claim_class(pvc: Obj) -> str | None:
+    """The class a claim asks for: spec, else the legacy beta annotation; None if unset."""
+    spec_class = (pvc.get("spec") or {}).get("storageClassName")
+    if spec_class is not None:
+        return str(spec_class)
+    legacy = annotations_of(pvc).get("volume.beta.kubernetes.io/storage-class")
+    return legacy if legacy is not None else None
+
+
+def drift(spec: StorageClassSpec, sc: Obj) -> list[str]:
+    """Each field where ``sc`` differs from the expectation, as ``field: expected X, found Y``."""
+    found = {
+        "provisioner": sc.get("provisioner"),
+        "reclaimPolicy": sc.get("reclaimPolicy") or "Delete",
+        "volumeBindingMode": sc.get("volumeBindingMode") or "Immediate",
+        "allowVolumeExpansion": bool(sc.get("allowVolumeExpansion") or False),
+    }
+    expected = {
+        "provisioner": spec.provisioner,
+        "reclaimPolicy": spec.reclaim_policy,
+        "volumeBindingMode": spec.volume_binding_mode,
+        "allowVolumeExpansion": spec.allow_volume_expansion,
+    }
+    out = [
+        f"{key}: expected {expected[key]}, found {found[key]}"
+        for key in expected
+        if expected[key] != found[key]
+    ]
+    params = sc.get("parameters") or {}
+    for key, value in sorted(spec.parameters.items()):
+        if params.get(key) != value:
+            shown = params.get(key, "(unset)")
+            out.append(f"parameters.{key}: expected {value!r}, found {shown!r}")
+    return out
+
+
+def storage_class(state: ClusterState, config: Config) -> Iterator[Finding]:
+    """Compare StorageClasses with the expectation and with what claims reference."""
+    spec = config.storage_class
+    classes = {name(sc): sc for sc in state.list_of("storageclasses")}
+    references = _references(state)
+
+    expected = classes.get(spec.name)
+    if expected is None:
+        users = references.get(spec.name, [])
+        yield Finding(
+            check="storage-class",
+            cause="missing",
+            severity=Severity.CRITICAL,
+            resource=ObjectRef("StorageClass", None, spec.name),
+            message=(
+                f"StorageClass {spec.name} does not exist"
+                + (f"; {len(users)} claim(s)/template(s) need it" if users else "")
+            ),
+            evidence=tuple(f"referenced by {ref}" for ref in users[:6]),
+            remediation=(
+                f"Create StorageClass {spec.name} (provisioner {spec.provisioner}); "
+                "Pending claims then provision on the PV controller's next retry."
+            ),
+            fix=FIX,
+            affected=tuple(users),
+        )
+    else:
+        diffs = drift(spec, expected)
+        if diffs:
+            yield Finding(
+                check="storage-class",
+                cause="parameters-drift",
+                severity=Severity.WARNING,
+                resource=ObjectRef.of("StorageClass", expected),
+                message=f"StorageClass {spec.name} differs from production: " + "; ".join(diffs),
+                evidence=tuple(diffs),
+                remediation=(
+                    "StorageClass parameters are immutable: recreate the class "
+                    "(existing volumes keep their parameters) with "
+                    f"'{FIX} --recreate', or update the expectation in logos-doctor.yaml."
+                ),
+                fix=f"{FIX} --recreate",
+            )
+
+    for class_name, users in sorted(references.items()):
+        if class_name == spec.name or class_name in classes:
+            continue
+        for ref in users:
+            yield Finding(
+                check="storage-class",
+                cause="referenced-missing",
+                severity=Severity.CRITICAL,
+                resource=ref,
+                message=f"{ref.kind} {ref.name} uses StorageClass {class_name}, which is missing",
+                evidence=(f"existing classes: {', '.join(sorted(classes)) or 'none'}",),
+                remediation=(
+                    f"Point it at an existing class (production uses {spec.name}) "
+                    f"or create {class_name}."
+                ),
+                fix="logos-doctor fix pvc" if ref.kind == "StatefulSet" else None,
+            )
+
+    yield from _defaults(state, classes)
+
+
+def _references(state: ClusterState) -> dict[str, list[ObjectRef]]:
+    """Class name -> StatefulSets (templates) and standalone claims that use it.
+
+    A claim made from a template that names the same class is counted once, as its
+    StatefulSet: fixing the template is what fixes it.
+    """
+    refs: dict[str, list[ObjectRef]] = {}
+    templated: dict[tuple[str | None, str], str] = {}
+    for sts in state.in_scope("statefulsets"):
+        for tmpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+            cls = (tmpl.get("spec") or {}).get("storageClassName")
+            if cls:
+                ref = ObjectRef.of("StatefulSet", sts)
+                if ref not in refs.setdefault(cls, []):
+                    refs[cls].append(ref)
+                prefix = f"{meta(tmpl).get('name')}-{name(sts)}-"
+                templated[(meta(sts).get("namespace"), prefix)] = cls
+    for pvc in state.in_scope("persistentvolumeclaims"):
+        cls = claim_class(pvc)
+        if not cls:
+            continue
+        ns, pvc_name = meta(pvc).get("namespace"), name(pvc)
+        same_as_template = any(
+            ns == t_ns and pvc_name.startswith(prefix) and cls == t_cls
+            for (t_ns, prefix), t_cls in templated.items()
+        )
+        if not same_as_template:
+            refs.setdefault(cls, []).append(ObjectRef.of("PersistentVolumeClaim", pvc))
+    return refs
+
+
+def _defaults(state: ClusterState, classes: dict[str, Obj]) -> Iterator[Finding]:
+    defaults = sorted(n for n, sc in classes.items() if is_default(sc))
+    classless = [
+        pvc
+        for pvc in state.in_scope("persistentvolumeclaims")
+        if claim_class(pvc) is None and (pvc.get("status") or {}).get("phase") != "Bound"
+    ]
+    if len(defaults) > 1:
+        yield Finding(
+            check="storage-class",
+            cause="multiple-defaults",
+            severity=Severity.WARNING,
+            resource=ObjectRef("StorageClass", None, defaults[0]),
+            message=f"{len(defaults)} StorageClasses are marked default: {', '.join(defaults)}",
+            evidence=tuple(f"default: {d}" for d in defaults),
+            remediation=(
+                "Keep one default; new claims without a class get the most recently "
+                "created default, which may not be the one you expect."
+            ),
+            affected=tuple(ObjectRef.of("PersistentVolumeClaim", p) for p in classless),
+        )
+    elif not defaults:
+        for pvc in classless:
+            yield Finding(
+                check="storage-class",
+                cause="no-default",
+                severity=Severity.WARNING,
+                resource=ObjectRef.of("PersistentVolumeClaim", pvc),
+                message=f"claim {name(pvc)} names no StorageClass and no class is marked default",
+                remediation=(
+                    "Set storageClassName on the claim (or its template), or mark one class "
+                    "default with the storageclass.kubernetes.io/is-default-class annotation."
+                ),
+            )
+
+
+CHECK = Check(
+    id="storage-class",
+    title="StorageClass exists and matches production",
+    severity=Severity.CRITICAL,
+    kinds=("storageclasses", "persistentvolumeclaims", "statefulsets"),
+    causes=("missing", "parameters-drift", "referenced-missing", "no-default", "multiple-defaults"),
+    run=storage_class,
+    fix="storageclass",
+)
