@@ -1,0 +1,108 @@
+"""Bad input gets one clear line, a non-zero exit, and no traceback (unless --debug)."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: "{server}", insecure-skip-tls-verify: true}}
+users:
+- name: u
+  user: {{token: abc}}
+contexts:
+- name: ctx
+  context: {{cluster: c, user: u}}
+current-context: ctx
+"""
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "logos_doctor", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unknown_check_is_usage_error() -> None:
+    result = run("check", "no-such-check", "--snapshot", "x.json")
+    assert result.returncode == 2
+    assert "unknown check 'no-such-check'" in one_clear_line(result)
+
+
+def test_unknown_option_is_usage_error() -> None:
+    result = run("check", "--frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--frobnicate" in result.stderr
+
+
+def test_missing_kubeconfig(tmp_path: Path) -> None:
+    result = run("check", "--all", "--kubeconfig", str(tmp_path / "nope"))
+    assert result.returncode == 3
+    assert "does not exist" in one_clear_line(result)
+
+
+def test_malformed_kubeconfig(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nclusters: [oops\n")
+    result = run("check", "--all", "--kubeconfig", str(path))
+    assert result.returncode == 3
+    assert "cannot load kubeconfig" in one_clear_line(result)
+
+
+def test_unknown_context(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server="https://127.0.0.1:1"))
+    result = run("check", "--all", "--kubeconfig", str(path), "--context", "prod")
+    assert result.returncode == 3
+    assert "prod" in one_clear_line(result)
+
+
+def test_unreachable_server_fails_fast(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    server = f"https://127.0.0.1:{closed_port()}"
+    path.write_text(KUBECONFIG.format(server=server))
+    result = run("check", "--all", "--kubeconfig", str(path), "--timeout", "5")
+    assert result.returncode == 3
+    line = one_clear_line(result)
+    assert "connection refused" in line and server in line
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = run("--debug", "check", "--all", "--kubeconfig", str(tmp_path / "nope"))
+    assert result.returncode == 3
+    assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", ""])
+def test_bad_snapshot(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    result = run("check", "--all", "--snapshot", str(path))
+    assert result.returncode == 3
+    assert "not valid JSON" in one_clear_line(result)
+
+
+def test_bad_config_names_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("storageClass: {nmae: x}\n")
+    result = run("check", "--all", "--config", str(cfg), "--snapshot", "whatever.json")
+    assert result.returncode == 3
+    assert "storageClass.'nmae'" in one_clear_line(result)

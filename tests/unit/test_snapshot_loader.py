@@ -1,0 +1,84 @@
+"""Snapshots: round trip, and one clear SnapshotError for every kind of bad file."""
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from logos_doctor import snapshot
+from logos_doctor.errors import SnapshotError
+from logos_doctor.fetch import strip_secret
+from logos_doctor.state import ClusterInfo, ClusterState, Scope
+
+SECRET = {
+    "metadata": {"name": "logos-db-credentials", "namespace": "logos",
+                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+                                 '{"data":{"password":"Y2FuYXJ5LXZhbHVl"}}', "team": "db"}},
+    "type": "Opaque",
+    "data": {"password": "Y2FuYXJ5LXZhbHVl", "postgres-password": "Y2FuYXJ5LXZhbHVl"},
+}
+
+
+def state_with(objects: dict) -> ClusterState:
+    return ClusterState.build(objects, now=datetime(2026, 11, 1, 3, 0, tzinfo=UTC),
+                              scope=Scope(("logos",)), cluster=ClusterInfo("ctx", "https://x", "v1.37.2"))
+
+
+def test_round_trip_keeps_time_scope_and_cluster(tmp_path: Path) -> None:
+    path = tmp_path / "s.json.gz"
+    snapshot.save(state_with({"pods": [], "nodes": []}), path)
+    loaded = snapshot.load(path)
+    assert loaded.now == datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+    assert loaded.scope.namespaces == ("logos",)
+    assert loaded.cluster.version == "v1.37.2"
+    assert loaded.has("pods") and not loaded.has("services")
+
+
+def test_secret_values_never_reach_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    snapshot.save(state_with({"secrets": [strip_secret(SECRET)]}), path)
+    text = path.read_text()
+    assert "Y2FuYXJ5LXZhbHVl" not in text and "canary" not in text
+    loaded = snapshot.load(path)
+    assert loaded.list_of("secrets")[0]["dataKeys"] == ["password", "postgres-password"]
+    assert loaded.list_of("secrets")[0]["metadata"]["annotations"] == {"team": "db"}
+
+
+def test_a_foreign_file_with_secret_values_is_stripped_on_load(tmp_path: Path) -> None:
+    doc = snapshot.to_document(state_with({}))
+    doc["objects"]["secrets"] = [SECRET]
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(doc))
+    assert "Y2FuYXJ5" not in json.dumps(snapshot.load(path).list_of("secrets"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not valid JSON"),
+        (b'{"format": "logos-doctor-snapshot", "version": 1, "takenAt": "2026-', "not valid JSON"),
+        (b'{"kind": "List"}', "not a logos-doctor snapshot"),
+        (b'{"format": "logos-doctor-snapshot", "version": 9}', "format version 9"),
+        (b'{"format": "logos-doctor-snapshot", "version": 1, "takenAt": "x", "objects": {}}',
+         "no valid takenAt"),
+        (b'{"format": "logos-doctor-snapshot", "version": 1, "takenAt": "2026-11-01T00:00:00Z",'
+         b' "objects": {"gizmos": []}}', "unknown kind 'gizmos'"),
+        (b'{"format": "logos-doctor-snapshot", "version": 1, "takenAt": "2026-11-01T00:00:00Z",'
+         b' "objects": {"pods": [1, 2]}}', "must be a list of objects"),
+        (b'{"format": "logos-doctor-snapshot", "version": 1, "takenAt": "2026-11-01T00:00:00Z",'
+         b' "objects": {"pods": [{"metadata": 5}]}}', "malformed metadata"),
+        (gzip.compress(b'{"format": "logos-doctor-snapshot"}')[:-6], "truncated or corrupt gzip"),
+    ],
+)
+def test_bad_files_give_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(SnapshotError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        snapshot.load(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="cannot read snapshot"):
+        snapshot.load(tmp_path / "absent.json")
