@@ -1,0 +1,63 @@
+"""Command line entry point: runs the click group and turns errors into one clear line.
+
+Every command module registers itself on ``app.cli`` when imported here.  ``main`` owns the
+exit status contract: 0 healthy, 1 findings at or above ``--fail-on``, 2 usage errors,
+3 when the tool could not do its job; and no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+import logos_doctor.cli.check  # noqa: F401  (registers its commands)
+import logos_doctor.cli.runbook  # noqa: F401  (registers its commands)
+from logos_doctor.cli import completion, rbac, serve  # noqa: F401  (register commands)
+from logos_doctor.cli.app import cli
+from logos_doctor.errors import DoctorError
+
+__all__ = ["cli", "main"]
+
+
+def _debug(argv: list[str]) -> bool:
+    return "--debug" in argv or bool(os.environ.get("LOGOS_DOCTOR_DEBUG"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with its status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = "kubectl doctor" if os.path.basename(sys.argv[0]).startswith("kubectl") else None
+    try:
+        code = cli.main(args=args, prog_name=prog or "logos-doctor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("logos-doctor: aborted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except DoctorError as exc:
+        if _debug(args):
+            traceback.print_exc()
+        click.echo(f"logos-doctor: error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("logos-doctor: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:
+        if _debug(args):
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(
+            f"logos-doctor: internal error: {type(exc).__name__}: {first[:300]} "
+            "(run again with --debug for the traceback, and report it)",
+            err=True,
+        )
+        code = 3
+    sys.exit(code if isinstance(code, int) else 0)
