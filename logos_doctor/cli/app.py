@@ -43,7 +43,7 @@ def cluster_options(f: F) -> F:
         "contexts",
         multiple=True,
         metavar="NAME",
-        help="kubeconfig context (repeat to check several clusters).",
+        help="kubeconfig context (default: the current one; 'check' takes it repeatedly).",
     )(f)
     f = click.option(
         "--kubeconfig",

@@ -15,9 +15,11 @@ from rich.console import Console
 
 from logos_doctor import snapshot as snapshots
 from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
+from logos_doctor.cli.completion import complete_check_ids
 from logos_doctor.collect import Target, fetch_live, needed_kinds, resolve_scope, targets
 from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
+from logos_doctor.fetch import PAGE_SIZE
 from logos_doctor.finding import Severity
 from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
@@ -62,10 +64,15 @@ def select_checks(registry: Registry, ids: Sequence[str], run_all: bool) -> list
 
 
 def _fetch_one(
-    target: Target, kinds: set[str], scope: Scope, timeout: float, show: bool
+    target: Target,
+    kinds: set[str],
+    scope: Scope,
+    timeout: float,
+    show: bool,
+    page_size: int = PAGE_SIZE,
 ) -> ClusterState:
     if not show:
-        return fetch_live(target, kinds, scope, timeout=timeout)[0]
+        return fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)[0]
     console = stderr_console()
     done: list[str] = []
     label = target.context or "current context"
@@ -75,7 +82,10 @@ def _fetch_one(
             done.append(kind)
             status.update(f"Listing from {label}: {len(done)}/{len(kinds)} kinds")
 
-        return fetch_live(target, kinds, scope, timeout=timeout, on_done=tick)[0]
+        state, _ = fetch_live(
+            target, kinds, scope, timeout=timeout, on_done=tick, page_size=page_size
+        )
+        return state
 
 
 def gather(
@@ -89,6 +99,7 @@ def gather(
     namespace: str | None,
     all_namespaces: bool,
     timeout: float,
+    page_size: int = PAGE_SIZE,
 ) -> list[Outcome]:
     """Build the state(s) and run the checks: one outcome per cluster."""
     if snapshot:
@@ -105,7 +116,7 @@ def gather(
 
     def one(target: Target) -> Outcome:
         try:
-            state = _fetch_one(target, kinds, scope, timeout, show)
+            state = _fetch_one(target, kinds, scope, timeout, show, page_size)
         except DoctorError as exc:
             if len(wanted) == 1:
                 raise
@@ -165,7 +176,7 @@ def render(outcomes: Sequence[Outcome], fmt: str, config: Config, verbose: bool)
 
 
 @cli.command("check")
-@click.argument("check_ids", nargs=-1, metavar="[CHECK]...")
+@click.argument("check_ids", nargs=-1, metavar="[CHECK]...", shell_complete=complete_check_ids)
 @click.option("--all", "run_all", is_flag=True, help="Run every registered check (the default).")
 @scope_options
 @cluster_options
@@ -183,6 +194,8 @@ def render(outcomes: Sequence[Outcome], fmt: str, config: Config, verbose: bool)
     help="Exit 1 when a finding is at least this severe.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show info findings and more evidence.")
+# Objects per LIST page; hidden: only tests need it (to paginate a small namespace).
+@click.option("--page-size", type=click.IntRange(1, 5000), default=PAGE_SIZE, hidden=True)
 def check_cmd(
     check_ids: tuple[str, ...],
     run_all: bool,
@@ -198,6 +211,7 @@ def check_cmd(
     fmt: str,
     fail_on: str,
     verbose: bool,
+    page_size: int,
 ) -> None:
     """Run checks against the cluster (or a snapshot) and report root causes."""
     if run_all and check_ids:
@@ -217,6 +231,7 @@ def check_cmd(
         namespace=namespace,
         all_namespaces=all_namespaces,
         timeout=timeout,
+        page_size=page_size,
     )
     text = render(outcomes, fmt, config, verbose)
     if text is not None:

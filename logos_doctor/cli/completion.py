@@ -1,0 +1,52 @@
+"""``completion``: print the shell completion script, from click's own completion machinery.
+
+The script calls ``logos-doctor`` back with ``_LOGOS_DOCTOR_COMPLETE=<shell>_complete`` at
+every TAB, so completions always match the installed commands, options and checks.
+"""
+
+from __future__ import annotations
+
+import click
+from click.shell_completion import CompletionItem, get_completion_class
+
+from logos_doctor.cli.app import cli
+from logos_doctor.registry import default_registry
+
+PROG_NAME = "logos-doctor"
+COMPLETE_VAR = "_LOGOS_DOCTOR_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(shell: str) -> str:
+    """The completion script click generates for ``shell``."""
+    cls = get_completion_class(shell)
+    if cls is None:  # pragma: no cover - click ships all three
+        raise click.BadParameter(f"unsupported shell {shell!r}")
+    return cls(cli, {}, PROG_NAME, COMPLETE_VAR).source()
+
+
+def complete_check_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Check ids for ``--checks a,b,...``: completes the part after the last comma."""
+    done, _, last = incomplete.rpartition(",")
+    prefix = f"{done}," if done else ""
+    taken = set(done.split(",")) if done else set()
+    return [
+        CompletionItem(prefix + check.id, help=check.title)
+        for check in default_registry()
+        if check.id.startswith(last) and check.id not in taken
+    ]
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion_cmd(shell: str) -> None:
+    """Print the shell completion script for bash, zsh or fish.
+
+    \b
+    bash:  eval "$(logos-doctor completion bash)"     (add to ~/.bashrc)
+    zsh:   eval "$(logos-doctor completion zsh)"      (add to ~/.zshrc)
+    fish:  logos-doctor completion fish > ~/.config/fish/completions/logos-doctor.fish
+    """
+    click.echo(completion_script(shell), nl=False)

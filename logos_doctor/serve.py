@@ -1,0 +1,338 @@
+"""The exporter behind ``logos-doctor serve``: checks on a schedule, findings as metrics.
+
+One ``Fetcher`` (one connection pool) is kept for the life of the process and every run
+lists the same kinds the ``check`` command would.  Each run's result is turned into an
+immutable ``Readings`` value that replaces the previous one in a single assignment; scrapes
+read whichever value is current, so concurrent scrapes never see a half-updated run.
+
+What a failure keeps:
+
+- a run that cannot fetch at all (cluster unreachable, credentials rejected) changes no
+  finding, duration or success time: it counts ``logos_doctor_run_errors_total`` and moves
+  ``logos_doctor_last_run_timestamp_seconds`` only.  Alert on a stale
+  ``logos_doctor_last_success_timestamp_seconds``, not on missing findings;
+- a check that is skipped (a kind it reads could not be listed) or raises keeps its previous
+  findings and counts ``logos_doctor_check_errors_total{check}``;
+- a check that ran replaces its findings, so a resolved problem's series disappears.
+
+``/healthz`` answers whether the schedule is alive (a run finished recently), not whether
+the cluster is healthy: restarting the exporter cannot fix an unreachable API server.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from logos_doctor.collect import needed_kinds
+from logos_doctor.config import Config
+from logos_doctor.errors import DoctorError
+from logos_doctor.fetch import Fetcher
+from logos_doctor.registry import Check
+from logos_doctor.runner import Report, run_checks
+from logos_doctor.state import Scope
+
+log = logging.getLogger("logos_doctor.serve")
+
+FindingLabels = tuple[str, str, str, str]  # check, cause, severity, namespace
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Readings:
+    """Everything ``/metrics`` shows, as of the last run; replaced whole, never mutated."""
+
+    findings: Mapping[str, Mapping[FindingLabels, int]] = field(default_factory=_empty)
+    durations: Mapping[str, float] = field(default_factory=_empty)
+    check_up: Mapping[str, int] = field(default_factory=_empty)
+    check_errors: Mapping[str, int] = field(default_factory=_empty)
+    runs: int = 0
+    run_errors: int = 0
+    last_run: float | None = None
+    last_success: float | None = None
+    last_run_seconds: float | None = None
+    last_run_monotonic: float | None = None
+
+
+def finding_counts(report: Report, check_id: str) -> dict[FindingLabels, int]:
+    """The check's findings in ``report``, counted per label set."""
+    counts: dict[FindingLabels, int] = {}
+    for f in report.findings:
+        if f.check == check_id:
+            key = (f.check, f.cause, f.severity.label, f.resource.namespace or "")
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def after_success(
+    previous: Readings, report: Report, now: float, mono: float, seconds: float
+) -> Readings:
+    """The readings after a run that fetched the cluster (some checks may still have failed)."""
+    findings = dict(previous.findings)
+    durations = dict(previous.durations)
+    check_up = dict(previous.check_up)
+    errors = dict(previous.check_errors)
+    for result in report.results:
+        ran = result.status in ("ok", "findings")
+        check_up[result.id] = int(ran)
+        if ran:
+            findings[result.id] = MappingProxyType(finding_counts(report, result.id))
+        else:
+            errors[result.id] = errors.get(result.id, 0) + 1
+        if result.status != "skipped":
+            durations[result.id] = result.seconds
+    return replace(
+        previous,
+        findings=MappingProxyType(findings),
+        durations=MappingProxyType(durations),
+        check_up=MappingProxyType(check_up),
+        check_errors=MappingProxyType(errors),
+        runs=previous.runs + 1,
+        last_run=now,
+        last_success=now,
+        last_run_seconds=seconds,
+        last_run_monotonic=mono,
+    )
+
+
+def after_failure(previous: Readings, now: float, mono: float, seconds: float) -> Readings:
+    """The readings after a run that could not fetch: only the run counters move."""
+    return replace(
+        previous,
+        runs=previous.runs + 1,
+        run_errors=previous.run_errors + 1,
+        last_run=now,
+        last_run_seconds=seconds,
+        last_run_monotonic=mono,
+    )
+
+
+@dataclass
+class Exporter:
+    """Runs ``checks`` with one ``Fetcher`` and publishes the result as ``Readings``."""
+
+    fetcher: Fetcher
+    checks: Sequence[Check]
+    config: Config
+    scope: Scope
+    interval: float
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    readings: Readings = field(init=False)
+    started: float = field(init=False)
+    _run_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        zeros = MappingProxyType({c.id: 0 for c in self.checks})
+        self.readings = Readings(check_errors=zeros)
+        self.started = self.monotonic()
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a finished run after which ``/healthz`` fails.
+
+        Three intervals, but never less than one interval plus the longest a run may take
+        (the fetch deadline): a slow API server makes runs long, not the exporter dead.
+        """
+        return max(3 * self.interval, self.interval + self.fetcher.options.deadline + 1)
+
+    def run_once(self) -> Readings:
+        """Fetch, check and publish; never raises (a failure is counted, then logged)."""
+        with self._run_lock:
+            start = self.monotonic()
+            try:
+                state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
+                report = run_checks(state, self.checks, self.config)
+            except Exception as exc:  # nothing a run meets may stop the exporter
+                end = self.monotonic()
+                self.readings = after_failure(self.readings, self.clock(), end, end - start)
+                if isinstance(exc, DoctorError):
+                    log.warning("run failed: %s", exc)
+                else:
+                    log.exception("run failed with an internal error")
+                return self.readings
+            end = self.monotonic()
+            self.readings = after_success(self.readings, report, self.clock(), end, end - start)
+            self._log_run(report, end - start)
+            return self.readings
+
+    def _log_run(self, report: Report, seconds: float) -> None:
+        counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())
+        bad = [
+            f"{r.id} {r.status}: {r.detail}"
+            for r in report.results
+            if r.status in ("skipped", "error")
+        ]
+        log.info("run ok in %.2fs: %s%s", seconds, counts, "; " + "; ".join(bad) if bad else "")
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run every ``interval`` seconds (start to start) until ``stop`` is set."""
+        next_start = self.monotonic()
+        while not stop.is_set():
+            self.run_once()
+            next_start += self.interval
+            now = self.monotonic()
+            if next_start < now:  # a run longer than the interval: skip, do not pile up
+                next_start = now
+            stop.wait(next_start - now)
+
+    def healthy(self) -> tuple[bool, str]:
+        """Whether a run finished within ``stale_after`` seconds (or the exporter just began)."""
+        last = self.readings.last_run_monotonic
+        since = self.monotonic() - (last if last is not None else self.started)
+        if since < self.stale_after:
+            what = "last run" if last is not None else "started"
+            return True, f"ok: {what} {since:.0f}s ago"
+        return False, f"stale: no run finished for {since:.0f}s (limit {self.stale_after:.0f}s)"
+
+
+class ReadingsCollector:
+    """Exposes the exporter's current ``Readings``; one consistent value per scrape."""
+
+    def __init__(self, exporter: Exporter) -> None:
+        self.exporter = exporter
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of the current readings."""
+        r = self.exporter.readings
+        findings = GaugeMetricFamily(
+            "logos_doctor_findings",
+            "Findings of the last run of each check, by check, cause, severity and namespace.",
+            labels=["check", "cause", "severity", "namespace"],
+        )
+        for per_check in r.findings.values():
+            for labels, n in sorted(per_check.items()):
+                findings.add_metric(list(labels), n)
+        yield findings
+        duration = GaugeMetricFamily(
+            "logos_doctor_check_duration_seconds",
+            "Seconds the check's last run took (fetch excluded).",
+            labels=["check"],
+        )
+        for check_id, seconds in sorted(r.durations.items()):
+            duration.add_metric([check_id], seconds)
+        yield duration
+        up = GaugeMetricFamily(
+            "logos_doctor_check_up",
+            "1 if the check ran in the last successful run, 0 if it was skipped or failed.",
+            labels=["check"],
+        )
+        for check_id, value in sorted(r.check_up.items()):
+            up.add_metric([check_id], value)
+        yield up
+        errors = CounterMetricFamily(
+            "logos_doctor_check_errors",
+            "Runs in which the check was skipped (a kind it reads was unavailable) or raised.",
+            labels=["check"],
+        )
+        for check_id, n in sorted(r.check_errors.items()):
+            errors.add_metric([check_id], n)
+        yield errors
+        yield CounterMetricFamily("logos_doctor_runs", "Runs attempted.", value=r.runs)
+        yield CounterMetricFamily(
+            "logos_doctor_run_errors",
+            "Runs that could not fetch the cluster; the previous values were kept.",
+            value=r.run_errors,
+        )
+        if r.last_run is not None:
+            yield GaugeMetricFamily(
+                "logos_doctor_last_run_timestamp_seconds",
+                "Unix time the last run (successful or not) finished.",
+                value=r.last_run,
+            )
+        if r.last_run_seconds is not None:
+            yield GaugeMetricFamily(
+                "logos_doctor_last_run_duration_seconds",
+                "Seconds the last run took, fetch included.",
+                value=r.last_run_seconds,
+            )
+        if r.last_success is not None:
+            yield GaugeMetricFamily(
+                "logos_doctor_last_success_timestamp_seconds",
+                "Unix time the last run that fetched the cluster finished.",
+                value=r.last_success,
+            )
+
+
+def metrics_registry(exporter: Exporter) -> CollectorRegistry:
+    """A registry of our own (not the global one) with the readings and process metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReadingsCollector(exporter))
+    ProcessCollector(registry=registry)
+    return registry
+
+
+def wsgi_app(exporter: Exporter, registry: CollectorRegistry) -> WSGIApp:
+    """``/metrics``, ``/healthz`` and a tiny index page; 404 for anything else."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path == "/metrics":
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/healthz":
+            ok, text = exporter.healthy()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            return _text(start_response, status, text + "\n")
+        if path == "/":
+            return _text(start_response, "200 OK", "logos-doctor exporter: /metrics /healthz\n")
+        return _text(start_response, "404 Not Found", "not found\n")
+
+    return app
+
+
+def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
+    data = body.encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+class _Handler(WSGIRequestHandler):
+    """No access log: a scrape every 15 s would drown the run log."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    """One thread per request, so a slow scrape never blocks another or ``/healthz``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves our own name (getfqdn), which can hang on a
+        # broken resolver inside a pod; the name is only used for CGI variables.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+        self.setup_environ()
+
+
+class _ThreadingServer6(_ThreadingServer):
+    address_family = socket.AF_INET6
+
+
+def http_server(address: str, port: int, app: WSGIApp) -> WSGIServer:
+    """Bind ``address:port`` (port 0 picks a free one); raises ``OSError`` if it cannot."""
+    cls = _ThreadingServer6 if ":" in address else _ThreadingServer
+    return make_server(address, port, app, server_class=cls, handler_class=_Handler)
