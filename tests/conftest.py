@@ -170,3 +170,7 @@ def namespace(api) -> str:
     except ApiException as e:
         if e.status != 404:
             raise
+    # StorageClasses, PVs and nodes a scenario made for this namespace (labelled so).
+    from k8scluster.scenarios import cleanup_cluster_scoped
+
+    cleanup_cluster_scoped(api, name)
