@@ -1,0 +1,151 @@
+"""gpu-nodes on states recorded from the test cluster: its own GPU nodes per scenario, found
+through the scenario's config (`gpu: {labels: [logos-test/gpu-<ns>=true]}`), and the real
+scheduler's verdict on the completion pods."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from logos_doctor.checks.gpu_nodes import CHECK, fit_reasons
+from recorded import recorded
+
+from logos_doctor.config import Config
+from logos_doctor.finding import Finding, Severity
+from logos_doctor.objects import labels_of, name
+from logos_doctor.runner import run_checks
+from logos_doctor.state import ClusterState
+from logos_doctor.workloads import condition, is_ready
+
+
+def run(scenario: str, config: Config | None = None) -> tuple[ClusterState, list[Finding]]:
+    state, recorded_config = recorded(scenario)
+    report = run_checks(state, [CHECK], config or recorded_config)
+    assert report.results[0].status != "error", report.results
+    return state, list(report.findings)
+
+
+def gpu_nodes(state: ClusterState, config: Config) -> list[dict]:
+    key, value = config.gpu.labels[0]
+    return [n for n in state.list_of("nodes") if labels_of(n).get(key) == value]
+
+
+def unscheduled(state: ClusterState) -> set[str]:
+    return {
+        name(p)
+        for p in state.list_of("pods")
+        if (condition(p, "PodScheduled") or {}).get("reason") == "Unschedulable"
+    }
+
+
+def test_enough_ready_gpu_nodes_is_quiet() -> None:
+    state, found = run("gpu_healthy")
+    assert len(gpu_nodes(state, recorded("gpu_healthy")[1])) == 2
+    assert all(is_ready(p) for p in state.list_of("pods"))
+    assert found == []
+
+
+def test_no_gpu_node_at_all_is_critical_for_every_pending_pod() -> None:
+    state, found = run("gpu_no_nodes")
+    assert {f.cause for f in found} == {"no-gpu-nodes"}
+    assert {f.resource.name for f in found} == unscheduled(state)
+    assert len(found) == 4
+    for f in found:
+        assert (f.resource.kind, f.severity) == ("Pod", Severity.CRITICAL)
+        assert f.parent is not None and (f.parent.kind, f.parent.name) == (
+            "Deployment",
+            "logos-completion",
+        )
+        assert "didn't match Pod's node affinity/selector" in " ".join(f.evidence)
+
+
+def test_the_gpu_label_comes_from_the_config() -> None:
+    """With the default labels the shared pool (nvidia.com/gpu=true) counts as GPU nodes, and
+    the same pods, which select the scenario's own label, are a selector mismatch instead."""
+    state, _ = recorded("gpu_no_nodes")
+    assert gpu_nodes(state, Config()), "the shared GPU pool was in the recorded cluster"
+    _, found = run("gpu_no_nodes", replace(Config(), namespace=state.scope.namespaces[0]))
+    pods = [f for f in found if f.resource.kind == "Pod"]
+    assert len(pods) == 4 and {f.cause for f in pods} == {"selector-mismatch"}
+
+
+def test_insufficient_gpus_reports_demand_against_free_on_the_ready_nodes() -> None:
+    state, found = run("gpu_insufficient")
+    node = gpu_nodes(state, recorded("gpu_insufficient")[1])[0]
+    assert {f.resource.name for f in found} == unscheduled(state) and len(found) == 2
+    for f in found:
+        assert f.cause == "insufficient-gpu"
+        # Two of the four replicas run, so the Deployment is degraded, not down.
+        assert f.severity == Severity.WARNING
+        assert "2 pending GPU pod(s) need 2 nvidia.com/gpu" in f.message
+        assert "1 ready GPU node(s) have 0 free of 2 allocatable" in f.message
+        assert [d.name for d in f.depends_on] == [name(node)]
+
+
+def test_labelled_node_without_allocatable_gpus_is_the_cause_of_the_pending_pods() -> None:
+    state, found = run("gpu_not_allocatable")
+    node = gpu_nodes(state, recorded("gpu_not_allocatable")[1])[0]
+    assert "nvidia.com/gpu" not in node["status"]["allocatable"]
+    by_kind = {
+        f.resource.kind: [g for g in found if g.resource.kind == f.resource.kind] for f in found
+    }
+    assert [(f.cause, f.resource.name, f.severity) for f in by_kind["Node"]] == [
+        ("gpu-not-allocatable", name(node), Severity.CRITICAL)
+    ]
+    assert {f.resource.name for f in by_kind["Pod"]} == unscheduled(state)
+    for f in by_kind["Pod"]:
+        assert f.cause == "gpu-not-allocatable"
+        # The scheduler says only "Insufficient nvidia.com/gpu"; the node says why.
+        assert "Insufficient nvidia.com/gpu" in " ".join(f.evidence)
+        assert [(k.check, k.cause, k.resource.name) for k in f.caused_by] == [
+            ("gpu-nodes", "gpu-not-allocatable", name(node))
+        ]
+
+
+def test_selector_asking_for_another_label_value() -> None:
+    state, found = run("gpu_selector_mismatch")
+    assert {f.resource.name for f in found} == unscheduled(state)
+    for f in found:
+        assert (f.cause, f.severity) == ("selector-mismatch", Severity.CRITICAL)
+        assert "=yes" in f.message and "matches none of the 1 GPU node(s)" in f.message
+
+
+def test_untolerated_operator_taint_on_the_gpu_pool() -> None:
+    state, found = run("gpu_taint_not_tolerated")
+    assert {f.resource.name for f in found} == unscheduled(state)
+    for f in found:
+        assert f.cause == "taint-not-tolerated"
+        assert "logos-test/dedicated=" in f.message and ":NoSchedule" in f.message
+        assert "1 node(s) had untolerated taint(s)" in f.message
+
+
+def test_cordoned_and_silent_gpu_nodes() -> None:
+    state, found = run("gpu_node_not_ready")
+    nodes = {f.resource.name: f for f in found if f.resource.kind == "Node"}
+    assert {f.cause for f in nodes.values()} == {"gpu-node-not-ready"}
+    messages = " | ".join(f.message for f in nodes.values())
+    assert "cordoned" in messages and "Ready=Unknown (NodeStatusNeverUpdated)" in messages
+    assert all(f.severity == Severity.CRITICAL for f in nodes.values()), "no usable GPU node"
+    pods = [f for f in found if f.resource.kind == "Pod"]
+    assert {f.resource.name for f in pods} == unscheduled(state)
+    for f in pods:
+        # The lifecycle taints (unreachable, unschedulable) are the nodes' state, not a
+        # missing toleration.
+        assert f.cause == "gpu-node-not-ready"
+        assert {d.name for d in f.depends_on} == set(nodes)
+        assert {k.resource.name for k in f.caused_by} == set(nodes)
+
+
+def test_the_schedulers_verdict_parses_into_reasons_per_node_count() -> None:
+    state, _ = recorded("gpu_insufficient")
+    verdicts = {
+        (condition(p, "PodScheduled") or {}).get("message", "")
+        for p in state.list_of("pods")
+        if not is_ready(p)
+    }
+    assert verdicts
+    for verdict in verdicts:
+        total, reasons = fit_reasons(verdict)
+        assert total is not None and sum(reasons.values()) == total
+        assert reasons["Insufficient nvidia.com/gpu"] == 1
+        assert not any("preemption" in r.lower() for r in reasons)
+    assert fit_reasons("binding rejected: timeout") == (None, {})
