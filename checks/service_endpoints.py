@@ -48,12 +48,13 @@ def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
     slices: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
     for es in state.list_of("endpointslices"):
         slices[(namespace(es), _labels(es).get(SERVICE_NAME, ""))].append(es)
-    pods: defaultdict[str | None, list[Obj]] = defaultdict(list)
-    for pod in state.in_scope("pods"):
-        if not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed"):
-            pods[namespace(pod)].append(pod)
+    live = {
+        id(pod)
+        for pod in state.in_scope("pods")
+        if not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed")
+    }
     for svc in state.in_scope("services"):
-        yield from _service(state, svc, slices[(namespace(svc), name(svc))], pods[namespace(svc)])
+        yield from _service(state, svc, slices[(namespace(svc), name(svc))], live)
     if state.has("ingresses"):
         for ing in state.in_scope("ingresses"):
             yield from _ingress(state, ing)
@@ -69,9 +70,7 @@ def ready_endpoints(slices: list[Obj]) -> int:
     )
 
 
-def _service(
-    state: ClusterState, svc: Obj, slices: list[Obj], ns_pods: list[Obj]
-) -> Iterator[Finding]:
+def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -> Iterator[Finding]:
     spec = _d(svc.get("spec"))
     if spec.get("type") == "ExternalName" or _api_server_own(svc):
         return
@@ -90,7 +89,9 @@ def _service(
                 "creates by hand: create them, or give the Service a selector.",
             )
         return
-    selected = [p for p in ns_pods if _matches(selector, _labels(p))]
+    # Through the state's label index: scanning the namespace's pods for every Service is
+    # Services x pods per namespace, minutes on a dense one.
+    selected = [p for p in state.matching("pods", namespace(svc), selector) if id(p) in live]
     parent = _common_workload(state, selected)
     yield from _ports(svc, selected, ref, parent)
     if ready:
@@ -141,14 +142,10 @@ def _service(
         evidence=evidence,
         remediation=remediation,
         # Only not-ready pods explain a Service: they are what other findings are about.
-        affected=tuple(ObjectRef.of("Pod", p) for p in not_ready)
+        depends_on=tuple(ObjectRef.of("Pod", p) for p in not_ready)
         if cause == "pods-not-ready"
         else (),
     )
-
-
-def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def _api_server_own(svc: Obj) -> bool:

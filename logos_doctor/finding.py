@@ -1,10 +1,15 @@
 """What a check reports: a ``Finding`` names a cause on one object, with its evidence.
 
 Findings are frozen values so that every renderer (table, JSON, markdown, JUnit, Prometheus)
-and the fix planner read the same facts.  ``affected`` lists the objects the problem blocks
-(typically pods) and ``depends_on`` the objects it needs (a claim's StorageClass); the runner
-uses both to link a symptom to the finding that explains it (``caused_by``), e.g. a Service
-without ready endpoints to the image-pull failure of its pods.
+and the fix planner read the same facts.  Two fields place a finding in the chain of causes:
+
+- ``depends_on``: upstream objects the resource needs, whose own problems explain this one
+  (a claim's StorageClass; a Service's or a Deployment's not-ready pods; a pod's node);
+- ``affected``: downstream objects this problem blocks (the pods waiting on a claim; the
+  StatefulSets whose templates name a missing class).
+
+The runner links a symptom to the finding that explains it (``caused_by``) from either side,
+e.g. a Service without ready endpoints to the image-pull failure of its pods.
 """
 
 from __future__ import annotations
@@ -69,10 +74,6 @@ class Finding:
     def key(self) -> FindingKey:
         """This finding's identity for cross-references."""
         return FindingKey(self.check, self.cause, self.resource)
-
-    def affected_includes(self, other: Finding) -> bool:
-        """Whether ``other`` is about one of the objects this finding affects."""
-        return any(ref.same_object(other.resource) for ref in self.affected)
 
     def with_severity(self, severity: Severity) -> Finding:
         """A copy at another severity (user overrides)."""

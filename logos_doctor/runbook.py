@@ -123,7 +123,10 @@ class Param:
         kind = PARAM_TYPES[self.type]
         text = value.strip()
         if self.type == "path":
-            text = os.path.expanduser(text)
+            try:
+                text = os.path.expanduser(text)
+            except ValueError:  # "~\x00...": left as it is, for the pattern to refuse
+                pass
         if not text:
             raise UsageError(f"parameter {self.name} is empty", f"give {kind.explain}")
         bad_port = self.type == "port" and kind.pattern.fullmatch(text) and int(text) > 65535

@@ -78,7 +78,7 @@ def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> 
         status: Status = "findings" if found else "ok"
         results.append(CheckResult(check.id, status, f"{len(found)} finding(s)", seconds))
     linked = correlate(findings)
-    ordered = sorted(linked, key=lambda f: (-f.severity, f.check, f.cause, f.resource))
+    ordered = sorted(linked, key=finding_order)
     return Report(state, tuple(results), tuple(ordered), tuple(checks))
 
 
@@ -91,25 +91,48 @@ def _override(finding: Finding, config: Config) -> Finding:
 def correlate(findings: Iterable[Finding]) -> list[Finding]:
     """Link each finding to the findings that explain it.
 
-    Finding B explains finding A when B is about one of the objects A affects (its pods) or
-    depends on (a claim's StorageClass), unless A in turn is about one of B's affected objects
-    (then A explains B, not the other way round).  This is what turns "Service logos-chat has
-    no ready endpoints" and "Deployment logos-chat unavailable" into one chain ending at
-    "image not found".
+    Finding B explains finding A when B is about something A depends on, or A is about
+    something B affects; never both ways (a pair that would explain each other is left
+    unlinked rather than drawn as a cycle).  This turns "Service logos-chat has no ready
+    endpoints" and "Deployment logos-chat unavailable" into one chain ending at "image not
+    found", and hangs the database StatefulSets under "StorageClass missing".
     """
     items = list(findings)
     by_resource: dict[tuple[str, str | None, str], list[Finding]] = {}
     for f in items:
         by_resource.setdefault(_ident(f.resource), []).append(f)
+
+    def explains(b: Finding, a: Finding) -> bool:
+        return _mentions(a.depends_on, b.resource) or _mentions(b.affected, a.resource)
+
     out = []
-    for f in items:
+    for a in items:
+        candidates: list[Finding] = []
+        for ref in a.depends_on:
+            candidates += by_resource.get(_ident(ref), ())
+        candidates += [b for b in items if _mentions(b.affected, a.resource)]
         causes: list[FindingKey] = []
-        for obj in (*f.affected, *f.depends_on):
-            for other in by_resource.get(_ident(obj), ()):
-                if other is not f and other.key not in causes and not other.affected_includes(f):
-                    causes.append(other.key)
-        out.append(replace(f, caused_by=tuple(sorted(causes))) if causes else f)
+        for b in candidates:
+            if b is a or b.key in causes or explains(a, b):
+                continue
+            causes.append(b.key)
+        out.append(replace(a, caused_by=tuple(sorted(causes, key=_key_order))) if causes else a)
     return out
+
+
+def _mentions(refs: Iterable[ObjectRef], target: ObjectRef) -> bool:
+    return any(_ident(r) == _ident(target) for r in refs)
+
+
+def _key_order(key: FindingKey) -> tuple[str, str, str, str, str]:
+    r = key.resource
+    return (key.check, key.cause, r.kind, r.namespace or "", r.name)
+
+
+def finding_order(f: Finding) -> tuple[int, str, str, str, str, str]:
+    """Worst first, then by check, cause and resource (None-safe)."""
+    r = f.resource
+    return (-f.severity, f.check, f.cause, r.kind, r.namespace or "", r.name)
 
 
 def _ident(ref: ObjectRef) -> tuple[str, str | None, str]:

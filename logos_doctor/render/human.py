@@ -20,7 +20,7 @@ from tabulate import tabulate
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef
 from logos_doctor.render.text import clean
-from logos_doctor.runner import Report
+from logos_doctor.runner import Report, finding_order
 
 STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -37,7 +37,7 @@ def groups(findings: Iterable[Finding]) -> list[tuple[ObjectRef, list[Finding]]]
         by[ObjectRef(comp.kind, comp.namespace, comp.name)].append(f)
     ordered = []
     for comp, items in by.items():
-        items.sort(key=lambda f: (bool(f.caused_by), -f.severity, f.check, f.resource))
+        items.sort(key=lambda f: (bool(f.caused_by), finding_order(f)))
         ordered.append((comp, items))
     ordered.sort(key=lambda g: (-max(f.severity for f in g[1]), str(g[0])))
     return ordered

@@ -37,6 +37,7 @@ def finding_json(finding: Finding, report: Report, config: Config) -> dict[str, 
         },
         "fix": finding.fix,
         "affected": [ref.to_json() for ref in finding.affected],
+        "depends_on": [ref.to_json() for ref in finding.depends_on],
         "caused_by": [
             {"check": k.check, "cause": k.cause, "resource": k.resource.to_json()}
             for k in finding.caused_by

@@ -94,7 +94,7 @@ def test_bad_image_on_chat_shows_the_service_linked_to_the_image_pull_cause(
         ("Deployment", "logos-chat"),
     )
     pulls = {f["resource"]["name"] for f in doc["findings"] if f["check"] == "image-pull"}
-    assert pulls and {a["name"] for a in svc["affected"]} == pulls
+    assert pulls and {a["name"] for a in svc["depends_on"]} == pulls
     assert {(c["check"], c["resource"]["name"]) for c in svc["caused_by"]} == {
         ("image-pull", p) for p in pulls
     }

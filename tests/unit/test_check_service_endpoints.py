@@ -69,7 +69,7 @@ def test_pods_not_ready_lists_the_pods_and_links_to_their_image_pull_failure() -
         "logos-chat",
         chat.parent.uid if chat.parent else None,
     )
-    assert {a.name for a in chat.affected} == {name(p) for p in chat_pods}
+    assert {a.name for a in chat.depends_on} == {name(p) for p in chat_pods}
     assert "ImagePullBackOff x3" in chat.message
     linked = {(k.check, k.resource.name) for k in chat.caused_by}
     assert linked == {("image-pull", name(p)) for p in chat_pods}

@@ -138,3 +138,18 @@ def test_claim_without_class_and_no_default() -> None:
     assert {(f.check, f.cause) for f in items} == {
         ("storage-class", "no-default"), ("pvc-pending", "no-storage-class")}
     assert all(f.resource.name == "legacy-data" for f in items)
+
+
+def test_workloads_hang_under_the_missing_class_not_the_other_way_round() -> None:
+    from logos_doctor.registry import default_registry
+
+    state, config = recorded("storage_class_missing")
+    checks = [STORAGE_CLASS, PVC_PENDING, default_registry().get("workloads")]
+    report = run_checks(state, checks, config)
+    (missing,) = only(list(report.findings), "storage-class", "missing")
+    assert missing.caused_by == ()  # the root of the chain
+    down = [f for f in report.findings if f.check == "workloads"
+            and f.resource.name in ("logos-postgresql", "logos-redis-master")]
+    assert len(down) == 2
+    for f in down:
+        assert missing.key in f.caused_by
