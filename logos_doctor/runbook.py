@@ -24,6 +24,7 @@ document (where quotes would be literal) only values that need no quoting are ac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -123,10 +124,8 @@ class Param:
         kind = PARAM_TYPES[self.type]
         text = value.strip()
         if self.type == "path":
-            try:
+            with contextlib.suppress(ValueError):  # "~\x00...": left for the pattern to refuse
                 text = os.path.expanduser(text)
-            except ValueError:  # "~\x00...": left as it is, for the pattern to refuse
-                pass
         if not text:
             raise UsageError(f"parameter {self.name} is empty", f"give {kind.explain}")
         bad_port = self.type == "port" and kind.pattern.fullmatch(text) and int(text) > 65535

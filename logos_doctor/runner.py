@@ -91,26 +91,37 @@ def _override(finding: Finding, config: Config) -> Finding:
 def correlate(findings: Iterable[Finding]) -> list[Finding]:
     """Link each finding to the findings that explain it.
 
-    Finding B explains finding A when B is about something A depends on, or A is about
-    something B affects; never both ways (a pair that would explain each other is left
-    unlinked rather than drawn as a cycle).  This turns "Service logos-chat has no ready
-    endpoints" and "Deployment logos-chat unavailable" into one chain ending at "image not
-    found", and hangs the database StatefulSets under "StorageClass missing".
+    Finding B explains finding A when B is about something A depends on, A is about
+    something B affects, or the two meet at an object (A depends on a pod that B blocks);
+    never both ways (a pair that would explain each other is left unlinked rather than
+    drawn as a cycle).  This turns "Service logos-chat has no ready endpoints" and
+    "Deployment logos-chat unavailable" into one chain ending at "image not found", and
+    hangs the database StatefulSets and Services under "StorageClass missing".
     """
     items = list(findings)
     by_resource: dict[tuple[str, str | None, str], list[Finding]] = {}
     for f in items:
         by_resource.setdefault(_ident(f.resource), []).append(f)
 
+    blockers: dict[tuple[str, str | None, str], list[Finding]] = {}
+    for f in items:
+        for ref in f.affected:
+            blockers.setdefault(_ident(ref), []).append(f)
+
     def explains(b: Finding, a: Finding) -> bool:
-        return _mentions(a.depends_on, b.resource) or _mentions(b.affected, a.resource)
+        return (
+            _mentions(a.depends_on, b.resource)
+            or _mentions(b.affected, a.resource)
+            or any(_mentions(b.affected, ref) for ref in a.depends_on)
+        )
 
     out = []
     for a in items:
         candidates: list[Finding] = []
         for ref in a.depends_on:
             candidates += by_resource.get(_ident(ref), ())
-        candidates += [b for b in items if _mentions(b.affected, a.resource)]
+            candidates += blockers.get(_ident(ref), ())
+        candidates += blockers.get(_ident(a.resource), ())
         causes: list[FindingKey] = []
         for b in candidates:
             if b is a or b.key in causes or explains(a, b):
@@ -137,3 +148,29 @@ def finding_order(f: Finding) -> tuple[int, str, str, str, str, str]:
 
 def _ident(ref: ObjectRef) -> tuple[str, str | None, str]:
     return (ref.kind, ref.namespace, ref.name)
+
+
+def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
+    """Findings nothing else explains, each with how many findings it explains in turn.
+
+    These are what an on-call engineer should fix first; the ones explaining the most
+    findings come first, then by severity.
+    """
+    explained_by: dict[FindingKey, list[FindingKey]] = {}
+    for f in findings:
+        for cause in f.caused_by:
+            explained_by.setdefault(cause, []).append(f.key)
+
+    def reach(key: FindingKey) -> int:
+        seen: set[FindingKey] = set()
+        todo = list(explained_by.get(key, ()))
+        while todo:
+            nxt = todo.pop()
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.extend(explained_by.get(nxt, ()))
+        return len(seen)
+
+    roots = [(f, reach(f.key)) for f in findings if not f.caused_by]
+    roots.sort(key=lambda pair: (-pair[1], finding_order(pair[0])))
+    return roots

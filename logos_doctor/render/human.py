@@ -20,7 +20,7 @@ from tabulate import tabulate
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef
 from logos_doctor.render.text import clean
-from logos_doctor.runner import Report, finding_order
+from logos_doctor.runner import Report, finding_order, root_causes
 
 STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -76,6 +76,14 @@ def render_rich(report: Report, console: Console, *, verbose: bool = False) -> N
     hidden = len(report.findings) - len(shown)
     if not shown:
         console.print(Text("No problems found.", style="bold green"))
+    roots = [(f, n) for f, n in root_causes(shown)]
+    if roots:
+        console.print(Text("Root causes, fix these first:", style="bold"))
+        for f, n in roots[:ROOTS_SHOWN]:
+            console.print(_root_text(report, f, n))
+        if len(roots) > ROOTS_SHOWN:
+            console.print(Text(f"  … and {len(roots) - ROOTS_SHOWN} more below", style="dim"))
+        console.print(Text("Details by component:", style="bold"))
     for comp, items in groups(shown):
         worst = max(f.severity for f in items)
         tree = Tree(Text.assemble((f"{worst.label.upper():9}", STYLE[worst]), clean(comp)))
@@ -106,6 +114,26 @@ def render_rich(report: Report, console: Console, *, verbose: bool = False) -> N
         console.print(Group(Text("Checks that did not run fully:", style="yellow"), table))
     note = f" ({hidden} info finding(s) hidden; -v shows them)" if hidden else ""
     console.print(Text(_summary_line(report) + note, style="bold"))
+
+
+ROOTS_SHOWN = 8
+
+
+def _explains(n: int) -> str:
+    return f" (explains {n} other finding{'s' if n != 1 else ''})" if n else ""
+
+
+def _root_text(report: Report, f: Finding, n: int) -> Text:
+    text = Text("  ")
+    text.append(f"{f.severity.label.upper():9}", STYLE[f.severity])
+    text.append(f"{f.check}/{f.cause} ", STYLE[f.severity])
+    text.append(clean(f.resource), "bold")
+    text.append(_explains(n), "magenta")
+    text.append("\n           " + clean(f.message, 300))
+    if f.fix:
+        text.append(f"\n           fix: {f.fix}", "green")
+    text.append(f"\n           runbook: {_runbook(report, f)}", "blue")
+    return text
 
 
 def _finding_text(f: Finding) -> Text:
@@ -142,6 +170,18 @@ def render_plain(report: Report, *, verbose: bool = False) -> str:
             ]
         )
     out = [_header(report)]
+    roots = [
+        (f, n) for f, n in root_causes(report.findings) if verbose or f.severity > Severity.INFO
+    ]
+    if roots:
+        out.append("ROOT CAUSES (fix these first):")
+        for f, n in roots:
+            fix = f"; fix: {f.fix}" if f.fix else ""
+            out.append(
+                f"  {f.severity.label.upper()} {f.check}/{f.cause} {clean(f.resource, 160)}"
+                f"{_explains(n)}{fix}; runbook: {_runbook(report, f)}"
+            )
+        out.append("")
     if rows:
         out.append(
             tabulate(

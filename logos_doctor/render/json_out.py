@@ -12,13 +12,15 @@ from typing import Any
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
 from logos_doctor.runbook_links import runbook_url
-from logos_doctor.runner import Report
+from logos_doctor.runner import Report, root_causes
 
 VERSION = 1
 
 
-def finding_json(finding: Finding, report: Report, config: Config) -> dict[str, Any]:
-    """One finding as a JSON object."""
+def finding_json(
+    finding: Finding, report: Report, config: Config, explains: int | None = None
+) -> dict[str, Any]:
+    """One finding as a JSON object (``explains`` is set for root causes)."""
     check = report.check(finding.check)
     runbook_id = check.runbook if check else finding.check
     return {
@@ -38,6 +40,8 @@ def finding_json(finding: Finding, report: Report, config: Config) -> dict[str, 
         "fix": finding.fix,
         "affected": [ref.to_json() for ref in finding.affected],
         "depends_on": [ref.to_json() for ref in finding.depends_on],
+        "root_cause": explains is not None,
+        "explains": explains or 0,
         "caused_by": [
             {"check": k.check, "cause": k.cause, "resource": k.resource.to_json()}
             for k in finding.caused_by
@@ -48,6 +52,7 @@ def finding_json(finding: Finding, report: Report, config: Config) -> dict[str, 
 def report_json(report: Report, config: Config) -> dict[str, Any]:
     """The whole report as the documented JSON object."""
     state = report.state
+    roots = {f.key: n for f, n in root_causes(report.findings)}
     cluster = state.cluster.to_json()
     cluster["namespaces"] = list(state.scope.namespaces) if state.scope.namespaces else None
     cluster["time"] = state.now.isoformat().replace("+00:00", "Z")
@@ -58,7 +63,7 @@ def report_json(report: Report, config: Config) -> dict[str, Any]:
             {"id": r.id, "status": r.status, "detail": r.detail, "seconds": round(r.seconds, 4)}
             for r in report.results
         ],
-        "findings": [finding_json(f, report, config) for f in report.findings],
+        "findings": [finding_json(f, report, config, roots.get(f.key)) for f in report.findings],
         "summary": report.counts(),
     }
 

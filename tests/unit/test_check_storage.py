@@ -153,3 +153,19 @@ def test_workloads_hang_under_the_missing_class_not_the_other_way_round() -> Non
     assert len(down) == 2
     for f in down:
         assert missing.key in f.caused_by
+
+
+def test_the_missing_class_is_the_first_root_cause_and_explains_the_rest() -> None:
+    from logos_doctor.registry import default_registry
+    from logos_doctor.runner import root_causes
+
+    state, config = recorded("storage_class_missing")
+    report = run_checks(state, list(default_registry()), config)
+    roots = root_causes(report.findings)
+    first, explained = roots[0]
+    assert (first.check, first.cause) == ("storage-class", "missing")
+    # Both claims, both StatefulSets and the Services in front of the databases.
+    assert explained >= 6
+    linked = {(f.check, f.resource.name) for f in report.findings if f.caused_by}
+    assert ("service-endpoints", "logos-postgresql") in linked
+    assert ("workloads", "logos-redis-master") in linked
