@@ -150,8 +150,8 @@ def _ident(ref: ObjectRef) -> tuple[str, str | None, str]:
     return (ref.kind, ref.namespace, ref.name)
 
 
-def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
-    """Findings nothing else explains, each with how many findings it explains in turn.
+def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, frozenset[FindingKey]]]:
+    """Findings nothing else explains, each with every finding it explains in turn.
 
     These are what an on-call engineer should fix first; the ones explaining the most
     findings come first, then by severity.
@@ -161,7 +161,7 @@ def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
         for cause in f.caused_by:
             explained_by.setdefault(cause, []).append(f.key)
 
-    def reach(key: FindingKey) -> int:
+    def reach(key: FindingKey) -> frozenset[FindingKey]:
         seen: set[FindingKey] = set()
         todo = list(explained_by.get(key, ()))
         while todo:
@@ -169,8 +169,8 @@ def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
             if nxt not in seen:
                 seen.add(nxt)
                 todo.extend(explained_by.get(nxt, ()))
-        return len(seen)
+        return frozenset(seen)
 
     roots = [(f, reach(f.key)) for f in findings if not f.caused_by]
-    roots.sort(key=lambda pair: (-pair[1], finding_order(pair[0])))
+    roots.sort(key=lambda pair: (-len(pair[1]), finding_order(pair[0])))
     return roots

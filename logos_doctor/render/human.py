@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -17,7 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 from tabulate import tabulate
 
-from logos_doctor.finding import Finding, Severity
+from logos_doctor.finding import Finding, FindingKey, Severity
 from logos_doctor.objects import ObjectRef
 from logos_doctor.render.text import clean
 from logos_doctor.runner import Report, finding_order, root_causes
@@ -76,11 +77,11 @@ def render_rich(report: Report, console: Console, *, verbose: bool = False) -> N
     hidden = len(report.findings) - len(shown)
     if not shown:
         console.print(Text("No problems found.", style="bold green"))
-    roots = [(f, n) for f, n in root_causes(shown)]
+    roots = grouped_roots(shown)
     if roots:
         console.print(Text("Root causes, fix these first:", style="bold"))
-        for f, n in roots[:ROOTS_SHOWN]:
-            console.print(_root_text(report, f, n))
+        for root in roots[:ROOTS_SHOWN]:
+            console.print(_root_text(report, root))
         if len(roots) > ROOTS_SHOWN:
             console.print(Text(f"  … and {len(roots) - ROOTS_SHOWN} more below", style="dim"))
         console.print(Text("Details by component:", style="bold"))
@@ -123,12 +124,43 @@ def _explains(n: int) -> str:
     return f" (explains {n} other finding{'s' if n != 1 else ''})" if n else ""
 
 
-def _root_text(report: Report, f: Finding, n: int) -> Text:
+@dataclass(frozen=True)
+class RootCause:
+    """Root-cause findings of one kind on one component: the same image missing on three
+    pods of logos-chat is one problem to fix, said once."""
+
+    first: Finding
+    count: int
+    explains: int
+
+    def where(self) -> str:
+        """The resource, or ``N Pods of Deployment/...`` when several share the cause."""
+        f = self.first
+        if self.count > 1 and f.parent is not None:
+            return f"{self.count} {f.resource.kind}s of {clean(f.parent)}"
+        return clean(f.resource)
+
+
+def grouped_roots(findings: Iterable[Finding]) -> list[RootCause]:
+    """``root_causes`` merged by (check, cause, parent), most explaining first."""
+    merged: dict[tuple[str, str, ObjectRef], list[tuple[Finding, frozenset[FindingKey]]]] = {}
+    for f, keys in root_causes(list(findings)):
+        merged.setdefault((f.check, f.cause, f.parent or f.resource), []).append((f, keys))
+    out = [
+        RootCause(items[0][0], len(items), len(frozenset().union(*(k for _, k in items))))
+        for items in merged.values()
+    ]
+    out.sort(key=lambda r: (-r.first.severity, -r.explains, finding_order(r.first)))
+    return out
+
+
+def _root_text(report: Report, root: RootCause) -> Text:
+    f = root.first
     text = Text("  ")
     text.append(f"{f.severity.label.upper():9}", STYLE[f.severity])
     text.append(f"{f.check}/{f.cause} ", STYLE[f.severity])
-    text.append(clean(f.resource), "bold")
-    text.append(_explains(n), "magenta")
+    text.append(root.where(), "bold")
+    text.append(_explains(root.explains), "magenta")
     text.append("\n           " + clean(f.message, 300))
     if f.fix:
         text.append(f"\n           fix: {f.fix}", "green")
@@ -170,16 +202,15 @@ def render_plain(report: Report, *, verbose: bool = False) -> str:
             ]
         )
     out = [_header(report)]
-    roots = [
-        (f, n) for f, n in root_causes(report.findings) if verbose or f.severity > Severity.INFO
-    ]
+    roots = grouped_roots(f for f in report.findings if verbose or f.severity > Severity.INFO)
     if roots:
         out.append("ROOT CAUSES (fix these first):")
-        for f, n in roots:
+        for root in roots:
+            f = root.first
             fix = f"; fix: {f.fix}" if f.fix else ""
             out.append(
-                f"  {f.severity.label.upper()} {f.check}/{f.cause} {clean(f.resource, 160)}"
-                f"{_explains(n)}{fix}; runbook: {_runbook(report, f)}"
+                f"  {f.severity.label.upper()} {f.check}/{f.cause} {root.where()}"
+                f"{_explains(root.explains)}{fix}; runbook: {_runbook(report, f)}"
             )
         out.append("")
     if rows:

@@ -52,7 +52,7 @@ def finding_json(
 def report_json(report: Report, config: Config) -> dict[str, Any]:
     """The whole report as the documented JSON object."""
     state = report.state
-    roots = {f.key: n for f, n in root_causes(report.findings)}
+    roots = {f.key: len(keys) for f, keys in root_causes(report.findings)}
     cluster = state.cluster.to_json()
     cluster["namespaces"] = list(state.scope.namespaces) if state.scope.namespaces else None
     cluster["time"] = state.now.isoformat().replace("+00:00", "Z")

@@ -165,7 +165,7 @@ def test_the_missing_class_is_the_first_root_cause_and_explains_the_rest() -> No
     first, explained = roots[0]
     assert (first.check, first.cause) == ("storage-class", "missing")
     # Both claims, both StatefulSets and the Services in front of the databases.
-    assert explained >= 6
+    assert len(explained) >= 6
     linked = {(f.check, f.resource.name) for f in report.findings if f.caused_by}
     assert ("service-endpoints", "logos-postgresql") in linked
     assert ("workloads", "logos-redis-master") in linked

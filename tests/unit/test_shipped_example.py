@@ -1,0 +1,45 @@
+"""The shipped example (recorded by ``python -m k8scluster.example``) shows the three faults.
+
+It is what the README's first command runs: a new user must see the missing StorageClass,
+the chat image that does not exist and the GPU label that is gone, as root causes, with the
+chat Service's outage linked to the image rather than shown as a separate mystery.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "broken-logos.json.gz"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "logos_doctor", "check", "--all", "--snapshot",
+                           str(EXAMPLE), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_example_names_the_three_root_causes() -> None:
+    result = run("-o", "json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["cluster"]["namespaces"] == ["logos"]
+    roots = {(f["check"], f["cause"]) for f in doc["findings"] if f["root_cause"]}
+    assert {("storage-class", "missing"), ("image-pull", "image-not-found"),
+            ("gpu-nodes", "no-gpu-nodes")} <= roots
+    chat = next(f for f in doc["findings"] if f["check"] == "service-endpoints"
+                and f["resource"]["name"] == "logos-chat")
+    assert chat["cause"] == "pods-not-ready"
+    assert chat["caused_by"] and {c["cause"] for c in chat["caused_by"]} == {"image-not-found"}
+    pg = next(f for f in doc["findings"] if f["resource"]["name"] == "data-logos-postgresql-0")
+    assert (pg["cause"], pg["parent"]["name"]) == ("storage-class-missing", "logos-postgresql")
+    assert all(c["status"] != "error" for c in doc["checks"])
+
+
+def test_example_first_lines_are_the_root_causes() -> None:
+    lines = run().stdout.splitlines()
+    assert lines[1] == "ROOT CAUSES (fix these first):"
+    assert "storage-class/missing StorageClass/ssd-premium" in lines[2]
+    assert "fix: logos-doctor fix storageclass" in lines[2]
+    body = "\n".join(lines[3:6])
+    assert "3 Pods of Deployment/logos/logos-chat" in body
+    assert "4 Pods of Deployment/logos/logos-completion" in body
