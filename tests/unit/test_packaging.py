@@ -21,6 +21,12 @@ def test_wheel_contains_checks_and_runbooks(tmp_path: Path) -> None:
     assert {"storage_class.py", "pvc_pending.py"} <= checks
     assert {"pvc-pending.md", "storage-class.md"} <= runbooks
     assert "logos_doctor/py.typed" in names
+    # Every module of the source tree is in the wheel (an editable install hides a missing
+    # package; a real install then fails with ModuleNotFoundError).
+    sources = {f"logos_doctor/{p.relative_to(REPO / 'logos_doctor')}"
+               for p in (REPO / "logos_doctor").rglob("*.py")}
+    sources |= {f"logos_doctor/checks/{p.name}" for p in (REPO / "checks").glob("*.py")}
+    assert sources <= names, sorted(sources - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[logos_doctor.checks]" in text
