@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .storage_class import claim_class, is_default
-
 from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
@@ -21,6 +19,8 @@ from logos_doctor.objects import Obj, ObjectRef, age, annotations_of, name, name
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import claim_statefulset, phase
+
+from .storage_class import claim_class, is_default
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 FIX = "logos-doctor fix pvc"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-import yaml
 from kubernetes.config.config_exception import ConfigException
 
 from logos_doctor.errors import ClusterError

@@ -13,7 +13,8 @@ import traceback
 
 import click
 
-import logos_doctor.cli.check  # noqa: F401  (registers its commands)
+import logos_doctor.cli.check
+import logos_doctor.cli.fix
 import logos_doctor.cli.runbook  # noqa: F401  (registers its commands)
 from logos_doctor.cli import completion, rbac, serve  # noqa: F401  (register commands)
 from logos_doctor.cli.app import cli
