@@ -160,13 +160,24 @@ def _diagnose(
     binding_mode = (classes.get(cls or "") or {}).get("volumeBindingMode")
     scheduling = latest(events, "WaitForFirstConsumer", "WaitForPodScheduled")
     if scheduling is not None or binding_mode == "WaitForFirstConsumer":
-        if not state.pods_using_claim(namespace(pvc), claim):
+        consumers = state.pods_using_claim(namespace(pvc), claim)
+        if not consumers:
             return _Diagnosis(
                 "waiting-for-consumer",
                 Severity.INFO,
                 f"claim {claim} waits for a first pod to use it (WaitForFirstConsumer); "
                 "this is expected",
                 "Nothing to do: the volume is created when a pod using the claim is scheduled.",
+            )
+        rejected = [p for p in consumers if latest(state.events_for("Pod", p), "FailedScheduling")]
+        if not rejected:
+            # The scheduler has not reported on the pod yet: a claim seconds old, not a fault.
+            return _Diagnosis(
+                "waiting-for-consumer",
+                Severity.INFO,
+                f"claim {claim} waits for its pod to be scheduled (the scheduler has not "
+                "reported on it yet)",
+                "Nothing to do yet; look again if the pod stays Pending.",
             )
         return _Diagnosis(
             "consumer-unschedulable",

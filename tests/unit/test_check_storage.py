@@ -169,3 +169,11 @@ def test_the_missing_class_is_the_first_root_cause_and_explains_the_rest() -> No
     linked = {(f.check, f.resource.name) for f in report.findings if f.caused_by}
     assert ("service-endpoints", "logos-postgresql") in linked
     assert ("workloads", "logos-redis-master") in linked
+
+
+def test_claim_waiting_on_a_pod_the_scheduler_rejects() -> None:
+    (f,) = findings("consumer_unschedulable")
+    assert (f.cause, f.severity, f.resource.name) == ("consumer-unschedulable", Severity.CRITICAL,
+                                                      "warehouse")
+    assert [p.name for p in f.affected] == ["loader"]
+    assert any("Insufficient cpu" in e for e in f.evidence)

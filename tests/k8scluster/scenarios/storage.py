@@ -259,3 +259,18 @@ def no_default_class(api: Any, namespace: str) -> dict[str, Any]:
     wait_for(lambda: events_with(api, namespace, "FailedBinding", "legacy-data"), 60,
              "FailedBinding on legacy-data")
     return storage_config(namespace)
+
+
+@scenario("consumer_unschedulable")
+def consumer_unschedulable(api: Any, namespace: str) -> dict[str, Any]:
+    """A WaitForFirstConsumer claim whose only pod asks for more CPU than any node has."""
+    make_class(api, class_name(namespace), namespace)
+    core = client.CoreV1Api(api)
+    core.create_namespaced_persistent_volume_claim(
+        namespace, claim(namespace, "warehouse", class_name(namespace)))
+    pod = pod_with_claim(namespace, "loader", "warehouse")
+    pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "900"}}
+    core.create_namespaced_pod(namespace, pod)
+    wait_for(lambda: events_with(api, namespace, "FailedScheduling", "loader"), 60,
+             "FailedScheduling on loader")
+    return storage_config(namespace)
