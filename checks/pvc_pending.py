@@ -9,13 +9,24 @@ unschedulable pods.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, age, annotations_of, name, namespace, parse_time
+from logos_doctor.objects import (
+    Obj,
+    ObjectRef,
+    age,
+    annotations_of,
+    meta,
+    name,
+    namespace,
+    parse_time,
+)
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import claim_statefulset, phase
@@ -117,7 +128,9 @@ def _diagnose(
             fixable=True,
         )
 
-    failed = latest(events, "ProvisioningFailed")
+    failed = latest(
+        [e for e in events if not _stale_class_failure(e, classes)], "ProvisioningFailed"
+    )
     succeeded = latest(events, "ProvisioningSucceeded")
     if failed and not (succeeded and _after(succeeded, failed)):
         return _Diagnosis(
@@ -169,7 +182,9 @@ def _diagnose(
                 "this is expected",
                 "Nothing to do: the volume is created when a pod using the claim is scheduled.",
             )
-        rejected = [p for p in consumers if latest(state.events_for("Pod", p), "FailedScheduling")]
+        # The scheduler's verdicts from before the class existed are history, not a cause.
+        since = parse_time(meta(classes[cls]).get("creationTimestamp")) if cls in classes else None
+        rejected = [p for p in consumers if _rejected_since(state, p, since)]
         if not rejected:
             # The scheduler has not reported on the pod yet: a claim seconds old, not a fault.
             return _Diagnosis(
@@ -194,6 +209,24 @@ def _diagnose(
         f"claim {claim} is {claim_phase} for {waiting} with no event that explains it{blocks}",
         "Describe the claim and read the PV controller's log in kube-controller-manager.",
     )
+
+
+_CLASS_NOT_FOUND = re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found')
+
+
+def _stale_class_failure(event: Event, classes: dict[str, Obj]) -> bool:
+    """A "class not found" failure from before the class was created: history, not a cause.
+
+    The PV controller's events outlive the problem (an hour by default), so right after
+    ``fix storageclass`` the claim still carries them while it waits for its consumer.
+    """
+    match = _CLASS_NOT_FOUND.search(event.message) if event.reason == "ProvisioningFailed" else None
+    return bool(match and match.group(1) in classes)
+
+
+def _rejected_since(state: ClusterState, pod: Obj, since: datetime | None) -> bool:
+    ev = latest(state.events_for("Pod", pod), "FailedScheduling")
+    return ev is not None and (since is None or ev.last is None or ev.last > since)
 
 
 def _after(a: Event, b: Event) -> bool:

@@ -177,3 +177,9 @@ def test_claim_waiting_on_a_pod_the_scheduler_rejects() -> None:
                                                       "warehouse")
     assert [p.name for p in f.affected] == ["loader"]
     assert any("Insufficient cpu" in e for e in f.evidence)
+
+
+def test_failures_from_before_the_class_existed_are_history() -> None:
+    (f,) = findings("class_created_late", provisioner_wait_seconds=0)
+    assert any("not found" in e for e in f.evidence)  # still shown as history
+    assert (f.cause, f.resource.name) == ("waiting-for-provisioner", "exports")

@@ -274,3 +274,19 @@ def consumer_unschedulable(api: Any, namespace: str) -> dict[str, Any]:
     wait_for(lambda: events_with(api, namespace, "FailedScheduling", "loader"), 60,
              "FailedScheduling on loader")
     return storage_config(namespace)
+
+
+@scenario("class_created_late")
+def class_created_late(api: Any, namespace: str) -> dict[str, Any]:
+    """The class was missing, then created: the old "not found" failures are history now."""
+    make_class(api, class_name(namespace), namespace)
+    late = f"late-{namespace}"
+    core = client.CoreV1Api(api)
+    core.create_namespaced_persistent_volume_claim(namespace, claim(namespace, "exports", late))
+    core.create_namespaced_pod(namespace, pod_with_claim(namespace, "exporter", "exports"))
+    wait_for(lambda: events_with(api, namespace, "ProvisioningFailed", "exports"), 60,
+             "ProvisioningFailed on exports")
+    make_class(api, late, namespace, provisioner="example.com/absent")
+    wait_for(lambda: events_with(api, namespace, "ExternalProvisioning", "exports"), 60,
+             "ExternalProvisioning on exports")
+    return storage_config(namespace)
