@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from logos_doctor.config import Config
+from logos_doctor.config import Config, is_namespace_name
 from logos_doctor.connection import connect
-from logos_doctor.errors import ClusterError
-from logos_doctor.fetch import Fetcher, FetchOptions, FetchStats
+from logos_doctor.errors import ClusterError, UsageError
+from logos_doctor.fetch import PAGE_SIZE, Fetcher, FetchOptions, FetchStats
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState, Scope
 
@@ -40,7 +40,14 @@ def needed_kinds(checks: Iterable[Check]) -> set[str]:
 def resolve_scope(namespace: str | None, all_namespaces: bool, config: Config) -> Scope:
     """``-A`` -> all namespaces; ``-n NS`` -> NS; else the configured namespace."""
     if all_namespaces:
+        if namespace:
+            raise UsageError("give -n/--namespace or -A/--all-namespaces, not both")
         return Scope(None)
+    if namespace is not None and not is_namespace_name(namespace):
+        raise UsageError(
+            f"{namespace!r} is not a namespace name",
+            "use lower-case letters, digits and '-', at most 63 characters",
+        )
     return Scope((namespace or config.namespace,))
 
 
@@ -66,11 +73,13 @@ def fetch_live(
     *,
     timeout: float,
     on_done: Callable[[str], None] | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> tuple[ClusterState, FetchStats]:
     """Fetch a live state; returns ``(ClusterState, stats)``."""
     conn = connect(target.kubeconfig, target.context)
     try:
-        fetcher = Fetcher(conn, FetchOptions(timeout=timeout, deadline=timeout * 4))
+        options = FetchOptions(timeout=timeout, deadline=timeout * 4, page_size=page_size)
+        fetcher = Fetcher(conn, options)
         state = fetcher.fetch(kinds, scope, on_done=on_done)
         return state, fetcher.stats
     finally:

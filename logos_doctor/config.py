@@ -9,6 +9,7 @@ ignored at 3 a.m. would make the tool check the wrong thing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -131,6 +132,14 @@ _TOP_KEYS = {
 }
 
 
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def is_namespace_name(value: str) -> bool:
+    """Whether ``value`` is a valid namespace name (an RFC 1123 label)."""
+    return bool(_NAMESPACE.match(value))
+
+
 def default_config_path() -> Path | None:
     """``./logos-doctor.yaml`` if present, else the user's config file if present."""
     for candidate in (
@@ -210,6 +219,11 @@ def apply_config(config: Config, data: Mapping[str, Any], source: str) -> Config
     _check_keys(data, _TOP_KEYS, "")
     changes: dict[str, Any] = {"source": source}
     if data.get("namespace"):
+        if not is_namespace_name(data["namespace"]):
+            raise ConfigError(
+                f"key namespace: {data['namespace']!r} is not a namespace name",
+                "use lower-case letters, digits and '-', at most 63 characters",
+            )
         changes["namespace"] = data["namespace"]
     if data.get("storageClass") is not None:
         changes["storage_class"] = _storage_class(config.storage_class, data["storageClass"])

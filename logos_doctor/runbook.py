@@ -45,10 +45,10 @@ REQUIRED_SECTIONS = ("meaning", "impact", "diagnosis", "mitigation")
 STEP_LANGS = ("sh", "bash", "shell")
 
 StepKind = Literal["diagnose", "change"]
-Context = Literal["word", "heredoc", "single-quoted", "double-quoted"]
+Context = Literal["word", "heredoc", "single-quoted", "double-quoted", "comment"]
 _CONTEXT_OF_STATE: dict[str, Context] = {
     "word": "word",
-    "comment": "word",
+    "comment": "comment",
     "squote": "single-quoted",
     "dquote": "double-quoted",
 }
@@ -174,7 +174,11 @@ class Step:
             out.append(self.code[pos : ph.start])
             value = values[ph.name]
             quoted = shlex.quote(value)
-            if ph.context == "heredoc":
+            if ph.context == "comment":
+                # Shown for the reader, never run: a newline in it would end the comment and
+                # turn the rest of the value into a command.
+                out.append(value.replace("\n", "\\n").replace("\r", "\\r"))
+            elif ph.context == "heredoc":
                 if quoted != value:
                     raise UsageError(
                         f"parameter {ph.name}={value!r} cannot go into step {self.id}",

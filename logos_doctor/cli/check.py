@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from logos_doctor.cli.completion import complete_check_ids
 from logos_doctor.collect import Target, fetch_live, needed_kinds, resolve_scope, targets
 from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
-from logos_doctor.fetch import PAGE_SIZE
+from logos_doctor.fetch import PAGE_SIZE, FetchStats
 from logos_doctor.finding import Severity
 from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
@@ -29,6 +30,10 @@ from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import ClusterState, Scope
 
 FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
+# A file to write what the run cost (requests, bytes, time per phase) to, as JSON: for the
+# benchmark (bench/run.py), which must not parse it out of the report.
+STATS_ENV = "LOGOS_DOCTOR_STATS"
+_fetch_stats: list[FetchStats] = []  # every live fetch of this process
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ def _fetch_one(
     page_size: int = PAGE_SIZE,
 ) -> ClusterState:
     if not show:
-        return fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)[0]
+        state, stats = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
+        _fetch_stats.append(stats)
+        return state
     console = stderr_console()
     done: list[str] = []
     label = target.context or "current context"
@@ -82,9 +89,10 @@ def _fetch_one(
             done.append(kind)
             status.update(f"Listing from {label}: {len(done)}/{len(kinds)} kinds")
 
-        state, _ = fetch_live(
+        state, stats = fetch_live(
             target, kinds, scope, timeout=timeout, on_done=tick, page_size=page_size
         )
+        _fetch_stats.append(stats)
         return state
 
 
@@ -102,15 +110,15 @@ def gather(
     page_size: int = PAGE_SIZE,
 ) -> list[Outcome]:
     """Build the state(s) and run the checks: one outcome per cluster."""
+    scope = resolve_scope(namespace, all_namespaces, config)
     if snapshot:
         if contexts or all_contexts:
             raise UsageError("--snapshot cannot be combined with --context/--all-contexts")
         state = snapshots.load(Path(snapshot).expanduser())
-        if namespace or all_namespaces:
-            state = replace(state, scope=resolve_scope(namespace, all_namespaces, config))
+        if namespace or all_namespaces:  # else the snapshot's own scope
+            state = replace(state, scope=scope)
         return [Outcome(Target(None, state.cluster.context), run_checks(state, chosen, config))]
     kinds = needed_kinds(chosen)
-    scope = resolve_scope(namespace, all_namespaces, config)
     wanted = targets(kubeconfig, contexts, all_contexts)
     show = sys.stderr.isatty() and len(wanted) == 1
 
@@ -221,6 +229,7 @@ def check_cmd(
     config = load_config(
         Path(config_path) if config_path else None, Path(values_path) if values_path else None
     )
+    started = time.perf_counter()
     outcomes = gather(
         chosen,
         config,
@@ -233,10 +242,49 @@ def check_cmd(
         timeout=timeout,
         page_size=page_size,
     )
+    gathered = time.perf_counter()
     text = render(outcomes, fmt, config, verbose)
     if text is not None:
         click.echo(text)
+    if os.environ.get(STATS_ENV):
+        write_stats(Path(os.environ[STATS_ENV]), outcomes, gathered - started, started, gathered)
     raise click.exceptions.Exit(exit_status(outcomes, fail_on))
+
+
+def write_stats(
+    path: Path, outcomes: Sequence[Outcome], gather_seconds: float, started: float, rendered: float
+) -> None:
+    """What this run cost, as JSON: requests, bytes and seconds per phase (fetch = the LISTs,
+    parse = json.loads inside them, index = building the state, checks = running the checks
+    and linking findings, render = building and printing the output)."""
+    fetches = list(_fetch_stats)
+    fetch = sum(s.fetch_seconds for s in fetches)
+    index = sum(s.index_seconds for s in fetches)
+    by_kind: dict[str, int] = {}
+    for s in fetches:
+        for kind, n in s.by_kind.items():
+            by_kind[kind] = by_kind.get(kind, 0) + n
+    objects: dict[str, int] = {}
+    for out in outcomes:
+        if out.report:
+            for kind, items in out.report.state.objects.items():
+                objects[kind] = objects.get(kind, 0) + len(items)
+    data = {
+        "requests": sum(s.requests for s in fetches),
+        "retries": sum(s.retries for s in fetches),
+        "bytes": sum(s.bytes for s in fetches),
+        "requests_by_kind": by_kind,
+        "objects": objects,
+        "seconds": {
+            "fetch": round(fetch, 4),
+            "parse": round(sum(s.parse_seconds for s in fetches), 4),
+            "index": round(index, 4),
+            "checks": round(max(0.0, gather_seconds - fetch - index), 4),
+            "render": round(time.perf_counter() - rendered, 4),
+            "command": round(time.perf_counter() - started, 4),
+        },
+    }
+    path.write_text(json.dumps(data, indent=2))
 
 
 @cli.command("checks")

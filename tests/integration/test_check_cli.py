@@ -112,7 +112,10 @@ def test_piped_output_is_plain_text(cluster: Any, api: Any, namespace: str,
     assert result.returncode == 1
     assert "\x1b[" not in result.stdout
     lines = result.stdout.splitlines()
-    assert lines[1].split()[:3] == ["SEVERITY", "CHECK/CAUSE", "RESOURCE"]
+    assert lines[1] == "ROOT CAUSES (fix these first):"
+    assert "storage-class/missing StorageClass/" in lines[2]
+    header = next(i for i, line in enumerate(lines) if line.startswith("SEVERITY"))
+    assert lines[header].split()[:3] == ["SEVERITY", "CHECK/CAUSE", "RESOURCE"]
     assert any(line.startswith("CRITICAL") and "pvc-pending/storage-class-missing" in line
                and f"PersistentVolumeClaim/{namespace}/data-logos-postgresql-0" in line
                for line in lines)

@@ -106,3 +106,10 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     result = run("check", "--all", "--config", str(cfg), "--snapshot", "whatever.json")
     assert result.returncode == 3
     assert "storageClass.'nmae'" in one_clear_line(result)
+
+
+@pytest.mark.parametrize("namespace", ["Logos", "../secrets", "a" * 64])
+def test_bad_namespace_is_a_usage_error(namespace: str) -> None:
+    result = run("check", "--all", "--snapshot", "x.json", "-n", namespace)
+    assert result.returncode == 2
+    assert "is not a namespace name" in one_clear_line(result)

@@ -50,6 +50,7 @@ def test_current_directory_file_is_found(monkeypatch: pytest.MonkeyPatch, tmp_pa
     ("text", "expected"),
     [
         ("namespce: logos\n", "unknown key 'namespce'"),
+        ("namespace: ../../api/v1\n", "is not a namespace name"),
         ("storageClass: {provisoner: x}\n", "unknown key storageClass.'provisoner'"),
         ("storageClass: fast\n", "key storageClass must be a mapping, not string"),
         ("claims: [{statefulSet: a, template: b, size: 1Gi}]\n", "claims[0].storageClass is required"),
