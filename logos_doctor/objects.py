@@ -86,13 +86,17 @@ def controller_of(obj: Obj) -> dict[str, Any] | None:
     return None
 
 
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse an RFC 3339 timestamp as the API server writes it; None when absent or bad."""
     if not value or not isinstance(value, str):
         return None
     text = value.strip().replace("Z", "+00:00")
-    # MicroTime has microseconds; Python accepts at most 6 fractional digits.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    if "." in text:  # most timestamps have none; events are parsed by the ten thousand
+        # MicroTime has microseconds; Python accepts at most 6 fractional digits.
+        text = _FRACTION.sub(r"\1", text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

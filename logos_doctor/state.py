@@ -8,6 +8,7 @@ Indexes are built once here, so that no check scans the whole cluster per object
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,13 @@ class ClusterState:
     _pods_by_claim: dict[tuple[str | None, str], list[Obj]] = field(
         default_factory=dict, repr=False
     )
+    # Built on first use, per kind: a check that looks up per namespace or per selector, for
+    # each of N objects, must not scan the whole cluster each time (N x cluster size).
+    _by_namespace: dict[str, dict[str | None, list[Obj]]] = field(default_factory=dict, repr=False)
+    _by_label: dict[tuple[str, str | None], dict[tuple[str, str], list[Obj]]] = field(
+        default_factory=dict, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -146,10 +154,44 @@ class ClusterState:
 
     def list_of(self, plural: str, namespace: str | None = None) -> list[Obj]:
         """All fetched objects of a kind, optionally in one namespace."""
-        items = self.objects.get(plural, ())
         if namespace is None:
-            return list(items)
-        return [o for o in items if meta(o).get("namespace") == namespace]
+            return list(self.objects.get(plural, ()))
+        return list(self._namespaced(plural).get(namespace, ()))
+
+    def matching(
+        self, plural: str, namespace: str | None, selector: Mapping[str, str]
+    ) -> list[Obj]:
+        """Objects of a kind in one namespace whose labels include every ``key: value`` of an
+        equality selector (a Service's selector, a LabelSelector's matchLabels), in fetch
+        order; an empty selector matches every object there, as in the API."""
+        if not selector:
+            return self.list_of(plural, namespace)
+        index = self._labelled(plural, namespace)
+        wanted = {k: str(v) for k, v in selector.items()}
+        # Candidates: the objects carrying the rarest of the selector's pairs.
+        shortest = min((index.get(pair, []) for pair in wanted.items()), key=len)
+        return [o for o in shortest if _has_labels(o, wanted)]
+
+    def _namespaced(self, plural: str) -> dict[str | None, list[Obj]]:
+        index = self._by_namespace.get(plural)
+        if index is None:
+            with self._lock:
+                built: defaultdict[str | None, list[Obj]] = defaultdict(list)
+                for obj in self.objects.get(plural, ()):
+                    built[meta(obj).get("namespace")].append(obj)
+                index = self._by_namespace.setdefault(plural, dict(built))
+        return index
+
+    def _labelled(self, plural: str, namespace: str | None) -> dict[tuple[str, str], list[Obj]]:
+        index = self._by_label.get((plural, namespace))
+        if index is None:
+            built: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
+            for obj in self._namespaced(plural).get(namespace, ()):
+                for k, v in (meta(obj).get("labels") or {}).items():
+                    built[(k, str(v))].append(obj)
+            with self._lock:
+                index = self._by_label.setdefault((plural, namespace), dict(built))
+        return index
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         """One object by kind (``"Pod"``), namespace and name."""
@@ -213,3 +255,8 @@ class ClusterState:
         return (
             o for o in self.objects.get(plural, ()) if self.scope.includes(meta(o).get("namespace"))
         )
+
+
+def _has_labels(obj: Obj, wanted: Mapping[str, str]) -> bool:
+    labels = meta(obj).get("labels") or {}
+    return all(k in labels and str(labels[k]) == v for k, v in wanted.items())
