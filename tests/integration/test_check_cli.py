@@ -21,7 +21,9 @@ from k8scluster.scenarios import storage
 pytestmark = pytest.mark.integration
 
 
-def doctor(cluster: Any, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def doctor(
+    cluster: Any, *args: str, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "logos_doctor", *args]
     if "--snapshot" not in args:
         cmd += ["--kubeconfig", str(cluster.kubeconfig)]

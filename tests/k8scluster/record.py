@@ -12,6 +12,7 @@ controllers, then ``logos-doctor snapshot`` of that namespace written to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +35,8 @@ def record(name: str, kubeconfig: Path) -> Path:
     api = api_client(kubeconfig)
     ns = "rec-" + name.replace("_", "-")[:40]
     core = client.CoreV1Api(api)
-    try:
+    with contextlib.suppress(client.exceptions.ApiException):  # absent: nothing to clear
         core.delete_namespace(ns)
-    except client.exceptions.ApiException:
-        pass
 
     def absent() -> bool:
         try:

@@ -53,9 +53,11 @@ def test_current_directory_file_is_found(monkeypatch: pytest.MonkeyPatch, tmp_pa
         ("namespace: ../../api/v1\n", "is not a namespace name"),
         ("storageClass: {provisoner: x}\n", "unknown key storageClass.'provisoner'"),
         ("storageClass: fast\n", "key storageClass must be a mapping, not string"),
-        ("claims: [{statefulSet: a, template: b, size: 1Gi}]\n", "claims[0].storageClass is required"),
+        ("claims: [{statefulSet: a, template: b, size: 1Gi}]\n",
+         "claims[0].storageClass is required"),
         ("gpu: {labels: [nvidia.com/gpu]}\n", "gpu.labels must be a list of 'key=value'"),
-        ("severity: {pvc-pending: fatal}\n", "severity.pvc-pending must be critical, warning or info"),
+        ("severity: {pvc-pending: fatal}\n",
+         "severity.pvc-pending must be critical, warning or info"),
         ("[1, 2\n", "is not valid YAML at line"),
         ("- a\n- b\n", "must be a mapping at the top level"),
     ],
@@ -73,7 +75,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_helm_values_derive_expectations(tmp_path: Path) -> None:
     values = write(tmp_path, """
-storageClass: {create: true, name: ssd-premium, provisioner: ebs.csi.aws.com, type: io2, iops: "8000"}
+storageClass: {create: true, name: ssd-premium, provisioner: ebs.csi.aws.com,
+               type: io2, iops: "8000"}
 postgresql: {primary: {persistence: {size: 500Gi, storageClass: ssd-premium}}}
 redis: {master: {persistence: {size: 80Gi}}}
 web: {replicaCount: 3}
@@ -89,7 +92,7 @@ web: {replicaCount: 3}
 
 def test_helm_values_with_wrong_shape(tmp_path: Path) -> None:
     values = write(tmp_path, "postgresql: {primary: {persistence: 12}}\n", "v.yaml")
-    with pytest.raises(ConfigError, match="postgresql.primary.persistence must be a mapping"):
+    with pytest.raises(ConfigError, match=r"postgresql\.primary\.persistence must be a mapping"):
         load_config(values=values, path=write(tmp_path, "{}\n"))
 
 

@@ -23,7 +23,8 @@ SECRET = {
 
 def state_with(objects: dict) -> ClusterState:
     return ClusterState.build(objects, now=datetime(2026, 11, 1, 3, 0, tzinfo=UTC),
-                              scope=Scope(("logos",)), cluster=ClusterInfo("ctx", "https://x", "v1.37.2"))
+                              scope=Scope(("logos",)),
+                              cluster=ClusterInfo("ctx", "https://x", "v1.37.2"))
 
 
 def test_round_trip_keeps_time_scope_and_cluster(tmp_path: Path) -> None:
