@@ -146,9 +146,10 @@ def api(cluster: TestCluster):
 
 @pytest.fixture
 def namespace(api) -> str:
-    from k8scluster.kube import wait_for
     from kubernetes import client
     from kubernetes.client.rest import ApiException
+
+    from k8scluster.kube import wait_for
 
     core = client.CoreV1Api(api)
     name = f"t-{secrets.token_hex(4)}"

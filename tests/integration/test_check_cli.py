@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from k8scluster.scenarios import storage
 
 pytestmark = pytest.mark.integration

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from k8scluster.cluster import build_binaries
 from k8scluster.kube import wait_for
 

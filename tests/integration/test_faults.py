@@ -26,8 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
-from faultproxy import Fault, FaultProxy, make_server_cert
 from kubernetes import client
+
+from faultproxy import Fault, FaultProxy, make_server_cert
 
 pytestmark = pytest.mark.integration
 

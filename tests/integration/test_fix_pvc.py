@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
 from k8scluster.kube import wait_for
 from k8scluster.scenarios import cleanup_cluster_scoped
 from k8scluster.scenarios.fix_pvc import (
@@ -32,8 +35,6 @@ from k8scluster.scenarios.fix_pvc import (
     typo_class,
 )
 from k8scluster.scenarios.storage import class_name, make_class
-from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 CLI = [sys.executable, "-m", "logos_doctor"]
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8scluster.kube import wait_for
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from k8scluster.kube import wait_for
 from terminal import run_in_pty
 
 pytestmark = pytest.mark.integration

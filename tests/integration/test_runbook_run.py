@@ -23,14 +23,15 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
 from k8scluster import logos_stack
 from k8scluster.cluster import build_binaries
 from k8scluster.kube import wait_for
 from k8scluster.scenarios import cleanup_cluster_scoped
 from k8scluster.scenarios.storage import class_name, storage_class_missing
 from k8scluster.scenarios.workloads import deploy_stack, pods, wait_pods, waiting
-from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.integration
 

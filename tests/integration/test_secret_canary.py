@@ -31,8 +31,9 @@ from typing import Any
 
 import pytest
 import yaml
-from faultproxy import Fault, FaultProxy
 from kubernetes import client
+
+from faultproxy import Fault, FaultProxy
 from terminal import run_in_pty
 
 pytestmark = pytest.mark.integration

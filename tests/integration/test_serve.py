@@ -25,10 +25,11 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
 from k8scluster.kube import wait_for
 from k8scluster.scenarios import cleanup_cluster_scoped
 from k8scluster.scenarios.storage import class_name, make_class, storage_class_missing
-from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.integration
 

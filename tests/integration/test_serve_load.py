@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from k8scluster import logos_stack
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
+
 from k8scluster.scenarios import cleanup_cluster_scoped, load_all
 from k8scluster.scenarios.networking_gpu_hpa import ready_endpoints, stop_adapter
-from kubernetes import client
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kubernetes import client
+
 from k8scluster import logos_stack as ls
 from k8scluster.kube import wait_for
 from k8scluster.nodes import GPU_NODES, GPUS_PER_SHARED_NODE, NORMAL_NODES
-from kubernetes import client
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
+
 from k8scluster import logos_stack
 from k8scluster.scenarios import cleanup_cluster_scoped, load_all
-from kubernetes import client
 
 pytestmark = pytest.mark.integration
 

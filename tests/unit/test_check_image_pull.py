@@ -8,16 +8,16 @@ recorded pods.
 from __future__ import annotations
 
 import pytest
+
 from logos_doctor.checks.image_pull import CHECK, classify
 from logos_doctor.checks.secrets import CHECK as SECRETS
-from recorded import recorded
-
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, name
 from logos_doctor.registry import Check
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import container_states
+from recorded import recorded
 
 
 def run(state: ClusterState, scenario: str, *checks: Check) -> list[Finding]:

@@ -12,13 +12,13 @@ import sys
 from dataclasses import replace
 
 import pytest
+
 from k8scluster.scenarios.workloads import CANARY
 from logos_doctor.checks.secrets import CHECK
-from recorded import SNAPSHOTS, recorded
-
 from logos_doctor.config import Config, SecretSpec
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.runner import run_checks
+from recorded import SNAPSHOTS, recorded
 
 
 def run(scenario: str, config: Config | None = None) -> dict[str, Finding]:

@@ -7,9 +7,8 @@ Pod names are random per recording, so expectations are computed from the record
 from __future__ import annotations
 
 import pytest
-from logos_doctor.checks.service_endpoints import CHECK
-from recorded import recorded
 
+from logos_doctor.checks.service_endpoints import CHECK
 from logos_doctor.errors import UsageError
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, labels_of, name
@@ -17,6 +16,7 @@ from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import is_ready, selector_matches
+from recorded import recorded
 
 
 def findings(scenario: str, *, state: ClusterState | None = None) -> list[Finding]:

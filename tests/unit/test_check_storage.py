@@ -8,12 +8,12 @@ scheduler and StatefulSet controller wrote.
 from dataclasses import replace
 
 import pytest
-from recorded import recorded
 
 from logos_doctor.checks.pvc_pending import CHECK as PVC_PENDING
 from logos_doctor.checks.storage_class import CHECK as STORAGE_CLASS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.runner import run_checks
+from recorded import recorded
 
 
 def findings(name: str, **config_changes: object) -> list[Finding]:

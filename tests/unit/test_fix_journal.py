@@ -6,12 +6,12 @@ import signal
 from datetime import UTC, datetime
 
 import pytest
-from recorded import recorded
 
 from logos_doctor.errors import UsageError
 from logos_doctor.fix.hook import CrashHook
 from logos_doctor.fix.journal import FixStore, config_from_json, config_to_json
 from logos_doctor.fix.plan import Action, FixPlan, Step
+from recorded import recorded
 
 PLAN = FixPlan(
     "pvc",

@@ -10,7 +10,6 @@ import json
 from dataclasses import replace
 
 import pytest
-from recorded import recorded
 
 from logos_doctor.config import ClaimSpec
 from logos_doctor.fix.checks import PVC_PENDING, STORAGE_CLASS
@@ -20,6 +19,7 @@ from logos_doctor.fix.render import plan_text
 from logos_doctor.fix.templates import recreated_statefulset
 from logos_doctor.objects import meta
 from logos_doctor.runner import run_checks
+from recorded import recorded
 
 POSTGRES = "logos-postgresql"
 

@@ -251,7 +251,7 @@ def test_malformed_runbooks_are_refused_with_the_reason(
 def test_placeholders_in_here_documents_and_comments_are_seen_in_their_context() -> None:
     code = "cat <<'EOF'\nname: {{a}}\nEOF\necho {{b}} # about {{c}}\necho \\'{{d}}\n"
     contexts = {p.name: p.context for p in rb.scan_placeholders(code)}
-    assert contexts == {"a": "heredoc", "b": "word", "c": "word", "d": "word"}
+    assert contexts == {"a": "heredoc", "b": "word", "c": "comment", "d": "word"}
 
 
 def test_lint_catches_steps_that_would_print_secret_values() -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from recorded import recorded
 
 from logos_doctor.errors import ClusterError
 from logos_doctor.fetch import FetchOptions
@@ -24,6 +23,7 @@ from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.serve import Exporter, http_server, metrics_registry, wsgi_app
 from logos_doctor.state import ClusterState
+from recorded import recorded
 
 
 class ScriptedFetcher:

@@ -15,7 +15,6 @@ from ..kube import wait_for
 from ..nodes import fake_node
 from . import OWNER_LABEL, scenario
 
-
 DEDICATED = "logos-test/dedicated"
 
 
