@@ -21,7 +21,7 @@ from typing import Any
 from logos_doctor.config import Config
 from logos_doctor.events import evidence, latest
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, name, parse_quantity
+from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, parse_quantity
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import is_ready, is_terminating, phase
@@ -29,28 +29,16 @@ from logos_doctor.workloads import is_ready, is_terminating, phase
 ID = "gpu-nodes"
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _ds(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _labels(obj: Obj) -> dict[str, str]:
-    return {k: str(v) for k, v in _d(_d(obj.get("metadata")).get("labels")).items()}
-
-
 def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
     """Node-level findings for the GPU pool, then one finding per unschedulable GPU pod."""
     res, wanted = config.gpu.resource, config.gpu.labels
     label_text = " or ".join(f"{k}={v}" for k, v in wanted)
-    nodes = [n for n in state.list_of("nodes") if any(_labels(n).get(k) == v for k, v in wanted)]
+    nodes = [n for n in state.list_of("nodes") if any(labels_of(n).get(k) == v for k, v in wanted)]
     gpu_pods = [p for p in state.in_scope("pods") if pod_request(p.get("spec"), res) > 0]
     pending = [p for p in gpu_pods if _unschedulable(state, p)]
     needs = bool(gpu_pods) or any(
-        pod_request(_d(_d(w.get("spec")).get("template")).get("spec"), res) > 0
-        and _d(w.get("spec")).get("replicas", 1) != 0
+        pod_request(mapping(mapping(w.get("spec")).get("template")).get("spec"), res) > 0
+        and mapping(w.get("spec")).get("replicas", 1) != 0
         for plural in ("deployments", "statefulsets")
         for w in state.in_scope(plural)
     )
@@ -75,7 +63,7 @@ def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
 
 
 def _alloc(node: Obj, res: str) -> Decimal:
-    value = parse_quantity(_d(_d(node.get("status")).get("allocatable")).get(res))
+    value = parse_quantity(mapping(mapping(node.get("status")).get("allocatable")).get(res))
     return value if value is not None and value.is_finite() else Decimal(0)
 
 
@@ -107,7 +95,7 @@ def _node(node: Obj, res: str, needs: bool, any_usable: bool) -> Iterator[Findin
 
 
 def _unschedulable(state: ClusterState, pod: Obj) -> bool:
-    if phase(pod) != "Pending" or is_terminating(pod) or _d(pod.get("spec")).get("nodeName"):
+    if phase(pod) != "Pending" or is_terminating(pod) or mapping(pod.get("spec")).get("nodeName"):
         return False
     cond = _scheduled(pod)
     if cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
@@ -123,7 +111,7 @@ def _verdict(state: ClusterState, pod: Obj) -> str:
 
 
 def _scheduled(pod: Obj) -> dict[str, Any]:
-    conds = _ds(_d(pod.get("status")).get("conditions"))
+    conds = mappings(mapping(pod.get("status")).get("conditions"))
     return next((c for c in conds if c.get("type") == "PodScheduled"), {})
 
 
@@ -142,7 +130,7 @@ class _Pool:
 def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     """Why the scheduler could not place a GPU pod, or None when it is not about GPUs."""
     nodes, res, labels, pending = pool.nodes, pool.res, pool.labels, pool.pending
-    spec = _d(pod.get("spec"))
+    spec = mapping(pod.get("spec"))
     need = pod_request(spec, res)
     verdict = _verdict(state, pod)
     _, reasons = fit_reasons(verdict)
@@ -241,8 +229,8 @@ def _used(state: ClusterState, node: Obj, res: str) -> Decimal:
 
 
 def _wants(spec: Obj) -> str:
-    sel = ", ".join(f"{k}={v}" for k, v in sorted(_d(spec.get("nodeSelector")).items()))
-    aff = _d(_d(spec.get("affinity")).get("nodeAffinity")).get(
+    sel = ", ".join(f"{k}={v}" for k, v in sorted(mapping(spec.get("nodeSelector")).items()))
+    aff = mapping(mapping(spec.get("affinity")).get("nodeAffinity")).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
     return (sel or "no nodeSelector") + ("; plus required node affinity" if aff else "")
@@ -253,9 +241,9 @@ def _node_lines(nodes: list[Obj]) -> list[str]:
     for n in nodes[:4]:
         taints = ", ".join(
             f"{t.get('key')}={t.get('value', '')}:{t.get('effect')}"
-            for t in _ds(_d(n.get("spec")).get("taints"))
+            for t in mappings(mapping(n.get("spec")).get("taints"))
         )
-        gpu_labels = ", ".join(f"{k}={v}" for k, v in sorted(_labels(n).items()) if "gpu" in k)
+        gpu_labels = ", ".join(f"{k}={v}" for k, v in sorted(labels_of(n).items()) if "gpu" in k)
         lines.append(f"node {name(n)}: labels {gpu_labels or '-'}; taints {taints or '-'}")
     return lines
 
@@ -263,7 +251,7 @@ def _node_lines(nodes: list[Obj]) -> list[str]:
 def _condition_lines(node: Obj) -> list[str]:
     return [
         f"{c.get('type')}={c.get('status')} ({c.get('reason', '')}): {c.get('message', '')}"[:200]
-        for c in _ds(_d(node.get("status")).get("conditions"))
+        for c in mappings(mapping(node.get("status")).get("conditions"))
         if (c.get("type") == "Ready") != (c.get("status") == "True")
     ]
 
@@ -272,8 +260,8 @@ def _workloads_without_nodes(state: ClusterState, res: str, labels: str) -> Iter
     """No GPU node and no pod yet: name the workloads that will need one."""
     for plural, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet")):
         for wl in state.in_scope(plural):
-            spec = _d(wl.get("spec"))
-            need = pod_request(_d(spec.get("template")).get("spec"), res)
+            spec = mapping(wl.get("spec"))
+            need = pod_request(mapping(spec.get("template")).get("spec"), res)
             if need > 0 and spec.get("replicas", 1) != 0:
                 yield Finding(
                     ID,
@@ -317,22 +305,24 @@ def fit_reasons(message: str) -> tuple[int | None, dict[str, int]]:
 
 def pod_request(spec: Obj | None, res: str) -> Decimal:
     """What the scheduler reserves for a pod: max(app containers + sidecars, any init one)."""
-    spec = _d(spec)
+    spec = mapping(spec)
 
     def one(c: Obj) -> Decimal:
-        r = _d(c.get("resources"))
-        value = parse_quantity(_d(r.get("requests")).get(res, _d(r.get("limits")).get(res)))
+        r = mapping(c.get("resources"))
+        value = parse_quantity(
+            mapping(r.get("requests")).get(res, mapping(r.get("limits")).get(res))
+        )
         return value if value is not None and value.is_finite() else Decimal(0)
 
-    inits = _ds(spec.get("initContainers"))
+    inits = mappings(spec.get("initContainers"))
     sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]
-    app = sum((one(c) for c in [*_ds(spec.get("containers")), *sidecars]), Decimal(0))
+    app = sum((one(c) for c in [*mappings(spec.get("containers")), *sidecars]), Decimal(0))
     return max([app, *(one(c) for c in inits if c not in sidecars)])
 
 
 def node_problems(node: Obj) -> list[str]:
     """Why a node takes no new pods: NotReady, cordoned, pressure conditions."""
-    conds = {str(c.get("type")): c for c in _ds(_d(node.get("status")).get("conditions"))}
+    conds = {str(c.get("type")): c for c in mappings(mapping(node.get("status")).get("conditions"))}
     out = []
     ready = conds.get("Ready")
     if ready is None or ready.get("status") != "True":
@@ -341,30 +331,30 @@ def node_problems(node: Obj) -> list[str]:
             if ready
             else "no Ready condition"
         )
-    if _d(node.get("spec")).get("unschedulable") is True:
+    if mapping(node.get("spec")).get("unschedulable") is True:
         out.append("cordoned (unschedulable)")
     for kind in ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"):
-        if _d(conds.get(kind)).get("status") == "True":
+        if mapping(conds.get(kind)).get("status") == "True":
             out.append(kind)
     return out
 
 
 def node_selected(node: Obj, spec: Obj) -> bool:
     """Whether the pod's nodeSelector and required node affinity accept the node."""
-    labels = _labels(node)
-    if any(labels.get(k) != v for k, v in _d(spec.get("nodeSelector")).items()):
+    labels = labels_of(node)
+    if any(labels.get(k) != v for k, v in mapping(spec.get("nodeSelector")).items()):
         return False
-    affinity = _d(
-        _d(_d(spec.get("affinity")).get("nodeAffinity")).get(
+    affinity = mapping(
+        mapping(mapping(spec.get("affinity")).get("nodeAffinity")).get(
             "requiredDuringSchedulingIgnoredDuringExecution"
         )
     )
-    terms = _ds(affinity.get("nodeSelectorTerms"))
+    terms = mappings(affinity.get("nodeSelectorTerms"))
     fields = {"metadata.name": name(node)}
     return not terms or any(
         (t.get("matchExpressions") or t.get("matchFields"))
-        and all(_requirement(r, labels) for r in _ds(t.get("matchExpressions")))
-        and all(_requirement(r, fields) for r in _ds(t.get("matchFields")))
+        and all(_requirement(r, labels) for r in mappings(t.get("matchExpressions")))
+        and all(_requirement(r, fields) for r in mappings(t.get("matchFields")))
         for t in terms
     )
 
@@ -394,9 +384,9 @@ def untolerated(node: Obj, spec: Obj, *, lifecycle: bool) -> list[str]:
     (``node.kubernetes.io/not-ready``, ``unschedulable``, ...), which are a node problem, not a
     missing toleration; the others are an operator's (``nvidia.com/gpu:NoSchedule``).
     """
-    tolerations = _ds(spec.get("tolerations"))
+    tolerations = mappings(spec.get("tolerations"))
     out = []
-    for taint in _ds(_d(node.get("spec")).get("taints")):
+    for taint in mappings(mapping(node.get("spec")).get("taints")):
         key = str(taint.get("key", ""))
         if taint.get("effect") not in ("NoSchedule", "NoExecute"):
             continue

@@ -22,7 +22,7 @@ from typing import Any
 
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, name, namespace
+from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import container_states, is_ready, is_terminating, phase
@@ -31,23 +31,11 @@ SERVICE_NAME = "kubernetes.io/service-name"
 ID = "service-endpoints"
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _ds(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _labels(obj: Obj) -> dict[str, str]:
-    return {k: str(v) for k, v in _d(_d(obj.get("metadata")).get("labels")).items()}
-
-
 def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per Service without a ready endpoint or with a dead port; per bad Ingress."""
     slices: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
     for es in state.list_of("endpointslices"):
-        slices[(namespace(es), _labels(es).get(SERVICE_NAME, ""))].append(es)
+        slices[(namespace(es), labels_of(es).get(SERVICE_NAME, ""))].append(es)
     live = {
         id(pod)
         for pod in state.in_scope("pods")
@@ -65,17 +53,17 @@ def ready_endpoints(slices: list[Obj]) -> int:
     return sum(
         1
         for es in slices
-        for ep in _ds(es.get("endpoints"))
-        if _d(ep.get("conditions")).get("ready") is not False
+        for ep in mappings(es.get("endpoints"))
+        if mapping(ep.get("conditions")).get("ready") is not False
     )
 
 
 def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -> Iterator[Finding]:
-    spec = _d(svc.get("spec"))
+    spec = mapping(svc.get("spec"))
     if spec.get("type") == "ExternalName" or _api_server_own(svc):
         return
     ref, ready = ObjectRef.of("Service", svc), ready_endpoints(slices)
-    selector = {k: str(v) for k, v in _d(spec.get("selector")).items()}
+    selector = {k: str(v) for k, v in mapping(spec.get("selector")).items()}
     if not selector:
         if spec.get("clusterIP") != "None" and not ready:
             yield Finding(
@@ -157,12 +145,14 @@ def _api_server_own(svc: Obj) -> bool:
 
 def _declared(pod: Obj) -> list[tuple[str, Any, str]]:
     """(name, containerPort, protocol) of the containers and sidecars the controller reads."""
-    spec = _d(pod.get("spec"))
-    sidecars = [c for c in _ds(spec.get("initContainers")) if c.get("restartPolicy") == "Always"]
+    spec = mapping(pod.get("spec"))
+    sidecars = [
+        c for c in mappings(spec.get("initContainers")) if c.get("restartPolicy") == "Always"
+    ]
     return [
         (str(p.get("name") or ""), p.get("containerPort"), str(p.get("protocol") or "TCP"))
-        for c in [*_ds(spec.get("containers")), *sidecars]
-        for p in _ds(c.get("ports"))
+        for c in [*mappings(spec.get("containers")), *sidecars]
+        for p in mappings(c.get("ports"))
     ]
 
 
@@ -180,7 +170,7 @@ def _ports(
     if not declared:
         return
     bad, critical = [], False
-    for sp in _ds(_d(svc.get("spec")).get("ports")):
+    for sp in mappings(mapping(svc.get("spec")).get("ports")):
         target, proto = sp.get("targetPort", sp.get("port")), str(sp.get("protocol") or "TCP")
         if isinstance(target, str):
             if not any(n == target and pr == proto for n, _, pr in declared):
@@ -211,24 +201,24 @@ def _ports(
 
 
 def _ingress(state: ClusterState, ing: Obj) -> Iterator[Finding]:
-    spec, ns = _d(ing.get("spec")), namespace(ing)
-    backends = [("(default backend)", _d(spec.get("defaultBackend")))]
-    for rule in _ds(spec.get("rules")):
-        for path in _ds(_d(rule.get("http")).get("paths")):
+    spec, ns = mapping(ing.get("spec")), namespace(ing)
+    backends = [("(default backend)", mapping(spec.get("defaultBackend")))]
+    for rule in mappings(spec.get("rules")):
+        for path in mappings(mapping(rule.get("http")).get("paths")):
             where = f"{rule.get('host') or '*'}{path.get('path') or '/'}"
-            backends.append((where, _d(path.get("backend"))))
+            backends.append((where, mapping(path.get("backend"))))
     problems, missing = [], []
     for where, backend in backends:
-        target = _d(backend.get("service"))
+        target = mapping(backend.get("service"))
         if not target.get("name"):
             continue  # a resource backend, or none
-        svc_name, port = str(target["name"]), _d(target.get("port"))
+        svc_name, port = str(target["name"]), mapping(target.get("port"))
         svc = state.get("Service", ns, svc_name)
         if svc is None:
             problems.append(f"{where} -> Service {svc_name}, which does not exist")
             missing.append(ObjectRef("Service", ns, svc_name))
         elif not _has_port(svc, port):
-            ports = _ds(_d(svc.get("spec")).get("ports"))
+            ports = mappings(mapping(svc.get("spec")).get("ports"))
             has = ", ".join(f"{p.get('name') or '-'}/{p.get('port')}" for p in ports) or "none"
             problems.append(
                 f"{where} -> Service {svc_name} port {port.get('name') or port.get('number')}, "
@@ -249,8 +239,8 @@ def _ingress(state: ClusterState, ing: Obj) -> Iterator[Finding]:
 
 
 def _has_port(svc: Obj, port: dict[str, Any]) -> bool:
-    spec = _d(svc.get("spec"))
-    ports = _ds(spec.get("ports"))
+    spec = mapping(svc.get("spec"))
+    ports = mappings(spec.get("ports"))
     if not ports and spec.get("type") == "ExternalName":
         return True  # an ExternalName Service needs no ports: the backend port is used as is
     if port.get("name"):
@@ -272,16 +262,16 @@ def _nearest(state: ClusterState, ns: str | None, selector: dict[str, str]) -> l
     candidates: dict[ObjectRef, tuple[dict[str, str], Any]] = {}
     for plural, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet")):
         for wl in state.list_of(plural, ns):
-            spec = _d(wl.get("spec"))
+            spec = mapping(wl.get("spec"))
             candidates[ObjectRef.of(kind, wl)] = (
-                _labels(_d(spec.get("template"))),
+                labels_of(mapping(spec.get("template"))),
                 spec.get("replicas", 1),
             )
     covered = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
     for pod in state.list_of("pods", ns):
         owner = state.workload_of(pod)
         if owner is None or not state.has(covered.get(owner.kind, "-")):
-            candidates.setdefault(owner or ObjectRef.of("Pod", pod), (_labels(pod), None))
+            candidates.setdefault(owner or ObjectRef.of("Pod", pod), (labels_of(pod), None))
     scored = []
     for ref, (labels, replicas) in candidates.items():
         same = sum(1 for k, v in selector.items() if labels.get(k) == v)
@@ -316,7 +306,7 @@ def _why(pod: Obj) -> tuple[str, str]:
     for cs in container_states(pod):
         if cs.waiting_reason:
             return str(cs.waiting_reason), f"container {cs.name} waiting: {cs.waiting_message}"
-    for cond in _ds(_d(pod.get("status")).get("conditions")):
+    for cond in mappings(mapping(pod.get("status")).get("conditions")):
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             return str(cond.get("reason") or "Unscheduled"), str(cond.get("message") or "")
     return phase(pod), "running, readiness probe not passing" if phase(pod) == "Running" else ""

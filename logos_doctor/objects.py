@@ -7,6 +7,7 @@ every check reads: references, times and quantities.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,9 +69,19 @@ def uid(obj: Obj) -> str | None:
     return str(value) if value else None
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (absent, null or another type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def mappings(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects in ``value`` if it is a list, else none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def labels_of(obj: Obj) -> dict[str, str]:
-    """The object's labels."""
-    return dict(meta(obj).get("labels") or {})
+    """The object's labels, values as strings whatever the object held."""
+    return {str(k): str(v) for k, v in mapping(mapping(obj.get("metadata")).get("labels")).items()}
 
 
 def annotations_of(obj: Obj) -> dict[str, str]:
@@ -93,6 +104,13 @@ def parse_time(value: Any) -> datetime | None:
     """Parse an RFC 3339 timestamp as the API server writes it; None when absent or bad."""
     if not value or not isinstance(value, str):
         return None
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_time(value: str) -> datetime | None:
+    # Cached: timestamps have one-second resolution, so a cluster's tens of thousands of
+    # events and objects carry far fewer distinct ones.
     text = value.strip().replace("Z", "+00:00")
     if "." in text:  # most timestamps have none; events are parsed by the ten thousand
         # MicroTime has microseconds; Python accepts at most 6 fractional digits.
