@@ -138,10 +138,16 @@ def test_logos_stack_healthy(kwok, api, namespace):
                    f"Successfully provisioned volume {pv.metadata.name}",
                    kind="PersistentVolumeClaim")
 
-    slices = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
-        namespace, label_selector="kubernetes.io/service-name=logos-web").items
-    ready = [e for s in slices for e in s.endpoints or [] if e.conditions.ready]
-    assert len(ready) == 3
+    def web_slices() -> list:
+        return client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
+            namespace, label_selector="kubernetes.io/service-name=logos-web").items
+
+    def ready_endpoints() -> int:
+        return sum(1 for s in web_slices() for e in s.endpoints or [] if e.conditions.ready)
+
+    # The EndpointSlice controller follows pod readiness a moment later.
+    wait_for(lambda: ready_endpoints() == 3, 30, "3 ready logos-web endpoints")
+    slices = web_slices()
     assert slices[0].ports[0].port == 8080 and slices[0].ports[0].name == "http"
 
 
