@@ -180,11 +180,10 @@ def _missing_requests(state: ClusterState, h: _Hpa, target: Obj | None) -> tuple
         return "", ""
     tspec = _d(target.get("spec"))
     selector = _selector(tspec.get("selector")) if _d(tspec.get("selector")) else None
-    pods = [
-        _d(p.get("spec"))
-        for p in state.list_of("pods", namespace(target))
-        if label_selector_matches(selector, _labels(p))
-    ]
+    # Candidates by matchLabels through the state's label index, then the full selector.
+    ns = namespace(target)
+    candidates = state.matching("pods", ns, selector["matchLabels"]) if selector else []
+    pods = [_d(p.get("spec")) for p in candidates if label_selector_matches(selector, _labels(p))]
     where = f"{len(pods)} pod(s) of" if pods else "the pod template of"
     specs = pods or [_d(_d(tspec.get("template")).get("spec"))]
     for metric in _ds(_d(h.obj.get("spec")).get("metrics")):

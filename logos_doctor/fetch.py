@@ -102,6 +102,7 @@ class Fetcher:
         self.options = options or FetchOptions()
         self.stats = FetchStats()
         self._deadline = 0.0
+        self._strings: dict[str, str] | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ class Fetcher:
         start = time.perf_counter()
         now = datetime.now(UTC)
         version = self.server_version()
+        self._strings = {}  # one per fetch: it only lives while the lists are parsed
         kinds = [KINDS[p] for p in sorted(set(plurals))]
         objects: dict[str, list[Obj]] = {}
         unavailable: dict[str, str] = {}
@@ -141,6 +143,7 @@ class Fetcher:
                     unavailable[plural] = str(exc)
                 if on_done:
                     on_done(plural)
+        self._strings = None
         self.stats.fetch_seconds += time.perf_counter() - start
         info = ClusterInfo(self.conn.context, self.conn.server, version)
         start = time.perf_counter()
@@ -179,7 +182,9 @@ class Fetcher:
                             kind.plural, f"the API server sent a malformed list of {kind.plural}"
                         )
                     items.extend(
-                        _clean(kind, obj) for obj in page["items"] if isinstance(obj, dict)
+                        _clean(kind, obj, self._strings)
+                        for obj in page["items"]
+                        if isinstance(obj, dict)
                     )
                     token = (page.get("metadata") or {}).get("continue") or None
                     if not token:
@@ -403,14 +408,45 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _clean(kind: Kind, obj: Obj) -> Obj:
-    """Drop what no check reads and what must never be kept (Secret values)."""
+def _clean(kind: Kind, obj: Obj, strings: dict[str, str] | None = None) -> Obj:
+    """Drop what no check reads and what must never be kept (Secret values); with
+    ``strings``, make equal strings one object (see ``_share_strings``)."""
     md = obj.get("metadata")
     if isinstance(md, dict):
         md.pop("managedFields", None)
     if kind.plural == "secrets":
         return strip_secret(obj)
+    if strings is not None:
+        _share_strings(obj, strings)
     return obj
+
+
+def _share_strings(obj: Obj, strings: dict[str, str]) -> None:
+    """Replace every string value in ``obj`` by the first equal one seen in this fetch.
+
+    ``json`` makes a new object for every string value, and most values repeat across
+    objects (condition types, "True", images, node and namespace names, timestamps): measured
+    on 30,000 objects, two thirds of the parsed state's memory were such copies.  Iterative,
+    on exact types, because it runs over every value the cluster sends.
+    """
+    share = strings.setdefault
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            for key, value in node.items():
+                kind = type(value)
+                if kind is str:
+                    node[key] = share(value, value)
+                elif kind is dict or kind is list:
+                    stack.append(value)
+        else:
+            for i, value in enumerate(node):
+                kind = type(value)
+                if kind is str:
+                    node[i] = share(value, value)
+                elif kind is dict or kind is list:
+                    stack.append(value)
 
 
 def strip_secret(obj: Obj) -> Obj:

@@ -76,6 +76,7 @@ class ClusterState:
     _by_label: dict[tuple[str, str | None], dict[tuple[str, str], list[Obj]]] = field(
         default_factory=dict, repr=False
     )
+    _workloads: dict[str, ObjectRef | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -228,8 +229,14 @@ class ClusterState:
 
     def workload_of(self, pod: Obj) -> ObjectRef | None:
         """The Deployment/StatefulSet/... that controls a pod, or None for a bare pod."""
+        uid = meta(pod).get("uid")
+        if uid and uid in self._workloads:  # several checks ask, for every pod
+            return self._workloads[uid]
         top = self.top_owner("Pod", pod)
-        return None if top.kind == "Pod" else top
+        found = None if top.kind == "Pod" else top
+        if uid:
+            self._workloads[uid] = found
+        return found
 
     def events_for(self, kind: str, obj: Obj) -> list[Event]:
         """Events about ``obj``: by uid, plus name-matched events that carry no uid.
