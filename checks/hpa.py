@@ -18,7 +18,16 @@ from typing import Any
 from logos_doctor.config import Config
 from logos_doctor.events import evidence
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, age, namespace, parse_time
+from logos_doctor.objects import (
+    Obj,
+    ObjectRef,
+    age,
+    labels_of,
+    mapping,
+    mappings,
+    namespace,
+    parse_time,
+)
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import label_selector_matches
@@ -40,21 +49,13 @@ PROVIDER = {
 }
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _ds(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _cond(obj: Obj, kind: str) -> dict[str, Any]:
     """A status condition of that type, {} when absent (read defensively: see _d)."""
-    conds = _ds(_d(obj.get("status")).get("conditions"))
+    conds = mappings(mapping(obj.get("status")).get("conditions"))
     return next((c for c in conds if c.get("type") == kind), {})
 
 
@@ -71,8 +72,8 @@ class _Hpa:
 def hpa(state: ClusterState, config: Config) -> Iterator[Finding]:
     """Findings per HPA: target, metrics, requests, and where its replica count sits."""
     for obj in state.in_scope("horizontalpodautoscalers"):
-        spec, status = _d(obj.get("spec")), _d(obj.get("status"))
-        ref = _d(spec.get("scaleTargetRef"))
+        spec, status = mapping(obj.get("spec")), mapping(obj.get("status"))
+        ref = mapping(spec.get("scaleTargetRef"))
         # currentReplicas is omitempty: absent means 0 once the controller wrote a status.
         current = status.get("currentReplicas", 0 if status.get("conditions") else None)
         h = _Hpa(
@@ -178,26 +179,28 @@ def _missing_requests(state: ClusterState, h: _Hpa, target: Obj | None) -> tuple
     has none.  ``("", "")`` when nothing is missing."""
     if target is None:
         return "", ""
-    tspec = _d(target.get("spec"))
-    selector = _selector(tspec.get("selector")) if _d(tspec.get("selector")) else None
+    tspec = mapping(target.get("spec"))
+    selector = _selector(tspec.get("selector")) if mapping(tspec.get("selector")) else None
     # Candidates by matchLabels through the state's label index, then the full selector.
     ns = namespace(target)
     candidates = state.matching("pods", ns, selector["matchLabels"]) if selector else []
-    pods = [_d(p.get("spec")) for p in candidates if label_selector_matches(selector, _labels(p))]
+    pods = [
+        mapping(p.get("spec")) for p in candidates if label_selector_matches(selector, labels_of(p))
+    ]
     where = f"{len(pods)} pod(s) of" if pods else "the pod template of"
-    specs = pods or [_d(_d(tspec.get("template")).get("spec"))]
-    for metric in _ds(_d(h.obj.get("spec")).get("metrics")):
-        source = _d(metric.get("resource")) or _d(metric.get("containerResource"))
-        if _d(source.get("target")).get("type") != "Utilization":
+    specs = pods or [mapping(mapping(tspec.get("template")).get("spec"))]
+    for metric in mappings(mapping(h.obj.get("spec")).get("metrics")):
+        source = mapping(metric.get("resource")) or mapping(metric.get("containerResource"))
+        if mapping(source.get("target")).get("type") != "Utilization":
             continue
         res, only = str(source.get("name")), source.get("container")
         lacking: set[str] = set()
         for spec in specs:
-            if not only and res in _d(_d(spec.get("resources")).get("requests")):
+            if not only and res in mapping(mapping(spec.get("resources")).get("requests")):
                 continue
-            inits = _ds(spec.get("initContainers"))
-            for c in [*_ds(spec.get("containers")), *(i for i in inits if _sidecar(i))]:
-                requests = _d(_d(c.get("resources")).get("requests"))
+            inits = mappings(spec.get("initContainers"))
+            for c in [*mappings(spec.get("containers")), *(i for i in inits if _sidecar(i))]:
+                requests = mapping(mapping(c.get("resources")).get("requests"))
                 if (not only or c.get("name") == only) and res not in requests:
                     lacking.add(str(c.get("name")))
         if lacking:
@@ -210,18 +213,14 @@ def _sidecar(container: Obj) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
-def _labels(obj: Obj) -> dict[str, str]:
-    return {k: str(v) for k, v in _d(_d(obj.get("metadata")).get("labels")).items()}
-
-
 def _selector(value: Any) -> dict[str, Any]:
     """A LabelSelector with every part of the expected type, for ``label_selector_matches``."""
-    sel = _d(value)
+    sel = mapping(value)
     exprs = [
         {**e, "values": e["values"] if isinstance(e.get("values"), list) else []}
-        for e in _ds(sel.get("matchExpressions"))
+        for e in mappings(sel.get("matchExpressions"))
     ]
-    return {"matchLabels": _d(sel.get("matchLabels")), "matchExpressions": exprs}
+    return {"matchLabels": mapping(sel.get("matchLabels")), "matchExpressions": exprs}
 
 
 def _api_state(state: ClusterState, api: str) -> str:
@@ -247,10 +246,10 @@ def _cond_lines(cond: Obj) -> tuple[str, ...]:
 
 def _metrics_now(obj: Obj) -> str:
     parts = []
-    for m in _ds(_d(obj.get("status")).get("currentMetrics")):
+    for m in mappings(mapping(obj.get("status")).get("currentMetrics")):
         body = next((v for k, v in m.items() if k != "type" and isinstance(v, dict)), {})
-        now = _d(body.get("current"))
-        label = body.get("name") or _d(body.get("metric")).get("name") or m.get("type")
+        now = mapping(body.get("current"))
+        label = body.get("name") or mapping(body.get("metric")).get("name") or m.get("type")
         if now.get("averageUtilization") is not None:
             parts.append(f"{label} at {now['averageUtilization']}% of request")
         elif now.get("averageValue") is not None:
