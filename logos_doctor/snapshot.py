@@ -21,7 +21,7 @@ from logos_doctor.errors import SnapshotError
 from logos_doctor.fetch import strip_secret
 from logos_doctor.kinds import KINDS
 from logos_doctor.objects import parse_time
-from logos_doctor.schema import mismatch, without_nulls
+from logos_doctor.schema import SchemaMismatch, normalise
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 FORMAT = "logos-doctor-snapshot"
@@ -107,14 +107,16 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
             raise SnapshotError(f"{source}: objects.{plural} must be a list of objects")
         if not all(isinstance(i.get("metadata", {}), dict) for i in items):
             raise SnapshotError(f"{source}: an item of objects.{plural} has malformed metadata")
+        normalised = []
         for index, item in enumerate(items):
-            problem = mismatch(plural, item)
-            if problem:
+            try:
+                normalised.append(normalise(plural, item))
+            except SchemaMismatch as exc:
                 raise SnapshotError(
-                    f"{source}: objects.{plural}[{index}]: {problem}",
+                    f"{source}: objects.{plural}[{index}]: {exc}",
                     "no API server sends that: the file was edited or corrupted; record it again",
-                )
-        items = [without_nulls(i) for i in items]
+                ) from None
+        items = normalised
         clean[plural] = [strip_secret(i) for i in items] if plural == "secrets" else items
     cluster = doc.get("cluster") or {}
     scope_doc = doc.get("scope") or {}

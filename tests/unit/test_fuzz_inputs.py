@@ -290,6 +290,17 @@ def test_odd_int_or_string_does_not_break_a_check(value: Any) -> None:
         (("objects", "services", 0, "spec", "selector"), ["a"], "spec.selector must be a mapping"),
         (("objects", "deployments", 0, "spec", "replicas"), "3", "replicas must be an integer"),
         (("objects", "deployments", 0, "spec", "replicas"), True, "replicas must be an integer"),
+        (("objects", "pods", 0, "metadata", "name"), 5, "pods[0]: metadata.name must be a string"),
+        (
+            ("objects", "pods", 0, "spec", "containers", 0, "image"),
+            ["x"],
+            "pods[0]: spec.containers[0].image must be a string",
+        ),
+        (
+            ("objects", "pods", 0, "metadata", "labels", "app"),
+            1,
+            "pods[0]: metadata.labels['app'] must be a string",
+        ),
     ],
 )
 def test_wrong_types_are_refused_naming_the_field(
