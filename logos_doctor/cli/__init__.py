@@ -1,6 +1,7 @@
 """Command line entry point: runs the click group and turns errors into one clear line.
 
-Every command module registers itself on ``app.cli`` when imported here.  ``main`` owns the
+Every command module registers itself on ``app.cli`` when the group first needs it
+(``app.LAZY_COMMANDS``), so running one command imports only its own module.  ``main`` owns the
 exit status contract: 0 healthy, 1 findings at or above ``--fail-on``, 2 usage errors,
 3 when the tool could not do its job; and no traceback unless ``--debug``.
 """
@@ -13,10 +14,6 @@ import traceback
 
 import click
 
-import logos_doctor.cli.check
-import logos_doctor.cli.fix
-import logos_doctor.cli.runbook  # noqa: F401  (registers its commands)
-from logos_doctor.cli import completion, rbac, serve  # noqa: F401  (register commands)
 from logos_doctor.cli.app import cli
 from logos_doctor.errors import DoctorError
 
