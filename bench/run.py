@@ -12,7 +12,8 @@ runs on a cache another one warmed), several repetitions each:
                  JSON output;
 (d) popeye       ``-A -o json``.
 
-Each run is a process timed from spawn to exit; its peak RSS comes from ``wait4``.  Around
+Each run is a process timed from spawn to exit; its peak RSS comes from GNU time
+(``%M``; ``wait4`` where GNU time is missing, see ``timed``).  Around
 every logos-doctor run the API server's ``apiserver_request_total`` is scraped, so the
 client's own request count is cross-checked by the server (other clients of the cluster LIST
 rarely, the stand-in provisioner every 10s: the delta can be one or two above).
@@ -36,6 +37,7 @@ import json
 import os
 import platform
 import re
+import signal
 import ssl
 import statistics
 import subprocess
@@ -57,6 +59,7 @@ TOOLS_DIR = Path(
     os.environ.get("BENCH_TOOLS_DIR") or Path.home() / ".cache/logos-doctor/bench-tools"
 )
 TOOLS = ("floor", "logos-doctor", "k8sgpt", "popeye")
+GNU_TIME = next((p for p in ("/usr/bin/time", "/bin/time") if os.access(p, os.X_OK)), None)
 SLOW = ("k8sgpt", "popeye")
 # k8sgpt v0.3.48's analyzers (pkg/analyzer/analyzer.go: coreAnalyzerMap + additionalAnalyzerMap).
 # "Log" is left out: it reads container logs through the API server's proxy to each node's
@@ -225,23 +228,52 @@ def timed(
     cmd: list[str], *, env: dict[str, str], cwd: str, timeout: float, stdout_path: Path
 ) -> tuple[float, float, int, str]:
     """Run ``cmd``; (wall seconds, peak RSS MiB, exit code, stderr tail).  Killed after
-    ``timeout`` (exit code -9)."""
-    with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
+    ``timeout`` (exit code -9).
+
+    The peak RSS comes from GNU time's ``%M`` where it is installed.  A child's own
+    ``ru_maxrss`` (``wait4``) is only the fallback: Python spawns children with vfork, and
+    Linux folds the parent's peak RSS into the child's at exec, so every tool would show at
+    least this benchmark process's own size.
+    """
+    with (
+        open(stdout_path, "wb") as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss_file,
+    ):
+        wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME else cmd
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+            wrapped,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,  # so that a timeout kills the tool, not only GNU time
         )
-        killer = threading.Timer(timeout, proc.kill)
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        killer = threading.Timer(timeout, kill)
         killer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             killer.cancel()
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = -9 if killed.is_set() else code
         err.seek(0)
         tail = err.read()[-2000:].decode(errors="replace")
-    return wall, usage.ru_maxrss / 1024, proc.returncode, tail
+        rss_kib = float(usage.ru_maxrss)
+        if GNU_TIME:
+            numbers = [ln for ln in rss_file.read().split() if ln.isdigit()]
+            rss_kib = float(numbers[-1]) if numbers else float("nan")
+    return wall, rss_kib / 1024, proc.returncode, tail
 
 
 def scrape_requests(ep: Endpoint) -> dict[tuple[str, str], float]:
@@ -656,6 +688,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
         "loadavg_at_start": os.getloadavg(),
+        "peak_rss_from": "GNU time %M" if GNU_TIME else "wait4 ru_maxrss (includes the parent's)",
     }
 
 
