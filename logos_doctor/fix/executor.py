@@ -20,10 +20,8 @@ Safety rules, enforced here against the live cluster rather than the plan:
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from logos_doctor.config import Config
@@ -40,26 +38,16 @@ from logos_doctor.fix.hook import CrashHook
 from logos_doctor.fix.journal import FixRecord
 from logos_doctor.fix.kube import Conflict, Invalid, Kube
 from logos_doctor.fix.lock import FixLock
-from logos_doctor.fix.observe import claim_status, settled, verify
-from logos_doctor.fix.plan import Action, FixPlan, Step
+from logos_doctor.fix.observe import verify
+from logos_doctor.fix.plan import Action, FixPlan, Outcome, Step
 from logos_doctor.fix.templates import recreated_statefulset
+from logos_doctor.fix.waits import Waiter
 from logos_doctor.objects import Obj, controller_of, meta, name, uid
 from logos_doctor.runner import Report
-
-POLL_SECONDS = 1.0
-GONE_SECONDS = 120.0
 
 
 class Refused(FixError):
     """The cluster is no longer as planned, or a safety rule forbids the write."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a step found or did; ``complete`` is False when a wait ran out of time."""
-
-    text: str
-    complete: bool = True
 
 
 @dataclass
@@ -107,6 +95,9 @@ class Executor:
         self.hook = hook or CrashHook.from_env()
         self.kube = Kube(conn, plan.namespace, timeout=timeout)
         self.fetcher = Fetcher(conn, FetchOptions(timeout=timeout, deadline=timeout * 4))
+        self.waiter = Waiter(
+            self.kube, self.fetcher, config, plan.namespace, plan.wait_seconds, progress
+        )
         self.done: set[str] = set()
 
     # -- the run -------------------------------------------------------------------------------
@@ -343,7 +334,7 @@ class Executor:
             self._delete(step, "StatefulSet", cur, orphan=True)
         if self.dry_run:
             return Outcome("server accepted it (dry run); its pods would keep running")
-        self._wait_gone("StatefulSet", sts_name, uid(cur))
+        self.waiter.gone("StatefulSet", sts_name, uid(cur))
         return Outcome("deleted; its pods keep running, now without an owner")
 
     def _validate_recreation(self, sts_name: str) -> None:
@@ -375,7 +366,7 @@ class Executor:
             self._delete(step, "Pod", cur)
         if self.dry_run:
             return Outcome("server accepted it (dry run)")
-        self._wait_gone("Pod", pod_name, uid(cur))
+        self.waiter.gone("Pod", pod_name, uid(cur))
         return Outcome("deleted")
 
     def _delete_claim(self, step: Step) -> Outcome:
@@ -388,14 +379,14 @@ class Executor:
             self._delete(step, "PersistentVolumeClaim", cur)
         if self.dry_run:
             return Outcome("server accepted it (dry run)")
-        self._wait_gone("PersistentVolumeClaim", claim, uid(cur))
+        self.waiter.gone("PersistentVolumeClaim", claim, uid(cur))
         return Outcome("deleted")
 
     def _create_statefulset(self, step: Step, *, restoring: bool = False) -> Outcome:
         sts_name = str(step.params["name"])
         cur = self.kube.read("StatefulSet", sts_name)
         if cur is not None and meta(cur).get("deletionTimestamp") and not self.dry_run:
-            self._wait_gone("StatefulSet", sts_name, uid(cur))
+            self.waiter.gone("StatefulSet", sts_name, uid(cur))
             cur = None
         if cur is not None and not self.dry_run:
             if uid(cur) == step.params.get("uid"):
@@ -454,63 +445,15 @@ class Executor:
             return f"'{command[0]}' failed with status {done.returncode}: {tail[0][:200]}"
         return f"'{command[0]}' succeeded"
 
-    def _wait_statefulset(self, step: Step) -> Outcome:
-        if self.dry_run:
-            return Outcome("skipped (dry run)")
-        sts_name, old_uid = str(step.params["name"]), step.params.get("uid")
-        keep: Mapping[str, str] = step.params.get("keep") or {}
-        claims: Sequence[str] = step.params.get("claims") or []
-        since = datetime.now(UTC)
-        deadline = time.monotonic() + self.plan.wait_seconds
-        while True:
-            waiting: list[str] = []
-            replaced: list[str] = []
-            sts = self.kube.read("StatefulSet", sts_name)
-            if sts is None or uid(sts) == old_uid:
-                waiting.append(f"StatefulSet {sts_name} not recreated")
-            else:
-                pods = {name(p): p for p in self.kube.pods()}
-                for pod_name, pod_uid in sorted(keep.items()):
-                    pod = pods.get(pod_name)
-                    if pod is None or uid(pod) != pod_uid:
-                        replaced.append(pod_name)
-                    elif (controller_of(pod) or {}).get("uid") != uid(sts):
-                        waiting.append(f"pod {pod_name} not adopted yet")
-                for claim, status in self._claim_status(claims, since).items():
-                    if not settled(status, pod_coming=True):
-                        waiting.append(f"claim {claim}: {status}")
-            if replaced:
-                return Outcome(
-                    f"pod(s) {', '.join(replaced)} were replaced instead of adopted", False
-                )
-            if not waiting:
-                adopted = f"adopted {', '.join(sorted(keep))}; " if keep else ""
-                return Outcome(f"{adopted}claim(s) {', '.join(claims)} bound or provisioning")
-            if time.monotonic() >= deadline:
-                return Outcome(f"gave up after {self.plan.wait_seconds:g}s: " + "; ".join(waiting))
-            self.progress(f"waiting for {sts_name}: " + "; ".join(waiting))
-            time.sleep(POLL_SECONDS)
-
     # -- waits and verification ------------------------------------------------------------------
 
-    def _wait_claims(self, step: Step) -> Outcome:
-        if self.dry_run:
-            return Outcome("skipped (dry run)")
-        claims = sorted((step.params.get("claims") or {}).keys())
-        since = datetime.now(UTC)
-        deadline = time.monotonic() + self.plan.wait_seconds
-        while True:
-            status = self._claim_status(claims, since)
-            text = ", ".join(f"{c} {s}" for c, s in status.items())
-            if all(settled(s) for s in status.values()):
-                return Outcome(text)
-            if time.monotonic() >= deadline:
-                return Outcome(f"gave up after {self.plan.wait_seconds:g}s: {text}", False)
-            self.progress(f"waiting for claims: {text}")
-            time.sleep(POLL_SECONDS)
+    def _wait_statefulset(self, step: Step) -> Outcome:
+        return (
+            Outcome("skipped (dry run)") if self.dry_run else self.waiter.statefulset(step.params)
+        )
 
-    def _claim_status(self, claims: Sequence[str], since: datetime) -> dict[str, str]:
-        return claim_status(self.fetcher, self.config, self.plan.namespace, claims, since)
+    def _wait_claims(self, step: Step) -> Outcome:
+        return Outcome("skipped (dry run)") if self.dry_run else self.waiter.claims(step.params)
 
     def _verify(self, step: Step) -> tuple[Outcome, Report | None]:
         if self.dry_run:
@@ -565,21 +508,6 @@ class Executor:
         blocker = claim_blocker(pvc, pods, volumes)
         if blocker:
             raise Refused(blocker)
-
-    def _wait_gone(self, kind: str, obj_name: str, obj_uid: str | None) -> None:
-        deadline = time.monotonic() + GONE_SECONDS
-        while True:
-            cur = self.kube.read(kind, obj_name)
-            if cur is None or uid(cur) != obj_uid:
-                return
-            if time.monotonic() >= deadline:
-                fins = ", ".join(meta(cur).get("finalizers") or []) or "none"
-                raise FixError(
-                    f"{kind} {obj_name} is still being deleted after {GONE_SECONDS:g}s "
-                    f"(finalizers: {fins})"
-                )
-            self.progress(f"waiting for {kind} {obj_name} to go away")
-            time.sleep(0.5)
 
     def _create_step(self, sts_name: str) -> Step | None:
         for step in self.plan.steps:

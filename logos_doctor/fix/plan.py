@@ -200,3 +200,11 @@ def _ref_json(ref: ObjectRef) -> dict[str, str | None]:
 
 def _ref_from(data: Mapping[str, Any]) -> ObjectRef:
     return ObjectRef(str(data["kind"]), data.get("namespace"), str(data["name"]), data.get("uid"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step found or did; ``complete`` is False when a wait ran out of time."""
+
+    text: str
+    complete: bool = True
