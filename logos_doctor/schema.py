@@ -53,7 +53,7 @@ _NAMES = {
 
 
 class SchemaMismatch(Exception):
-    """A field no API server would send; ``path`` is filled in while the error unwinds."""
+    """A field no API server would send; its path (``steps``) is added while it unwinds."""
 
     def __init__(self, problem: str) -> None:
         super().__init__(problem)
