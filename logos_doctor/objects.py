@@ -122,6 +122,16 @@ def _parse_time(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def clear_caches() -> None:
+    """Drop the parsed-time cache (a long-running process calls this between runs).
+
+    The cache's entries are made while a run parses tens of thousands of objects, so they
+    sit scattered among that run's memory and keep the allocator's blocks in use after the
+    run's objects are freed.
+    """
+    _parse_time.cache_clear()
+
+
 _SUFFIXES: dict[str, Decimal] = {
     "Ki": Decimal(2**10),
     "Mi": Decimal(2**20),

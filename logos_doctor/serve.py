@@ -21,6 +21,7 @@ the cluster is healthy: restarting the exporter cannot fix an unreachable API se
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import socketserver
@@ -39,6 +40,7 @@ from logos_doctor.collect import needed_kinds
 from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
 from logos_doctor.fetch import Fetcher
+from logos_doctor.objects import clear_caches
 from logos_doctor.registry import Check
 from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import Scope
@@ -123,6 +125,21 @@ def after_failure(previous: Readings, now: float, mono: float, seconds: float) -
     )
 
 
+def release_run_memory() -> None:
+    """Give back what a run left behind, once its state is dropped.
+
+    The fetch moves everything it parsed to the collector's permanent generation
+    (``gc.freeze``): right for a one-shot ``check``, but in the exporter whatever garbage
+    cycles were alive at that moment would stay for good, and the parsed-time cache keeps the
+    allocator's blocks of every past run in use.  Measured at 56,000 objects, between runs:
+    about 290 MiB after 12 runs without this, about 200 MiB with it;
+    in `serve -A` (bench/serve_soak.py, 30 runs) 415 MiB became 290 MiB.
+    """
+    gc.unfreeze()
+    gc.collect()
+    clear_caches()
+
+
 @dataclass
 class Exporter:
     """Runs ``checks`` with one ``Fetcher`` and publishes the result as ``Readings``."""
@@ -155,22 +172,29 @@ class Exporter:
     def run_once(self) -> Readings:
         """Fetch, check and publish; never raises (a failure is counted, then logged)."""
         with self._run_lock:
-            start = self.monotonic()
             try:
-                state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
-                report = run_checks(state, self.checks, self.config)
-            except Exception as exc:  # nothing a run meets may stop the exporter
-                end = self.monotonic()
-                self.readings = after_failure(self.readings, self.clock(), end, end - start)
-                if isinstance(exc, DoctorError):
-                    log.warning("run failed: %s", exc)
-                else:
-                    log.exception("run failed with an internal error")
-                return self.readings
+                return self._run()
+            finally:
+                release_run_memory()
+
+    def _run(self) -> Readings:
+        """One run; its state and report are dropped when it returns."""
+        start = self.monotonic()
+        try:
+            state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
+            report = run_checks(state, self.checks, self.config)
+        except Exception as exc:  # nothing a run meets may stop the exporter
             end = self.monotonic()
-            self.readings = after_success(self.readings, report, self.clock(), end, end - start)
-            self._log_run(report, end - start)
+            self.readings = after_failure(self.readings, self.clock(), end, end - start)
+            if isinstance(exc, DoctorError):
+                log.warning("run failed: %s", exc)
+            else:
+                log.exception("run failed with an internal error")
             return self.readings
+        end = self.monotonic()
+        self.readings = after_success(self.readings, report, self.clock(), end, end - start)
+        self._log_run(report, end - start)
+        return self.readings
 
     def _log_run(self, report: Report, seconds: float) -> None:
         counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())

@@ -6,6 +6,7 @@ order; everything after it (checks, runner, readings, collector, HTTP) is the re
 
 from __future__ import annotations
 
+import gc
 import threading
 import urllib.error
 import urllib.request
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from logos_doctor.errors import ClusterError
 from logos_doctor.fetch import FetchOptions
+from logos_doctor.objects import _parse_time, parse_time
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.serve import Exporter, http_server, metrics_registry, wsgi_app
@@ -225,3 +227,17 @@ def test_the_exporter_keeps_its_own_registry() -> None:
     exp.run_once()
     metrics_registry(exp)
     assert REGISTRY.get_sample_value("logos_doctor_runs_total") is None
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_run_leaves_nothing_frozen_or_cached_behind(fails: bool) -> None:
+    # A live fetch ends with gc.freeze(); a long-running exporter must not keep what that
+    # froze (garbage cycles included) nor the run's parsed times, whether the run failed or not.
+    state, _ = recorded("image_pull_faults")
+    exp, _ = exporter(ClusterError("boom") if fails else state)
+    parse_time("2026-11-26T03:00:00Z")
+    gc.freeze()
+    assert gc.get_freeze_count() > 0
+    exp.run_once()
+    assert gc.get_freeze_count() == 0
+    assert _parse_time.cache_info().currsize == 0
