@@ -1,0 +1,164 @@
+"""Soak ``logos-doctor serve -A`` on the seeded benchmark cluster: memory, descriptors, scrapes.
+
+The integration test ``tests/integration/test_serve_load.py`` runs the exporter for a bounded
+number of one-second cycles against one namespace of the test cluster.  An exporter deployed
+for real watches a large cluster for weeks, where each cycle builds and drops a state of tens
+of thousands of objects.  This script runs it against everything the benchmark seeded, with
+scrapers hitting ``/metrics`` back to back, and records per cycle: resident memory, open file
+descriptors, run duration, errors.  It writes ``bench/results/<date>-serve-soak.json`` and
+prints a summary; it does not assert (see docs/reliability.md for the reading).
+
+Usage (the benchmark cluster up and seeded, see bench/run.py):
+  .venv/bin/python bench/serve_soak.py --cycles 40 --interval 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_KUBECONFIG = "/tmp/logos-bench-cluster/kubeconfig"
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr."""
+    print(f"soak {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A KiB field (VmRSS, VmHWM) of /proc/PID/status, or -1."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return -1
+
+
+def metric(text: str, name: str) -> float:
+    """The first sample of a metric in a Prometheus text page, or NaN."""
+    match = re.search(rf"^{name}(?:\{{[^}}]*\}})? ([0-9.e+-]+)$", text, re.M)
+    return float(match.group(1)) if match else float("nan")
+
+
+def main() -> int:
+    """Run the soak and write the results file."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kubeconfig", default=DEFAULT_KUBECONFIG)
+    ap.add_argument("--cycles", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--interval", type=float, default=10.0)
+    ap.add_argument("--scrapers", type=int, default=4)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    exe = Path(sys.executable).with_name("logos-doctor")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "logos_doctor"]
+    cmd += ["serve", "-A", "--kubeconfig", args.kubeconfig, "--port", "0"]
+    cmd += ["--interval", str(args.interval), "--timeout", "60"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stop = threading.Event()
+    failures: list[str] = []
+    scrapes = [0]
+    samples: list[dict[str, Any]] = []
+    started = time.monotonic()
+    try:
+        assert proc.stderr is not None
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            if not line:
+                raise SystemExit("serve exited before listening")
+            found = re.search(rb"listening on http://[^:]+:(\d+)/metrics", line)
+            port = int(found.group(1)) if found else None
+        threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}/metrics"
+
+        def get() -> str:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return str(resp.read().decode())
+
+        def scrape() -> None:
+            while not stop.is_set():
+                try:
+                    if "logos_doctor_runs_total" not in get():
+                        failures.append("a scrape without logos_doctor_runs_total")
+                    scrapes[0] += 1
+                except Exception as exc:  # every failure is counted and reported
+                    failures.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=scrape, daemon=True) for _ in range(args.scrapers)]
+        for t in threads:
+            t.start()
+        seen = -1.0
+        total = args.warmup + args.cycles
+        deadline = time.monotonic() + total * max(args.interval, 30) + 300
+        while True:
+            text = get()
+            runs = metric(text, "logos_doctor_runs_total")
+            if runs != seen:
+                seen = runs
+                samples.append(
+                    {
+                        "run": int(runs),
+                        "t": round(time.monotonic() - started, 1),
+                        "rss_kib": status_kib(proc.pid, "VmRSS"),
+                        "hwm_kib": status_kib(proc.pid, "VmHWM"),
+                        "fds": len(os.listdir(f"/proc/{proc.pid}/fd")),
+                        "duration_s": metric(text, "logos_doctor_last_run_duration_seconds"),
+                        "run_errors": metric(text, "logos_doctor_run_errors_total"),
+                    }
+                )
+                log(f"run {int(runs)}: {samples[-1]}")
+            if runs >= total or proc.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+    steady = [s for s in samples if s["run"] > args.warmup]
+    rss = [s["rss_kib"] / 1024 for s in steady]
+    quarter = max(1, len(rss) // 4)
+    summary = {
+        "cycles_measured": len(steady),
+        "rss_mib_first_quarter_median": round(statistics.median(rss[:quarter]), 1) if rss else None,
+        "rss_mib_last_quarter_median": round(statistics.median(rss[-quarter:]), 1) if rss else None,
+        "rss_mib_max": round(max(rss), 1) if rss else None,
+        "peak_hwm_mib": round(max(s["hwm_kib"] for s in samples) / 1024, 1) if samples else None,
+        "fds_first_last": [steady[0]["fds"], steady[-1]["fds"]] if steady else None,
+        "run_seconds_median": statistics.median(s["duration_s"] for s in steady)
+        if steady
+        else None,
+        "run_errors": samples[-1]["run_errors"] if samples else None,
+        "scrapes": scrapes[0],
+        "scrape_failures": len(failures),
+        "first_failures": failures[:5],
+        "exit_code": proc.returncode,
+    }
+    report = {"started": datetime.now().isoformat(timespec="seconds"), "args": vars(args)}
+    report |= {"summary": summary, "samples": samples}
+    out = args.out or HERE / "results" / f"{datetime.now():%Y-%m-%d-%H%M%S}-serve-soak.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=str))
+    print(json.dumps(summary, indent=1))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
