@@ -78,7 +78,10 @@ def fetch_live(
     """Fetch a live state; returns ``(ClusterState, stats)``."""
     conn = connect(target.kubeconfig, target.context)
     try:
-        options = FetchOptions(timeout=timeout, deadline=timeout * 4, page_size=page_size)
+        # One fetch per process (check, snapshot): its state lives until exit, so freeze it.
+        options = FetchOptions(
+            timeout=timeout, deadline=timeout * 4, page_size=page_size, freeze=True
+        )
         fetcher = Fetcher(conn, options)
         state = fetcher.fetch(kinds, scope, on_done=on_done)
         return state, fetcher.stats

@@ -73,7 +73,7 @@ class FetchStats:
 
 @dataclass(frozen=True)
 class FetchOptions:
-    """Timeouts and retry budget of one run."""
+    """Timeouts and retry budget of one run, and what to do with the memory afterwards."""
 
     timeout: float = 30.0
     deadline: float = 120.0
@@ -82,6 +82,10 @@ class FetchOptions:
     workers: int = 6
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
+    # Move everything alive to the collector's permanent generation once parsed (gc.freeze):
+    # for a one-shot process, whose state lives until it exits.  A long-running one (the
+    # exporter, the fix's polling) must not, or each run's leftovers would stay for good.
+    freeze: bool = False
 
 
 class _Retryable(Exception):
@@ -120,7 +124,7 @@ class Fetcher:
         on_done: Callable[[str], None] | None = None,
     ) -> ClusterState:
         """List every kind in ``plurals`` for ``scope`` and index the result."""
-        with _gc_paused():
+        with _gc_paused(freeze=self.options.freeze):
             return self._fetch(plurals, scope, on_done)
 
     def _fetch(
@@ -334,22 +338,25 @@ class Fetcher:
 _gc_lock = threading.Lock()
 _gc_pauses = 0  # fetches running now (the exporter and --context may run several at once)
 _gc_resume = False  # whether the first of them turned the collector off (and so turns it on)
+_gc_freeze = False  # whether one of them asked for its state to be frozen afterwards
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector out of the fetch, then freeze what it made.
+def _gc_paused(*, freeze: bool) -> Iterator[None]:
+    """Keep Python's cyclic garbage collector out of the fetch, and maybe freeze what it made.
 
     Parsing allocates millions of dicts and lists and keeps them all, so every collection the
     allocations trigger walks a heap that keeps growing: measured on 30,000 objects, that was
     60% of the fetch's CPU time (which, on a small machine, the API server needed too).  JSON
-    makes no reference cycles, so nothing is lost by not collecting; afterwards the state is
-    moved to the permanent generation (``gc.freeze``), so collections during the checks do
-    not walk it either.  Frozen objects are still freed when their last reference goes.
+    makes no reference cycles, so nothing is lost by not collecting.  With ``freeze`` the
+    state is then moved to the permanent generation (``gc.freeze``), so collections during
+    the checks do not walk it either; frozen objects are still freed when their last
+    reference goes, but a garbage cycle alive at that moment never is.
     """
-    global _gc_pauses, _gc_resume
+    global _gc_pauses, _gc_resume, _gc_freeze
     with _gc_lock:
         _gc_pauses += 1
+        _gc_freeze = _gc_freeze or freeze
         if _gc_pauses == 1 and gc.isenabled():
             gc.disable()
             _gc_resume = True
@@ -358,10 +365,13 @@ def _gc_paused() -> Iterator[None]:
     finally:
         with _gc_lock:
             _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_resume:
-                _gc_resume = False
-                gc.freeze()
-                gc.enable()
+            if _gc_pauses == 0:
+                if _gc_freeze:
+                    gc.freeze()
+                _gc_freeze = False
+                if _gc_resume:
+                    _gc_resume = False
+                    gc.enable()
 
 
 def _read_until(raw: Any, until: float, timeout: float) -> bytes:

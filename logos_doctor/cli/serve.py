@@ -19,8 +19,8 @@ from logos_doctor.collect import resolve_scope
 from logos_doctor.config import load_config
 from logos_doctor.connection import connect
 from logos_doctor.errors import DoctorError, UsageError
-from logos_doctor.fetch import Fetcher, FetchOptions
-from logos_doctor.serve import Exporter, http_server, metrics_registry, wsgi_app
+from logos_doctor.fetch import Fetcher
+from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app
 
 log = logging.getLogger("logos_doctor.serve")
 
@@ -91,7 +91,7 @@ def serve_cmd(
     scope = resolve_scope(namespace, all_namespaces, config)
     conn = connect(kubeconfig, contexts[0] if contexts else None)
     exporter = Exporter(
-        Fetcher(conn, FetchOptions(timeout=timeout, deadline=timeout * 4)),
+        Fetcher(conn, fetch_options(timeout)),
         chosen,
         config,
         scope,
