@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from logos_doctor.cause import UNSET, Cause, Causes
 from logos_doctor.config import Config, StorageClassSpec
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, annotations_of, meta, name
@@ -21,6 +22,56 @@ DEFAULT_ANNOTATIONS = (
     "storageclass.beta.kubernetes.io/is-default-class",
 )
 FIX = "logos-doctor fix storageclass"
+
+CAUSES = Causes(
+    "storage-class",
+    Cause(
+        "missing",
+        Severity.CRITICAL,
+        "The StorageClass production expects does not exist",
+        remediation=(
+            "Create StorageClass {name} (provisioner {provisioner}); "
+            "Pending claims then provision on the PV controller's next retry."
+        ),
+        fix=FIX,
+    ),
+    Cause(
+        "parameters-drift",
+        Severity.WARNING,
+        "The StorageClass differs from production",
+        remediation=(
+            "StorageClass parameters are immutable: recreate the class "
+            "(existing volumes keep their parameters) with "
+            f"'{FIX} --recreate', or update the expectation in logos-doctor.yaml."
+        ),
+        fix=f"{FIX} --recreate",
+    ),
+    Cause(
+        "referenced-missing",
+        Severity.CRITICAL,
+        "A claim or claim template names a StorageClass that does not exist",
+        remediation="Point it at an existing class (production uses {expected}) or create {name}.",
+        fix="logos-doctor fix pvc",
+    ),
+    Cause(
+        "no-default",
+        Severity.WARNING,
+        "Claims name no StorageClass and no class is the default",
+        remediation=(
+            "Set storageClassName on the claim (or its template), or mark one class "
+            "default with the storageclass.kubernetes.io/is-default-class annotation."
+        ),
+    ),
+    Cause(
+        "multiple-defaults",
+        Severity.WARNING,
+        "More than one StorageClass is marked default",
+        remediation=(
+            "Keep one default; new claims without a class get the most recently "
+            "created default, which may not be the one you expect."
+        ),
+    ),
+)
 
 
 def is_default(sc: Obj) -> bool:
@@ -74,57 +125,37 @@ def storage_class(state: ClusterState, config: Config) -> Iterator[Finding]:
     expected = classes.get(spec.name)
     if expected is None:
         users = references.get(spec.name, [])
-        yield Finding(
-            check="storage-class",
-            cause="missing",
-            severity=Severity.CRITICAL,
+        yield CAUSES["missing"].finding(
             resource=ObjectRef("StorageClass", None, spec.name),
             message=(
                 f"StorageClass {spec.name} does not exist"
                 + (f"; {len(users)} claim(s)/template(s) need it" if users else "")
             ),
             evidence=tuple(f"referenced by {ref}" for ref in users[:6]),
-            remediation=(
-                f"Create StorageClass {spec.name} (provisioner {spec.provisioner}); "
-                "Pending claims then provision on the PV controller's next retry."
-            ),
-            fix=FIX,
             affected=tuple(users),
+            name=spec.name,
+            provisioner=spec.provisioner,
         )
     else:
         diffs = drift(spec, expected)
         if diffs:
-            yield Finding(
-                check="storage-class",
-                cause="parameters-drift",
-                severity=Severity.WARNING,
+            yield CAUSES["parameters-drift"].finding(
                 resource=ObjectRef.of("StorageClass", expected),
                 message=f"StorageClass {spec.name} differs from production: " + "; ".join(diffs),
                 evidence=tuple(diffs),
-                remediation=(
-                    "StorageClass parameters are immutable: recreate the class "
-                    "(existing volumes keep their parameters) with "
-                    f"'{FIX} --recreate', or update the expectation in logos-doctor.yaml."
-                ),
-                fix=f"{FIX} --recreate",
             )
 
     for class_name, users in sorted(references.items()):
         if class_name == spec.name or class_name in classes:
             continue
         for ref in users:
-            yield Finding(
-                check="storage-class",
-                cause="referenced-missing",
-                severity=Severity.CRITICAL,
+            yield CAUSES["referenced-missing"].finding(
                 resource=ref,
                 message=f"{ref.kind} {ref.name} uses StorageClass {class_name}, which is missing",
                 evidence=(f"existing classes: {', '.join(sorted(classes)) or 'none'}",),
-                remediation=(
-                    f"Point it at an existing class (production uses {spec.name}) "
-                    f"or create {class_name}."
-                ),
-                fix="logos-doctor fix pvc" if ref.kind == "StatefulSet" else None,
+                fix=None if ref.kind != "StatefulSet" else UNSET,
+                expected=spec.name,
+                name=class_name,
             )
 
     yield from _defaults(state, classes)
@@ -169,31 +200,17 @@ def _defaults(state: ClusterState, classes: dict[str, Obj]) -> Iterator[Finding]
         if claim_class(pvc) is None and (pvc.get("status") or {}).get("phase") != "Bound"
     ]
     if len(defaults) > 1:
-        yield Finding(
-            check="storage-class",
-            cause="multiple-defaults",
-            severity=Severity.WARNING,
+        yield CAUSES["multiple-defaults"].finding(
             resource=ObjectRef("StorageClass", None, defaults[0]),
             message=f"{len(defaults)} StorageClasses are marked default: {', '.join(defaults)}",
             evidence=tuple(f"default: {d}" for d in defaults),
-            remediation=(
-                "Keep one default; new claims without a class get the most recently "
-                "created default, which may not be the one you expect."
-            ),
             affected=tuple(ObjectRef.of("PersistentVolumeClaim", p) for p in classless),
         )
     elif not defaults:
         for pvc in classless:
-            yield Finding(
-                check="storage-class",
-                cause="no-default",
-                severity=Severity.WARNING,
+            yield CAUSES["no-default"].finding(
                 resource=ObjectRef.of("PersistentVolumeClaim", pvc),
                 message=f"claim {name(pvc)} names no StorageClass and no class is marked default",
-                remediation=(
-                    "Set storageClassName on the claim (or its template), or mark one class "
-                    "default with the storageclass.kubernetes.io/is-default-class annotation."
-                ),
             )
 
 
@@ -202,7 +219,7 @@ CHECK = Check(
     title="StorageClass exists and matches production",
     severity=Severity.CRITICAL,
     kinds=("storageclasses", "persistentvolumeclaims", "statefulsets"),
-    causes=("missing", "parameters-drift", "referenced-missing", "no-default", "multiple-defaults"),
+    causes=CAUSES,
     run=storage_class,
     fix="storageclass",
 )

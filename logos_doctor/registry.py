@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from logos_doctor.errors import UsageError
+from logos_doctor.cause import Causes
+from logos_doctor.errors import ConfigError, UsageError
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.kinds import KINDS
 
@@ -34,14 +35,16 @@ class Check:
 
     ``kinds`` are the resource kinds (plurals) it reads: the fetcher lists exactly their union,
     and the check is skipped when one of them could not be listed.  ``causes`` are every cause
-    it can report; each has a section in the runbook named ``runbook``.
+    it can report, as a ``Causes`` table (a plugin may still give bare ids: they become
+    causes at the check's severity); each has a section in the runbook named ``runbook``.
+    The runner refuses a finding whose cause is not declared here.
     """
 
     id: str
     title: str
     severity: Severity
     kinds: tuple[str, ...]
-    causes: tuple[str, ...]
+    causes: Causes | tuple[str, ...]
     run: CheckFunc = field(repr=False, compare=False)
     runbook: str = ""
     fix: str | None = None
@@ -55,6 +58,16 @@ class Check:
             raise ValueError(f"check {self.id} reads unknown kinds: {', '.join(unknown)}")
         if not self.runbook:
             object.__setattr__(self, "runbook", self.id)
+        if not isinstance(self.causes, Causes):
+            object.__setattr__(self, "causes", Causes.of_ids(self.id, self.causes, self.severity))
+        elif self.causes.check != self.id:
+            raise ValueError(f"check {self.id} declares the causes of {self.causes.check}")
+
+    @property
+    def cause_table(self) -> Causes:
+        """The declared causes (``causes`` typed as the table it always is after init)."""
+        assert isinstance(self.causes, Causes)
+        return self.causes
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,25 @@ class Registry:
         """The checks with these ids, in registry order, each validated."""
         wanted = {self.get(i).id for i in ids}
         return [c for c in self if c.id in wanted]
+
+    def check_severity_keys(self, keys: Iterable[str]) -> None:
+        """Refuse a ``severity:`` override that names no installed check or declared cause.
+
+        A typo there would silently keep the default severity: the one mistake an override
+        must not make.
+        """
+        for key in keys:
+            check_id, _, cause = key.partition("/")
+            check = self._checks.get(check_id)
+            if check is None:
+                known = ", ".join(sorted(self._checks))
+                raise ConfigError(f"key severity.{key}: no check {check_id!r}", f"checks: {known}")
+            if cause and cause not in check.causes:
+                known = ", ".join(check.causes)
+                raise ConfigError(
+                    f"key severity.{key}: check {check_id} has no cause {cause!r}",
+                    f"its causes: {known}",
+                )
 
     @classmethod
     def from_entry_points(cls, group: str = GROUP) -> Registry:

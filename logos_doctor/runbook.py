@@ -1,7 +1,7 @@
 """Runbooks: markdown an on-call engineer reads, with steps logos-doctor can run.
 
 A runbook is ``runbooks/<id>.md`` in the package (``logos_doctor.runbooks``): YAML front
-matter (id, title, checks, causes, severity, params), then ``## Meaning``, ``## Impact``,
+matter (id, title, checks, severity, params), then ``## Meaning``, ``## Impact``,
 ``## Diagnosis`` and ``## Mitigation``, where each cause has a ``### <cause-id>`` section (its
 anchor is the cause id, so ``check`` can link ``<id>.md#<cause>``).  Executable steps are
 fenced blocks whose info string carries attributes::
@@ -421,17 +421,13 @@ def parse(text: str, source: str = "<runbook>") -> Runbook:
             f"{source}: missing section(s): " + ", ".join(f"## {m.title()}" for m in missing)
         )
 
-    causes = tuple(meta["causes"])
-    cause_sections = {s.slug: s for s in sections if s.level == 3 and s.parent == "mitigation"}
-    for cause in causes:
-        if cause not in cause_sections:
-            raise RunbookError(f"{source}: cause {cause} has no '### {cause}' under ## Mitigation")
-    for slug, sec in cause_sections.items():
-        if ID.fullmatch(sec.title) and slug not in causes:
-            raise RunbookError(
-                f"{source}:{sec.start + offset + 1}: '### {sec.title}' is not a declared cause "
-                "(add it to causes: in the front matter)"
-            )
+    # The causes are declared once, by the checks (logos_doctor.cause); a runbook holds a
+    # '### <cause-id>' section under Mitigation for each, and the tests hold the two together.
+    causes = tuple(
+        s.slug
+        for s in sections
+        if s.level == 3 and s.parent == "mitigation" and ID.fullmatch(s.title)
+    )
 
     steps = _steps(blocks, sections, causes, source, offset)
     params = meta["params"]
@@ -469,7 +465,7 @@ def _front_matter(front: str, source: str) -> dict[str, Any]:
         raise RunbookError(f"{source}: front matter is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise RunbookError(f"{source}: front matter must be a mapping")
-    unknown = sorted(set(data) - {"id", "title", "checks", "causes", "severity", "params"})
+    unknown = sorted(set(data) - {"id", "title", "checks", "severity", "params"})
     if unknown:
         raise RunbookError(f"{source}: unknown front matter key(s): {', '.join(unknown)}")
     rid = data.get("id")
@@ -478,7 +474,7 @@ def _front_matter(front: str, source: str) -> dict[str, Any]:
     if not isinstance(data.get("title"), str) or not data["title"].strip():
         raise RunbookError(f"{source}: title is required")
     lists = {}
-    for key in ("checks", "causes"):
+    for key in ("checks",):
         value = data.get(key) or []
         if not isinstance(value, list) or not all(
             isinstance(v, str) and ID.fullmatch(v) for v in value
@@ -494,7 +490,6 @@ def _front_matter(front: str, source: str) -> dict[str, Any]:
         "id": rid,
         "title": data["title"].strip(),
         "checks": lists["checks"],
-        "causes": lists["causes"],
         "severity": severity,
         "params": _params(data.get("params") or {}, source),
     }

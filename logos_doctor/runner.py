@@ -74,7 +74,17 @@ def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> 
             results.append(CheckResult(check.id, "error", detail, time.perf_counter() - start))
             continue
         seconds = time.perf_counter() - start
-        findings.extend(found)
+        declared = [f for f in found if f.check == check.id and f.cause in check.causes]
+        findings.extend(declared)
+        strays = sorted(
+            {f"{f.check}/{f.cause}" for f in found} - {f"{f.check}/{f.cause}" for f in declared}
+        )
+        if strays:
+            # A cause the check never declared has no runbook section, no severity a user can
+            # override, no entry in `checks`: a bug in the check, reported as its error.
+            detail = f"check reported undeclared cause(s): {', '.join(strays)}"
+            results.append(CheckResult(check.id, "error", detail, seconds))
+            continue
         status: Status = "findings" if found else "ok"
         results.append(CheckResult(check.id, status, f"{len(found)} finding(s)", seconds))
     linked = correlate(findings)

@@ -26,6 +26,7 @@ from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
+from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import ClusterState, Scope
 
@@ -229,6 +230,7 @@ def check_cmd(
     config = load_config(
         Path(config_path) if config_path else None, Path(values_path) if values_path else None
     )
+    registry.check_severity_keys(config.severity_overrides)
     started = time.perf_counter()
     outcomes = gather(
         chosen,
@@ -290,7 +292,7 @@ def write_stats(
 @cli.command("checks")
 @click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
 def checks_cmd(fmt: str) -> None:
-    """List the registered checks."""
+    """List the registered checks and the causes each can report."""
     registry = registry_with_warnings()
     rows = [
         {
@@ -298,7 +300,20 @@ def checks_cmd(fmt: str) -> None:
             "title": c.title,
             "severity": c.severity.label,
             "kinds": list(c.kinds),
-            "causes": list(c.causes),
+            "causes": [
+                {
+                    "id": cause.id,
+                    "title": cause.title,
+                    "severity": cause.severity.label,
+                    "runbook": {
+                        "id": c.runbook,
+                        "cause": cause.anchor,
+                        "url": runbook_url(c.runbook, cause.anchor),
+                    },
+                    "fix": cause.fix,
+                }
+                for cause in c.cause_table.values()
+            ],
             "runbook": c.runbook,
             "fix": c.fix,
         }
@@ -309,11 +324,20 @@ def checks_cmd(fmt: str) -> None:
         return
     from tabulate import tabulate
 
-    table = [
-        [c.id, c.title, c.severity.label, ",".join(c.kinds), c.runbook, c.fix or "-"]
-        for c in registry
-    ]
-    headers = ["ID", "TITLE", "SEVERITY", "KINDS", "RUNBOOK", "FIX"]
+    table: list[list[str]] = []
+    for c in registry:
+        table.append([c.id, c.title, c.severity.label, f"{c.runbook}.md", c.fix or "-"])
+        table += [
+            [
+                f"  {cause.id}",
+                cause.title,
+                cause.severity.label,
+                f"{c.runbook}#{cause.anchor}",
+                cause.fix or "-",
+            ]
+            for cause in c.cause_table.values()
+        ]
+    headers = ["CHECK/CAUSE", "TITLE", "SEVERITY", "RUNBOOK", "FIX"]
     click.echo(tabulate(table, headers=headers, tablefmt="plain"))
 
 

@@ -197,7 +197,6 @@ def test_check_links_land_on_the_cause_heading(check) -> None:  # type: ignore[n
 MINIMAL = """---
 id: demo
 title: Demo
-causes: [broken]
 params:
   namespace: {description: Namespace, default: logos}
   pod: {description: The pod}
@@ -235,7 +234,6 @@ def test_a_run_walks_diagnosis_then_the_cause() -> None:
         (("kubectl get pod {{pod}} -n", 'echo "x {{pod}}" -n'), "double quoted"),
         (("kind=diagnose}", "kind=destroy}"), "kind must be"),
         (("{id=mend kind", "{id=look kind"), "used twice"),
-        (("### broken", "### borken"), "no '### broken'"),
         (("## Impact\n", "## Impakt\n"), "missing section"),
         (("id: demo", "id: ../demo"), "id must be"),
     ],
