@@ -426,6 +426,8 @@ def _clean(kind: Kind, obj: Obj, strings: dict[str, str] | None = None) -> Obj:
         md.pop("managedFields", None)
     if kind.plural == "secrets":
         return strip_secret(obj)
+    if kind.plural == "configmaps":
+        return strip_configmap(obj)
     if strings is not None:
         _share_strings(obj, strings)
     return obj
@@ -457,6 +459,26 @@ def _share_strings(obj: Obj, strings: dict[str, str]) -> None:
                     node[i] = share(value, value)
                 elif kind is dict or kind is list:
                     stack.append(value)
+
+
+def strip_configmap(obj: Obj) -> Obj:
+    """A ConfigMap reduced to its name and key names.
+
+    Checks only ask whether a key exists; the values can be large (whole config files) and
+    are often more sensitive than their kind suggests, so they are not kept either.
+    """
+    md = dict(obj.get("metadata") or {})
+    md.pop("managedFields", None)
+    ann = dict(md.get("annotations") or {})
+    ann.pop(LAST_APPLIED, None)
+    if ann:
+        md["annotations"] = ann
+    else:
+        md.pop("annotations", None)
+    stripped = obj.get("dataKeys")
+    kept = [k for k in stripped if isinstance(k, str)] if isinstance(stripped, list) else []
+    keys = sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {}), *kept})
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "dataKeys": keys}
 
 
 def strip_secret(obj: Obj) -> Obj:

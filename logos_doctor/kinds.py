@@ -49,6 +49,27 @@ _ALL = (
     Kind("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True),
     Kind("ingresses", "Ingress", "networking.k8s.io", "v1", True),
     Kind("apiservices", "APIService", "apiregistration.k8s.io", "v1", False),
+    Kind("namespaces", "Namespace", "", "v1", False),
+    Kind("configmaps", "ConfigMap", "", "v1", True),
+    Kind("resourcequotas", "ResourceQuota", "", "v1", True),
+    Kind("limitranges", "LimitRange", "", "v1", True),
+    Kind("jobs", "Job", "batch", "v1", True),
+    Kind("daemonsets", "DaemonSet", "apps", "v1", True),
+    Kind("volumeattachments", "VolumeAttachment", "storage.k8s.io", "v1", False),
+    Kind(
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
+    Kind(
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
 )
 
 KINDS: dict[str, Kind] = {k.plural: k for k in _ALL}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from logos_doctor.errors import SnapshotError
-from logos_doctor.fetch import strip_secret
+from logos_doctor.fetch import strip_configmap, strip_secret
 from logos_doctor.kinds import KINDS
 from logos_doctor.objects import parse_time
 from logos_doctor.schema import SchemaMismatch, normalise
@@ -117,7 +117,8 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
                     "no API server sends that: the file was edited or corrupted; record it again",
                 ) from None
         items = normalised
-        clean[plural] = [strip_secret(i) for i in items] if plural == "secrets" else items
+        strip = {"secrets": strip_secret, "configmaps": strip_configmap}.get(plural)
+        clean[plural] = [strip(i) for i in items] if strip else items
     cluster = doc.get("cluster") or {}
     scope_doc = doc.get("scope") or {}
     namespaces = scope_doc.get("namespaces") if isinstance(scope_doc, dict) else None

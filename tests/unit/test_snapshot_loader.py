@@ -9,7 +9,8 @@ import pytest
 
 from logos_doctor import snapshot
 from logos_doctor.errors import SnapshotError
-from logos_doctor.fetch import strip_secret
+from logos_doctor.fetch import _clean, strip_secret
+from logos_doctor.kinds import KINDS
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 SECRET = {
@@ -45,6 +46,22 @@ def test_secret_values_never_reach_the_file(tmp_path: Path) -> None:
     loaded = snapshot.load(path)
     assert loaded.list_of("secrets")[0]["dataKeys"] == ["password", "postgres-password"]
     assert loaded.list_of("secrets")[0]["metadata"]["annotations"] == {"team": "db"}
+
+
+def test_configmap_values_are_dropped_at_parse_and_on_load(tmp_path: Path) -> None:
+    cm = {"metadata": {"name": "logos-config", "namespace": "logos",
+                       "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+                                       '{"data":{"app.yaml":"token: cm-canary"}}'}},
+          "data": {"app.yaml": "token: cm-canary"}, "binaryData": {"logo.png": "Y20tY2FuYXJ5"}}
+    kept = _clean(KINDS["configmaps"], json.loads(json.dumps(cm)))
+    assert kept["dataKeys"] == ["app.yaml", "logo.png"] and "cm-canary" not in json.dumps(kept)
+    doc = snapshot.to_document(state_with({}))
+    doc["objects"]["configmaps"] = [cm]
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(doc))
+    loaded = snapshot.load(path).list_of("configmaps")
+    assert loaded[0]["dataKeys"] == ["app.yaml", "logo.png"]
+    assert "canary" not in json.dumps(loaded) and "Y20t" not in json.dumps(loaded)
 
 
 def test_a_foreign_file_with_secret_values_is_stripped_on_load(tmp_path: Path) -> None:
