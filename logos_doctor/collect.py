@@ -6,18 +6,24 @@ lists the same kinds the same way and reads the same state.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from logos_doctor.config import Config, is_namespace_name
 from logos_doctor.connection import connect
-from logos_doctor.errors import ClusterError, UsageError
+from logos_doctor.errors import ClusterError, SnapshotError, UsageError
 from logos_doctor.fetch import PAGE_SIZE, Fetcher, FetchOptions, FetchStats
+from logos_doctor.objects import name as name_of
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState, Scope
+
+# Listed with any run scoped to named namespaces, to tell a namespace that does not exist from
+# one that is empty (a single cheap LIST; skipped quietly where RBAC forbids it).
+NAMESPACES = "namespaces"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,55 @@ def resolve_scope(namespace: str | None, all_namespaces: bool, config: Config) -
             "use lower-case letters, digits and '-', at most 63 characters",
         )
     return Scope((namespace or config.namespace,))
+
+
+def kinds_for(checks: Iterable[Check], scope: Scope) -> set[str]:
+    """What to list for ``checks`` in ``scope``: their kinds, plus namespaces when named."""
+    kinds = needed_kinds(checks)
+    if scope.namespaces is not None:
+        kinds.add(NAMESPACES)
+    return kinds
+
+
+def within_snapshot(state: ClusterState, scope: Scope, source: str) -> ClusterState:
+    """The snapshot's state seen through ``scope``; a scope it never recorded is an error.
+
+    A snapshot of namespace ``logos`` knows nothing of ``default``: checking ``default``
+    from it would diagnose absence of data as missing objects.
+    """
+    recorded = state.scope.namespaces
+    if recorded is None:
+        return replace(state, scope=scope)
+    if scope.namespaces is None:
+        raise SnapshotError(
+            f"{source} holds {state.scope.describe()} only, not all namespaces",
+            f"drop -A, or check -n {' -n '.join(recorded)}",
+        )
+    outside = [ns for ns in scope.namespaces if ns not in recorded]
+    if outside:
+        raise SnapshotError(
+            f"{source} holds {state.scope.describe()} only, not {', '.join(outside)}",
+            "check a namespace the snapshot recorded, or record another snapshot with -n",
+        )
+    return replace(state, scope=scope)
+
+
+def require_namespaces(state: ClusterState) -> None:
+    """Refuse to diagnose a named namespace that does not exist (rather than call it empty)."""
+    if state.scope.namespaces is None or not state.has(NAMESPACES):
+        return
+    existing = {name_of(ns) for ns in state.list_of(NAMESPACES)}
+    absent = [ns for ns in state.scope.namespaces if ns not in existing]
+    if absent:
+        where = f" on context {state.cluster.context}" if state.cluster.context else ""
+        close = [m for ns in absent for m in difflib.get_close_matches(ns, existing, n=3)]
+        rest = [ns for ns in sorted(existing) if ns not in close]
+        listed = list(dict.fromkeys(close + rest))
+        known = ", ".join(listed[:12]) + (" …" if len(listed) > 12 else "")
+        raise ClusterError(
+            f"namespace {', '.join(absent)} does not exist{where}",
+            (f"did you mean {close[0]}? " if close else "") + f"namespaces: {known}",
+        )
 
 
 def targets(kubeconfig: str | None, contexts: Iterable[str], all_contexts: bool) -> list[Target]:

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -17,7 +17,15 @@ from rich.console import Console
 from logos_doctor import snapshot as snapshots
 from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
 from logos_doctor.cli.completion import complete_check_ids
-from logos_doctor.collect import Target, fetch_live, needed_kinds, resolve_scope, targets
+from logos_doctor.collect import (
+    Target,
+    fetch_live,
+    kinds_for,
+    require_namespaces,
+    resolve_scope,
+    targets,
+    within_snapshot,
+)
 from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
 from logos_doctor.fetch import PAGE_SIZE, FetchStats
@@ -117,15 +125,16 @@ def gather(
             raise UsageError("--snapshot cannot be combined with --context/--all-contexts")
         state = snapshots.load(Path(snapshot).expanduser())
         if namespace or all_namespaces:  # else the snapshot's own scope
-            state = replace(state, scope=scope)
+            state = within_snapshot(state, scope, snapshot)
         return [Outcome(Target(None, state.cluster.context), run_checks(state, chosen, config))]
-    kinds = needed_kinds(chosen)
+    kinds = kinds_for(chosen, scope)
     wanted = targets(kubeconfig, contexts, all_contexts)
     show = sys.stderr.isatty() and len(wanted) == 1
 
     def one(target: Target) -> Outcome:
         try:
             state = _fetch_one(target, kinds, scope, timeout, show, page_size)
+            require_namespaces(state)
         except DoctorError as exc:
             if len(wanted) == 1:
                 raise
@@ -365,7 +374,8 @@ def snapshot_cmd(
     registry = registry_with_warnings()
     scope = resolve_scope(namespace, all_namespaces, config)
     target = Target(kubeconfig, contexts[0] if contexts else None)
-    state = _fetch_one(target, needed_kinds(registry), scope, timeout, sys.stderr.isatty())
+    state = _fetch_one(target, kinds_for(registry, scope), scope, timeout, sys.stderr.isatty())
+    require_namespaces(state)
     out = Path(path).expanduser()
     snapshots.save(state, out)
     total = sum(len(v) for v in state.objects.values())
