@@ -1,4 +1,4 @@
-"""CLI: python -m k8scluster up|down|status|env|seed logos [--namespace NS]"""
+"""CLI: python -m k8scluster up|down|status|env|seed logos [--namespace NS]|realnode up|down"""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("what", choices=["logos"])
     seed.add_argument("--namespace", default="logos")
     seed.add_argument("--timeout", type=float, default=120)
+    real = sub.add_parser("realnode", help="start or stop the real node (kubelet, containerd, "
+                          "registries) alone, against the running cluster")
+    real.add_argument("action", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
+
+    if args.verb == "realnode":
+        return _realnode(args.action)
 
     if args.verb == "up":
         try:
@@ -66,6 +72,22 @@ def main(argv: list[str] | None = None) -> int:
               f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
         return 0
     return 2
+
+
+def _realnode(action: str) -> int:
+    if action == "up":
+        try:
+            rec = cluster.realnode_up()
+        except cluster.ClusterError as e:
+            print(f"testcluster: {e}", file=sys.stderr)
+            return 1
+        return 0 if rec.get("ready") else 1
+    if action == "down":
+        cluster.realnode_down()
+        return 0
+    st = cluster.status().get("realnode") or {"ready": False}
+    print(json.dumps(st, indent=2))
+    return 0 if st.get("ready") else 3
 
 
 if __name__ == "__main__":

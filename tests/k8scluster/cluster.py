@@ -3,7 +3,9 @@
 Components (all on 127.0.0.1, free ports, each logging to `.testcluster/logs/<name>.log`):
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (fake kubelets for
 nodes annotated `kwok.x-k8s.io/node: fake`) and `k8scluster.provisioner` (a stand-in for
-the EBS CSI external provisioner). The binaries come from `scripts/build-k8s-binaries`.
+the EBS CSI external provisioner), then the real node (`realnode`: a real kubelet on
+containerd, with local registries; optional: `up` succeeds without it and records why;
+LOGOS_TESTCLUSTER_REALNODE=0 skips it). The binaries come from `scripts/build-k8s-binaries`.
 
 State lives in `.testcluster/` at the repository root (override: LOGOS_TESTCLUSTER_DIR):
 `state.json` (pids, ports, paths), `pki/`, `logs/`, `kubeconfig` (admin, system:masters).
@@ -231,7 +233,14 @@ def status() -> dict:
             n: {"pid": p["pid"], "alive": alive[n], "log": p.get("log")}
             for n, p in state.procs.items()
         },
+        "realnode": _realnode_status(state),
     }
+
+
+def _realnode_status(state: State) -> dict:
+    from . import realnode
+
+    return realnode.status(state)
 
 
 # --------------------------------------------------------------------------- binaries and config
@@ -416,6 +425,8 @@ def _up(*, quiet: bool = False) -> Path:
             f"--proxy-client-cert-file={fp_client.cert}",
             f"--proxy-client-key-file={fp_client.key}",
             "--authorization-mode=Node,RBAC",
+            # Reach a kubelet (logs, exec) by its node IP, never by resolving its name.
+            "--kubelet-preferred-address-types=InternalIP",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={sa_pub}",
             f"--service-account-signing-key-file={sa_key}",
@@ -552,11 +563,45 @@ def _up(*, quiet: bool = False) -> Path:
         _cleanup(state, keep_logs=True)
         raise
 
+    if os.environ.get("LOGOS_TESTCLUSTER_REALNODE", "1") != "0":
+        from . import realnode
+
+        realnode.up(state, bin_dir, quiet=quiet)  # never raises: records why it could not
     state.data["up_seconds"] = round(time.monotonic() - t0, 1)
     state.save()
     if not quiet:
         _log(f"up in {state.data['up_seconds']}s; server {server}")
     return kubeconfig_path()
+
+
+def realnode_up(*, quiet: bool = False) -> dict:
+    """Start the real node against the running cluster (no-op when it is up)."""
+    from . import realnode
+
+    with _locked():
+        state = State.load()
+        if state is None or not is_up():
+            raise ClusterError("the test cluster is not up (run scripts/testcluster up)")
+        if "realnode" in state.data:
+            if realnode.unavailable_reason() is None:
+                if not quiet:
+                    _log("real node already up")
+                return state.data["realnode"]
+            realnode.down(state, quiet=True)
+        return realnode.up(state, Path(state.data["bin"]), quiet=quiet)
+
+
+def realnode_down(*, quiet: bool = False) -> bool:
+    """Stop the real node and delete its Node object; the rest of the cluster keeps running."""
+    from . import realnode
+
+    with _locked():
+        state = State.load()
+        if state is None or "realnode" not in state.data:
+            if not quiet:
+                _log("real node not running")
+            return False
+        return realnode.down(state, delete_node=apiserver_ready(state), quiet=quiet)
 
 
 def _fail(state: State, component: str, why: str) -> None:
@@ -571,6 +616,13 @@ def _fail(state: State, component: str, why: str) -> None:
 
 
 def _stop_all(state: State) -> None:
+    if "realnode" in state.data:  # first: the kubelet before the API server it talks to
+        from . import realnode
+
+        try:
+            realnode.down(state, quiet=True)
+        except Exception as exc:
+            _log(f"stopping the real node failed: {exc}")
     for name in reversed(COMPONENTS):
         p = state.procs.get(name)
         if p:
