@@ -1,14 +1,39 @@
 """workloads: Deployments and StatefulSets short of ready replicas, and crashing containers.
 
-A workload finding is the symptom the other checks' root causes hang from: its ``affected``
-pods are the not-ready ones, so the runner links it to the image-pull, crash or scheduling
-finding about those pods, and its ``depends_on`` claims link it to pvc-pending.  A crash is
-a root cause of its own and is reported on the Pod (the workload is its parent), because a
+A workload finding is the symptom the other checks' root causes hang from: its ``depends_on``
+names its not-ready pods, their claims and its active ReplicaSets, so the runner links it to
+the image-pull, crash, scheduling, Secret or admission finding about those.  A crash is a
+root cause of its own and is reported on the Pod (the workload is its parent), because a
 crash is a property of one pod's container, not of the controller.
 
+What counts as a crash is read from the kubelet's own fields and events, in every shape it
+writes them (sources: kubernetes pkg/kubelet/kuberuntime/kuberuntime_manager.go ``doBackOff``,
+pkg/kubelet/container/sync_result.go ``ErrCrashLoopBackOff``):
+
+- ``state.waiting.reason: CrashLoopBackOff`` with the message ``back-off 40s restarting
+  failed container=NAME pod=POD_NS(UID)``, on containers and on init containers (kubectl
+  shows the latter as ``Init:CrashLoopBackOff``);
+- a container ``running`` again between two back-offs, whose ``lastState.terminated``
+  finished within the kubelet's back-off reset window and whose restarts keep coming: the
+  kubelet's ``BackOff`` events ``Back-off restarting failed container NAME in pod
+  POD_NS(UID)`` (kubelets before 1.26 wrote ``Back-off restarting failed container``,
+  without the names), or, once events have expired, a restart count that keeps growing
+  with short runs;
+- ``lastState.terminated.reason: OOMKilled`` (exit code 137), looping or recovered.
+
+A definitive failure signal is reported at once, without the grace period an ambiguous
+state gets: a ReplicaSet (or StatefulSet) whose pods are refused creation (condition
+``ReplicaFailure=True`` reason ``FailedCreate``, from pkg/controller/replicaset/replica_set.go,
+copied onto the Deployment by pkg/controller/deployment/progress.go; event ``FailedCreate``
+``Error creating: ...`` from pkg/controller/controller_utils.go, or on a StatefulSet
+``create Pod NAME in StatefulSet NAME failed error: ...`` from
+pkg/controller/statefulset/stateful_pod_control.go), and ``Progressing=False`` reason
+``ProgressDeadlineExceeded`` (pkg/controller/deployment/util/deployment_util.go).
+
 Quiet by design: a rollout within its progress deadline whose missing replicas stay within
-``maxUnavailable`` and whose new pods are merely starting, and pods younger than a short grace
-period, are how a healthy cluster looks most of the time.
+``maxUnavailable`` and whose new pods are merely starting, pods younger than a short grace
+period, workloads scaled to zero, pods of completed Jobs, and containers that restarted long
+ago and have run since.
 """
 
 from __future__ import annotations
@@ -16,15 +41,76 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
-from logos_doctor.events import evidence
+from logos_doctor.events import Event, evidence
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, age, meta, name, parse_time
+from logos_doctor.objects import (
+    Obj,
+    ObjectRef,
+    age,
+    annotations_of,
+    mapping,
+    mappings,
+    meta,
+    name,
+    parse_time,
+)
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, container_states, is_ready, is_terminating, phase
+from logos_doctor.workloads import (
+    ContainerState,
+    condition,
+    container_states,
+    exit_code_meaning,
+    is_ready,
+    is_terminating,
+    phase,
+)
+
+CAUSES = Causes(
+    "workloads",
+    Cause(
+        "unavailable-replicas",
+        Severity.CRITICAL,
+        "A Deployment or StatefulSet has fewer available replicas than it asks for",
+        remediation=(
+            "Read the findings it links to (image pull, crash, scheduling, claims, Secrets, "
+            "admission) for why the pods are not ready or not created; the workload recovers "
+            "once they are."
+        ),
+    ),
+    Cause(
+        "rollout-stuck",
+        Severity.WARNING,
+        "A rollout does not advance: its new pods fail or are not created",
+        remediation=(
+            "The new revision's pods do not become ready: fix the cause it links to and the "
+            "rollout continues, or roll back with 'kubectl rollout undo'."
+        ),
+    ),
+    Cause(
+        "crash-loop",
+        Severity.CRITICAL,
+        "A container keeps exiting and the kubelet restarts it with back-off",
+        remediation=(
+            "Read the previous run's log ('kubectl logs {pod} -c {container} --previous'); "
+            "the exit code and the last lines usually name a missing setting, secret or "
+            "dependency."
+        ),
+    ),
+    Cause(
+        "oom-killed",
+        Severity.CRITICAL,
+        "A container is killed by the kernel for exceeding its memory limit",
+        remediation=(
+            "The container exceeded its memory limit{limit}: raise the limit (and request) or "
+            "find what makes it grow; restarting alone will not help."
+        ),
+    ),
+)
 
 # Container waiting reasons that do not fix themselves (anything but ContainerCreating and
 # PodInitializing, the two normal stations on the way to Running).
@@ -33,6 +119,20 @@ STARTING = frozenset({"ContainerCreating", "PodInitializing"})
 GRACE = timedelta(minutes=2)
 # An OOM kill this recent is worth a warning even when the container runs again.
 RECENT_OOM = timedelta(hours=1)
+# The kubelet's crash back-off grows from 10 s to 5 min (MaxContainerBackOff, pkg/kubelet/
+# kubelet.go) and is forgotten once a container has run 2 x 5 min without exiting
+# (client-go util/flowcontrol/backoff.go): a restart within this window is part of a loop.
+CRASH_WINDOW = timedelta(minutes=10)
+# Without back-off events (expired after the API server's --event-ttl, 1 h by default), this
+# many restarts with short runs, the last one within CRASH_WINDOW, is a loop.
+LOOP_RESTARTS = 3
+# A FailedCreate event this recent, on a controller still short of pods, is current.
+RECENT_FAILED_CREATE = timedelta(minutes=20)
+
+# pkg/kubelet/kuberuntime/kuberuntime_manager.go doBackOff:
+#   "Back-off restarting failed container %s in pod %s" (container name, format.Pod(pod));
+# kubelets before 1.26 wrote the sentence alone.
+_BACKOFF = re.compile(r"^Back-off restarting failed container(?: (?P<container>\S+) in pod \S+)?")
 
 
 def workloads(state: ClusterState, config: Config) -> Iterator[Finding]:
@@ -43,7 +143,7 @@ def workloads(state: ClusterState, config: Config) -> Iterator[Finding]:
             if found is not None:
                 yield found
     for pod in state.in_scope("pods"):
-        if not is_terminating(pod):
+        if not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed"):
             yield from _crashes(state, pod)
 
 
@@ -54,7 +154,10 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
         return f"unschedulable: {sched.get('message') or sched.get('reason')}"
     for cs in container_states(pod):
         if cs.waiting_reason and cs.waiting_reason not in STARTING:
-            return f"container {cs.name} {cs.waiting_reason}"
+            what = f"{'init ' if cs.init else ''}container {cs.name} {cs.waiting_reason}"
+            if cs.waiting_message and cs.waiting_reason != "CrashLoopBackOff":
+                what += f": {_short(cs.waiting_message)}"
+            return what
     born = parse_time(meta(pod).get("creationTimestamp"))
     if born and state.now - born > GRACE and phase(pod) == "Pending":
         return f"Pending for {age(born, state.now)}"
@@ -65,10 +168,21 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
     return None
 
 
-def _pods(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:
-    owners = state.children(wl, "ReplicaSet") if kind == "Deployment" else [wl]
-    pods = [p for o in owners for p in state.children(o, "Pod")]
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _owners(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:
+    return state.children(wl, "ReplicaSet") if kind == "Deployment" else [wl]
+
+
+def _live(pods: list[Obj]) -> list[Obj]:
     return [p for p in pods if not is_terminating(p) and phase(p) not in ("Succeeded", "Failed")]
+
+
+def _pods(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:
+    return _live([p for o in _owners(state, kind, wl) for p in state.children(o, "Pod")])
 
 
 def _max_unavailable(kind: str, wl: Obj, desired: int) -> int:
@@ -101,8 +215,70 @@ def _rolling(kind: str, wl: Obj, desired: int) -> bool:
     return updated < desired or _count(status.get("replicas")) > updated
 
 
+def _revision(rs: Obj) -> int:
+    value = annotations_of(rs).get("deployment.kubernetes.io/revision", "")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+def _active_sets(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:
+    """The ReplicaSets a Deployment runs now (any with replicas, and the newest)."""
+    if kind != "Deployment":
+        return []
+    sets = state.children(wl, "ReplicaSet")
+    newest = max(sets, key=_revision, default=None)
+    return [
+        rs for rs in sets if _count(mapping(rs.get("spec")).get("replicas")) > 0 or rs is newest
+    ]
+
+
+def _refused(state: ClusterState, kind: str, wl: Obj) -> tuple[list[ObjectRef], list[str]]:
+    """Controllers whose pods the API server refuses to create now, with the evidence.
+
+    Definitive: the controller has tried and been told why.  A ``ReplicaFailure=True``
+    condition is removed by the ReplicaSet controller on its next successful sync, so it is
+    current; a ``FailedCreate`` event lingers for an hour, so it counts only while recent
+    and while the controller is still short of pods.
+    """
+    refs: list[ObjectRef] = []
+    lines: list[str] = []
+    controllers = [("ReplicaSet", rs) for rs in _active_sets(state, kind, wl)]
+    if kind == "StatefulSet":
+        controllers = [("StatefulSet", wl)]
+    for ckind, obj in controllers:
+        want = _count(mapping(obj.get("spec")).get("replicas", 1))
+        have = len(_live(state.children(obj, "Pod")))
+        failure = condition(obj, "ReplicaFailure") or {}
+        found: list[str] = []
+        if failure.get("status") == "True":
+            found.append(
+                f"{ckind} {name(obj)}: ReplicaFailure=True ({failure.get('reason')}): "
+                f"{_short(str(failure.get('message') or ''), 300)}"
+            )
+        recent = [
+            e
+            for e in state.events_for(ckind, obj)
+            if e.reason == "FailedCreate"
+            and e.last is not None
+            and state.now - e.last <= RECENT_FAILED_CREATE
+        ]
+        if recent and have < want:
+            found += [
+                f"{ckind} {name(obj)}: {line}" for line in evidence(recent, state.now, limit=2)
+            ]
+        if found:
+            refs.append(ObjectRef.of(ckind, obj))
+            lines += found
+    own = condition(wl, "ReplicaFailure") or {}
+    if kind == "Deployment" and own.get("status") == "True" and not lines:
+        lines.append(
+            f"ReplicaFailure=True ({own.get('reason')}): {_short(str(own.get('message')))}"
+        )
+        refs += [ObjectRef.of("ReplicaSet", rs) for rs in _active_sets(state, kind, wl)]
+    return refs, lines
+
+
 def _workload(state: ClusterState, kind: str, wl: Obj) -> Finding | None:
-    spec, status = wl.get("spec") or {}, wl.get("status") or {}
+    spec, status = mapping(wl.get("spec")), mapping(wl.get("status"))
     desired = _count(spec.get("replicas", 1))
     if desired == 0:
         return None  # scaled to zero on purpose
@@ -114,9 +290,15 @@ def _workload(state: ClusterState, kind: str, wl: Obj) -> Finding | None:
     progressing = condition(wl, "Progressing") or {}
     rolling = _rolling(kind, wl, desired)
     within = short <= _max_unavailable(kind, wl, desired)
+    refused, refusals = _refused(state, kind, wl) if short or rolling else ([], [])
     what, have = f"{kind} {name(wl)}", f"{available}/{desired} replicas available"
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         cause, message = "rollout-stuck", f"{what}: rollout exceeded its progress deadline; {have}"
+    elif refusals and rolling and within:
+        cause = "rollout-stuck"
+        message = f"{what}: rollout blocked, the new pods are refused creation; {have}"
+    elif refusals:
+        cause, message = "unavailable-replicas", f"{what}: {have}; pods are refused creation"
     elif rolling and within:
         if not why:
             return None  # a rollout on its way, within what the strategy allows
@@ -127,39 +309,55 @@ def _workload(state: ClusterState, kind: str, wl: Obj) -> Finding | None:
         cause, message = "unavailable-replicas", f"{what}: {have}"
     else:
         return None
-    severity = Severity.CRITICAL if available == 0 else Severity.WARNING
     lines = [f"pod {p}: {b}" for p, b in sorted(why.items())[:4]]
+    lines += refusals[:3]
     if progressing.get("message"):
         lines.append(f"Progressing={progressing.get('status')}: {progressing['message']}")
     ns = meta(wl).get("namespace")
     claims = {
-        v["persistentVolumeClaim"]["claimName"]
+        str(mapping(v.get("persistentVolumeClaim")).get("claimName"))
         for p in not_ready
-        for v in (p.get("spec") or {}).get("volumes") or []
-        if (v.get("persistentVolumeClaim") or {}).get("claimName")
+        for v in mappings(mapping(p.get("spec")).get("volumes"))
+        if mapping(v.get("persistentVolumeClaim")).get("claimName")
     }
-    return Finding(
-        check="workloads",
-        cause=cause,
-        severity=severity,
+    sets = [ObjectRef.of("ReplicaSet", rs) for rs in _active_sets(state, kind, wl)]
+    return CAUSES[cause].finding(
         resource=ObjectRef.of(kind, wl),
         message=message,
-        evidence=tuple(lines),
-        remediation=_REMEDY[cause],
-        # What the workload needs: its not-ready pods and their claims (findings about those
-        # explain this one).
-        depends_on=(
-            *(ObjectRef.of("Pod", p) for p in not_ready),
-            *(ObjectRef("PersistentVolumeClaim", ns, c) for c in sorted(claims)),
+        evidence=lines,
+        severity=Severity.CRITICAL if available == 0 else Severity.WARNING,
+        # What the workload needs: its not-ready pods, their claims, and the ReplicaSets that
+        # make its pods (findings about those explain this one: a crash, a missing Secret, a
+        # quota or webhook that refuses the pods).
+        depends_on=_unique(
+            [
+                *(ObjectRef.of("Pod", p) for p in not_ready),
+                *(ObjectRef("PersistentVolumeClaim", ns, c) for c in sorted(claims)),
+                *refused,
+                *sets,
+            ]
         ),
     )
+
+
+def _unique(refs: list[ObjectRef]) -> tuple[ObjectRef, ...]:
+    seen: set[tuple[str, str | None, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.kind, ref.namespace, ref.name)
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return tuple(out)
 
 
 def _old_enough(state: ClusterState, not_ready: list[Obj], status: Obj) -> bool:
     """Whether a shortfall with no visible failure has lasted past the grace period."""
     times = [parse_time(meta(p).get("creationTimestamp")) for p in not_ready]
     if not not_ready:  # fewer pods than desired and none to blame: quota, admission, ...
-        times = [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
+        times = [
+            parse_time(c.get("lastTransitionTime")) for c in mappings(status.get("conditions"))
+        ]
     return any(t is not None and state.now - t > GRACE for t in times) or not times
 
 
@@ -172,80 +370,108 @@ def _deadline_left(state: ClusterState, wl: Obj, progressing: Obj) -> str:
     return f"; the controller declares it stuck in {age(state.now, ends)}"
 
 
+def _backoffs(events: list[Event], cs: ContainerState, state: ClusterState) -> list[Event]:
+    """The kubelet's recent BackOff events for this container (or naming none)."""
+    out = []
+    for e in events:
+        match = _BACKOFF.match(e.message) if e.reason == "BackOff" else None
+        if match is None or match.group("container") not in (None, cs.name):
+            continue
+        if e.last is not None and state.now - e.last <= CRASH_WINDOW:
+            out.append(e)
+    return out
+
+
+def _looping(state: ClusterState, cs: ContainerState, backoffs: list[Event]) -> str | None:
+    """How a container shows a crash loop, or None: waiting in back-off, or running again."""
+    if cs.waiting_reason == "CrashLoopBackOff":
+        return "waiting"
+    finished = cs.last_finished
+    if cs.restarts < 1 or finished is None or state.now - finished > CRASH_WINDOW:
+        return None  # never restarted, or the last exit is old: the back-off has reset
+    if backoffs:
+        return "again"
+    ran = finished - cs.last_started if cs.last_started else None
+    if cs.restarts >= LOOP_RESTARTS and ran is not None and ran < CRASH_WINDOW:
+        return "again"
+    return None
+
+
 def _crashes(state: ClusterState, pod: Obj) -> Iterator[Finding]:
     """crash-loop / oom-killed on one pod, one finding per cause, naming the containers."""
-    found: defaultdict[tuple[str, bool], list[str]] = defaultdict(list)
+    found: defaultdict[tuple[str, bool], list[ContainerState]] = defaultdict(list)
     lines: list[str] = []
-    finished, limits = _last_finished(pod), _memory_limits(pod)
+    events = state.events_for("Pod", pod)
+    limits = _memory_limits(pod)
+    shown: list[Event] = []
+    running_again = False
     for cs in container_states(pod):
         oom = cs.last_terminated_reason == "OOMKilled"
-        if cs.waiting_reason == "CrashLoopBackOff":
-            found[("oom-killed" if oom else "crash-loop", False)].append(cs.name)
-        elif oom and (t := finished.get(cs.name)) and state.now - t <= RECENT_OOM:
-            found[("oom-killed", True)].append(cs.name)
+        backoffs = _backoffs(events, cs, state)
+        how = _looping(state, cs, backoffs)
+        if how is not None:
+            found[("oom-killed" if oom else "crash-loop", False)].append(cs)
+            running_again = running_again or how == "again"
+            shown += [e for e in backoffs if e not in shown]
+        elif oom and cs.last_finished and state.now - cs.last_finished <= RECENT_OOM:
+            found[("oom-killed", True)].append(cs)
         else:
             continue
-        limit = f", memory limit {limits[cs.name]}" if oom and cs.name in limits else ""
-        lines.append(
-            f"container {cs.name}: restarted {cs.restarts} time(s), last exit code "
-            f"{cs.last_exit_code} ({cs.last_terminated_reason}){limit}"
-        )
+        lines.append(_exit_line(state, cs, limits))
     if not found:
         return
-    backoffs = [
-        e
-        for e in state.events_for("Pod", pod)
-        if e.reason == "BackOff" and e.message.startswith("Back-off restarting")
-    ]
-    lines += evidence(backoffs, state.now)
+    lines += evidence(shown, state.now)
     for (cause, recovered), containers in sorted(found.items()):
+        names = ", ".join(_label(cs) for cs in containers)
         if recovered:
             doing = "was OOMKilled within the last hour and runs again"
         elif cause == "oom-killed":
             doing = "is OOMKilled and restarted in a back-off loop"
-        else:
+        elif all(cs.waiting_reason == "CrashLoopBackOff" for cs in containers):
             doing = "keeps exiting and is restarted in a back-off loop (CrashLoopBackOff)"
-        yield Finding(
-            check="workloads",
-            cause=cause,
-            severity=Severity.WARNING if recovered else Severity.CRITICAL,
+        else:
+            doing = "keeps exiting and is restarted in a back-off loop (running again now)"
+        if any(cs.init for cs in containers) and not recovered:
+            doing += "; the pod's app containers cannot start (Init:CrashLoopBackOff)"
+        first = containers[0]
+        limit = limits.get(first.name)
+        yield CAUSES[cause].finding(
             resource=ObjectRef.of("Pod", pod),
             parent=state.workload_of(pod),
-            message=f"pod {name(pod)}: container {', '.join(containers)} {doing}",
-            evidence=tuple(lines),
-            remediation=_REMEDY[cause],
+            message=f"pod {name(pod)}: {names} {doing}",
+            evidence=lines,
+            severity=Severity.WARNING if recovered else None,
+            pod=name(pod),
+            container=first.name,
+            limit=f" ({limit})" if limit else "",
         )
 
 
-def _last_finished(pod: Obj) -> dict[str, datetime | None]:
-    status = pod.get("status") or {}
-    out: dict[str, datetime | None] = {}
-    for key in ("initContainerStatuses", "containerStatuses"):
-        for cs in status.get(key) or []:
-            term = (cs.get("lastState") or {}).get("terminated") or {}
-            out[str(cs.get("name"))] = parse_time(term.get("finishedAt"))
-    return out
+def _label(cs: ContainerState) -> str:
+    return f"{'init ' if cs.init else ''}container {cs.name}"
+
+
+def _exit_line(state: ClusterState, cs: ContainerState, limits: dict[str, str]) -> str:
+    oom = cs.last_terminated_reason == "OOMKilled"
+    limit = f", memory limit {limits[cs.name]}" if oom and cs.name in limits else ""
+    when = f", {age(cs.last_finished, state.now)} ago" if cs.last_finished else ""
+    now = "running again" if cs.running else (cs.waiting_reason or "not running")
+    return (
+        f"{_label(cs)}: restarted {cs.restarts} time(s), last exit code "
+        f"{cs.last_exit_code} ({cs.last_terminated_reason}){limit}{when}: "
+        f"{exit_code_meaning(cs.last_exit_code, cs.last_terminated_reason)}; now {now}"
+    )
 
 
 def _memory_limits(pod: Obj) -> dict[str, str]:
-    spec = pod.get("spec") or {}
-    return {
-        str(c.get("name")): str(((c.get("resources") or {}).get("limits") or {})["memory"])
-        for c in (*(spec.get("initContainers") or []), *(spec.get("containers") or []))
-        if ((c.get("resources") or {}).get("limits") or {}).get("memory")
-    }
+    spec = mapping(pod.get("spec"))
+    out = {}
+    for c in (*mappings(spec.get("initContainers")), *mappings(spec.get("containers"))):
+        memory = mapping(mapping(c.get("resources")).get("limits")).get("memory")
+        if memory:
+            out[str(c.get("name"))] = str(memory)
+    return out
 
-
-_REMEDY = {
-    "unavailable-replicas": "Read the findings it links to (image pull, crash, scheduling, "
-    "claims) for why the pods are not ready; the workload recovers once they are.",
-    "rollout-stuck": "The new revision's pods do not become ready: fix the cause it links to "
-    "and the rollout continues, or roll back with 'kubectl rollout undo'.",
-    "crash-loop": "Read the previous run's log ('kubectl logs --previous'); the exit code and "
-    "the last lines usually name a missing setting, secret or dependency.",
-    "oom-killed": "The container exceeded its memory limit: raise the limit (and request) or "
-    "find what makes it grow; restarting alone will not help.",
-}
 
 CHECK = Check(
     id="workloads",
@@ -253,6 +479,6 @@ CHECK = Check(
     severity=Severity.CRITICAL,
     kinds=("deployments", "statefulsets", "replicasets", "pods"),
     optional_kinds=("events",),
-    causes=("unavailable-replicas", "rollout-stuck", "crash-loop", "oom-killed"),
+    causes=CAUSES,
     run=workloads,
 )

@@ -9,8 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-from logos_doctor.objects import Obj, ObjectRef, controller_of, meta, name, namespace
+from logos_doctor.objects import (
+    Obj,
+    ObjectRef,
+    controller_of,
+    mapping,
+    mappings,
+    meta,
+    name,
+    namespace,
+    parse_time,
+)
 from logos_doctor.state import ClusterState
 
 
@@ -40,7 +51,13 @@ def is_terminating(obj: Obj) -> bool:
 
 @dataclass(frozen=True)
 class ContainerState:
-    """One container's status as the kubelet reported it."""
+    """One container's status as the kubelet reported it.
+
+    ``last_*`` describe ``lastState.terminated``: the previous run of the container, which
+    the kubelet keeps after a restart (that is where a crash shows once the container runs
+    again).  ``running`` says the container is in state ``running`` now, since
+    ``running_since`` (``state.running.startedAt``).
+    """
 
     name: str
     image: str
@@ -50,31 +67,109 @@ class ContainerState:
     restarts: int
     last_terminated_reason: str | None
     last_exit_code: int | None
+    ready: bool = False
+    running: bool = False
+    running_since: datetime | None = None
+    last_started: datetime | None = None
+    last_finished: datetime | None = None
+    terminated_reason: str | None = None
+    terminated_exit_code: int | None = None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def container_states(pod: Obj) -> Iterator[ContainerState]:
     """Every container status of a pod, init containers first."""
-    status = pod.get("status") or {}
+    status = mapping(pod.get("status"))
+    spec = mapping(pod.get("spec"))
     spec_images = {
         c.get("name"): c.get("image", "")
         for key in ("initContainers", "containers")
-        for c in (pod.get("spec") or {}).get(key) or []
+        for c in mappings(spec.get(key))
     }
     for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
-        for cs in status.get(key) or []:
-            state = cs.get("state") or {}
-            waiting = state.get("waiting") or {}
-            last = (cs.get("lastState") or {}).get("terminated") or {}
+        for cs in mappings(status.get(key)):
+            state = mapping(cs.get("state"))
+            waiting = mapping(state.get("waiting"))
+            running = mapping(state.get("running"))
+            terminated = mapping(state.get("terminated"))
+            last = mapping(mapping(cs.get("lastState")).get("terminated"))
+            restarts = _int(cs.get("restartCount"))
             yield ContainerState(
                 name=str(cs.get("name", "")),
                 image=str(spec_images.get(cs.get("name")) or cs.get("image", "")),
                 init=init,
-                waiting_reason=waiting.get("reason"),
+                waiting_reason=_str(waiting.get("reason")),
                 waiting_message=str(waiting.get("message") or ""),
-                restarts=int(cs.get("restartCount") or 0),
-                last_terminated_reason=last.get("reason"),
-                last_exit_code=last.get("exitCode"),
+                restarts=max(restarts or 0, 0),
+                last_terminated_reason=_str(last.get("reason")),
+                last_exit_code=_int(last.get("exitCode")),
+                ready=cs.get("ready") is True,
+                running=isinstance(state.get("running"), dict),
+                running_since=parse_time(running.get("startedAt")),
+                last_started=parse_time(last.get("startedAt")),
+                last_finished=parse_time(last.get("finishedAt")),
+                terminated_reason=_str(terminated.get("reason")),
+                terminated_exit_code=_int(terminated.get("exitCode")),
             )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# What an exit code says, as the kubelet reports it in ``lastState.terminated.exitCode``: the
+# container's own status, or 128 + the signal number when a signal ended it (the runtime's
+# convention: containerd and CRI-O report WaitStatus the shell's way).  The ``reason`` next to
+# it is the runtime's: ``OOMKilled`` (the kernel's OOM killer sent the SIGKILL), ``Error``
+# (any other non-zero exit), ``Completed`` (exit 0), ``ContainerCannotRun``, ``StartError``.
+_EXIT_CODES = {
+    0: "exited successfully, yet is restarted: a long-running container must not exit",
+    1: "the application exited with an error",
+    2: "the application exited with an error (often bad arguments or configuration)",
+    126: "the command is not executable",
+    127: "the command was not found in the image",
+    134: "SIGABRT: the process aborted",
+    137: "SIGKILL: killed (128+9), by the OOM killer or after a grace period ran out",
+    139: "SIGSEGV: the process crashed on a memory access (128+11)",
+    143: "SIGTERM: asked to stop (128+15) and exited",
+}
+
+
+def exit_code_meaning(code: int | None, reason: str | None = None) -> str:
+    """A short reading of a container's exit code (and the runtime's reason), for evidence."""
+    if code is None:
+        return "no exit code recorded"
+    if code == 137 and reason == "OOMKilled":
+        return "SIGKILL from the kernel's OOM killer: the container exceeded its memory limit"
+    if code in _EXIT_CODES:
+        return _EXIT_CODES[code]
+    if 128 < code < 160:
+        return f"ended by signal {code - 128}"
+    return "the application exited with an error"
+
+
+def controllers(state: ClusterState, obj: Obj, kind: str = "Pod") -> list[ObjectRef]:
+    """The controller chain above an object, nearest first (Pod -> ReplicaSet, Deployment).
+
+    An owner that was not fetched is still named, from the ownerReference.
+    """
+    out: list[ObjectRef] = []
+    current: Obj | None = obj
+    ns = namespace(obj)
+    for _ in range(8):
+        ref = controller_of(current) if current is not None else None
+        if not ref:
+            break
+        found = state.by_uid(str(ref.get("uid") or ""))
+        if found is None:
+            out.append(ObjectRef(str(ref.get("kind", "?")), ns, str(ref.get("name", "?"))))
+            break
+        kind, current = found
+        out.append(ObjectRef.of(kind, current))
+    return out
 
 
 def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
