@@ -25,7 +25,7 @@ from logos_doctor.cli.app import cli, cluster_options, config_options
 from logos_doctor.collect import needed_kinds
 from logos_doctor.config import Config, load_config
 from logos_doctor.connection import Connection, connect
-from logos_doctor.errors import FixError, UsageError
+from logos_doctor.errors import ClusterError, FixError, UsageError
 from logos_doctor.fetch import Fetcher, FetchOptions
 from logos_doctor.fix.executor import Executor, RunResult
 from logos_doctor.fix.journal import (
@@ -218,10 +218,11 @@ def _run(
     conn = connect(kubeconfig, context)
     lock: FixLock | None = None
     try:
+        lock_ns = _lock_namespace(conn, ns, timeout, cluster_scoped=command == "storageclass")
         if dry_run:
-            _warn_if_locked(conn, ns)
+            _warn_if_locked(conn, lock_ns)
         else:
-            lock = FixLock(conn.api, ns, fix_id)
+            lock = FixLock(conn.api, lock_ns, fix_id)
             lock.acquire()
             if lock.took_over:
                 click.echo(
@@ -336,6 +337,37 @@ def _one_context(contexts: tuple[str, ...]) -> str | None:
     if len(contexts) > 1:
         raise UsageError("a fix works on one cluster: give --context once")
     return contexts[0] if contexts else None
+
+
+def _lock_namespace(conn: Connection, ns: str, timeout: float, *, cluster_scoped: bool) -> str:
+    """Where the fix's Lease lives: the Logos namespace, which a claim fix needs to exist.
+
+    A StorageClass is cluster-scoped and the production guide creates it *before* the chart
+    (and its namespace): that fix must not need the namespace, so its lock falls back to
+    ``default``, which every cluster has.
+    """
+    from logos_doctor.fix.kube import NotFound, Transient, request
+
+    try:
+        request(conn.api, "GET", f"/api/v1/namespaces/{ns}", timeout=timeout)
+    except Transient as exc:
+        raise ClusterError(
+            f"cannot reach the API server {conn.server}: {exc}",
+            "check the network/VPN and the cluster's health; nothing was changed",
+        ) from None
+    except NotFound:
+        if not cluster_scoped:
+            raise FixError(
+                f"namespace {ns} does not exist: there are no claims to fix",
+                "install the chart first, or give the namespace Logos runs in with -n",
+            ) from None
+        click.echo(
+            f"logos-doctor: note: namespace {ns} does not exist yet; the StorageClass is "
+            "cluster-wide, so the fix lock is taken in namespace default",
+            err=True,
+        )
+        return "default"
+    return ns
 
 
 def _warn_if_locked(conn: Connection, ns: str) -> None:
