@@ -7,11 +7,41 @@ re-evaluate the scheduler's filter plugins over the nodes in the state: the reso
 tolerations (TaintToleration), and the node conditions that stop new pods.  These are the
 plugins' rules as documented for Kubernetes 1.37, not a scheduler: no scoring, no
 preemption, no inter-pod affinity.
+
+The verdict's phrasings, from kubernetes/kubernetes pkg/scheduler (1.30 to 1.37), are read
+by ``parse_verdict`` and sorted into kinds by ``reason_kind``:
+
+- schedule_one.go ``FitError.Error``: ``0/<N> nodes are available: <reasons>.`` where
+  <reasons> is either one PreFilter message (``pod has unbound immediate
+  PersistentVolumeClaims``, ``persistentvolumeclaim "x" not found``) or the filter
+  histogram ``<count> <reason>`` sorted as strings and joined by ``, ``; then the PostFilter
+  messages (``preemption: 0/<N> nodes are available: 7 Preemption is not helpful for
+  scheduling.``, DRA's ``no new claims to deallocate,``), which say nothing about the nodes.
+- framework/plugins/noderesources/fit.go: ``Insufficient <resource>``, ``Too many pods``.
+- tainttoleration/taint_toleration.go: ``node(s) had untolerated taint {<key>: <value>}``
+  (1.25 to 1.32), ``node(s) had untolerated taint(s)`` (1.33 on, the taint is no longer
+  named), ``node(s) had taint {<key>: <value>}, that the pod didn't tolerate`` (before 1.25).
+- nodeaffinity/node_affinity.go: ``node(s) didn't match Pod's node affinity/selector``;
+  nodename: ``node(s) didn't match the requested node name``;
+  nodeunschedulable: ``node(s) were unschedulable``.
+- interpodaffinity/filtering.go: ``node(s) didn't match pod affinity rules``, ``node(s)
+  didn't match pod anti-affinity rules``, ``node(s) didn't satisfy existing pods
+  anti-affinity rules`` (and ``node(s) didn't match pod affinity/anti-affinity`` of old).
+- volumebinding/binder.go: ``node(s) had volume node affinity conflict`` (to 1.30),
+  ``node(s) didn't match PersistentVolume's node affinity`` (later),
+  ``node(s) didn't find available persistent volumes to bind``, ``node(s) did not have
+  enough free storage``, ``node(s) unavailable due to one or more pvc(s) bound to
+  non-existent pv(s)``; volumezone: ``node(s) had no available volume zone``.
+- nodeports/node_ports.go: ``node(s) didn't have free ports for the requested pod ports``.
+- podtopologyspread/filtering.go: ``node(s) didn't match pod topology spread constraints``
+  (and ``... (missing required label)``).
+- nodevolumelimits: ``node(s) exceed max volume count``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +49,56 @@ from logos_doctor.objects import Obj, labels_of, mapping, mappings, name, parse_
 
 _FIT = re.compile(r"^0/(\d+) nodes are available: (.*)$", re.S)
 _COUNTED = re.compile(r"^(\d+) (.+)$")
+_NEXT_COUNT = re.compile(r", (?=\d+ )")
 LIFECYCLE_TAINTS = "node.kubernetes.io/"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The scheduler's FitError, read: how many nodes, and why each was refused.
+
+    ``reasons`` maps each filter reason to the number of nodes it refused; a PreFilter
+    rejection (one reason for the whole pod) is ``prefilter`` and counts every node.
+    ``post`` is what the PostFilter plugins said (preemption), kept only as text.
+    """
+
+    total: int | None
+    reasons: dict[str, int] = field(default_factory=dict)
+    prefilter: str | None = None
+    post: str = ""
+
+    def said(self) -> str:
+        """The reasons as the scheduler counted them: ``3 Insufficient cpu, 4 node(s) ...``."""
+        if self.prefilter is not None:
+            return self.prefilter
+        return ", ".join(f"{n} {r}" for r, n in self.reasons.items())
+
+
+def parse_verdict(message: str) -> Verdict:
+    """Parse ``0/N nodes are available: <reasons>. <postfilter>``; Verdict(None) otherwise.
+
+    The reasons end at the first ``". "`` (or the final ``"."``): no reason contains one,
+    since resource names, taint keys and claim names cannot hold a space.
+    """
+    match = _FIT.match(message.strip())
+    if not match:
+        return Verdict(None)
+    total = int(match.group(1))
+    rest = match.group(2)
+    cut = rest.find(". ")
+    first, post = (rest, "") if cut < 0 else (rest[:cut], rest[cut + 2 :])
+    first = first.strip().rstrip(".")
+    reasons: dict[str, int] = {}
+    # Split only before a count: the oldest taint phrasing has a ", " of its own.
+    parts = [p.strip() for p in _NEXT_COUNT.split(first) if p.strip()]
+    counted = [_COUNTED.match(p) for p in parts]
+    if parts and all(counted):
+        for m in counted:
+            assert m is not None
+            reasons[m.group(2)] = reasons.get(m.group(2), 0) + int(m.group(1))
+        return Verdict(total, reasons, None, post.strip())
+    # A PreFilter message: one reason for every node.
+    return Verdict(total, {first: total} if first else {}, first or None, post.strip())
 
 
 def fit_reasons(message: str) -> tuple[int | None, dict[str, int]]:
@@ -29,19 +108,61 @@ def fit_reasons(message: str) -> tuple[int | None, dict[str, int]]:
     sorted filter histogram ``<count> <reason>`` joined by ``, ``; the preemption sentence after
     it is not about the nodes' fit and is dropped.
     """
-    match = _FIT.match(message.strip())
-    if not match:
-        return None, {}
-    total = int(match.group(1))
-    first = match.group(2).split(". ")[0].rstrip(".")
-    reasons: dict[str, int] = {}
-    for part in first.split(", "):
-        counted = _COUNTED.match(part.strip())
-        if counted:
-            reasons[counted.group(2)] = reasons.get(counted.group(2), 0) + int(counted.group(1))
-        elif part.strip():
-            reasons[part.strip()] = total
-    return total, reasons
+    verdict = parse_verdict(message)
+    return verdict.total, dict(verdict.reasons)
+
+
+# Each filter reason's kind, with what it names (a resource, a taint, a claim).  Sources in
+# the module docstring.
+_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^Insufficient (?P<what>\S+)$"), "insufficient"),
+    (re.compile(r"^Too many pods$"), "too-many-pods"),
+    (re.compile(r"^node\(s\) had untolerated taint \{(?P<what>[^:{}]*: ?[^{}]*)\}$"), "taint"),
+    (re.compile(r"^node\(s\) had untolerated taint\(s\)$"), "taint"),
+    (
+        re.compile(
+            r"^node\(s\) had taint \{(?P<what>[^:{}]*: ?[^{}]*)\}, that the pod didn't tolerate$"
+        ),
+        "taint",
+    ),
+    (re.compile(r"^node\(s\) didn't match Pod's node affinity/selector$"), "node-affinity"),
+    (re.compile(r"^node\(s\) didn't match Pod's node affinity$"), "node-affinity"),
+    (re.compile(r"^node\(s\) didn't match the requested node name$"), "node-name"),
+    (re.compile(r"^node\(s\) were unschedulable$"), "unschedulable"),
+    (re.compile(r"^node\(s\) didn't match pod affinity rules$"), "pod-affinity"),
+    (re.compile(r"^node\(s\) didn't match pod affinity/anti-affinity$"), "pod-affinity"),
+    (re.compile(r"^node\(s\) didn't match pod anti-affinity rules$"), "pod-anti-affinity"),
+    (
+        re.compile(r"^node\(s\) didn't satisfy existing pods anti-affinity rules$"),
+        "existing-anti-affinity",
+    ),
+    (re.compile(r"^node\(s\) had volume node affinity conflict$"), "volume-node-affinity"),
+    (
+        re.compile(r"^node\(s\) didn't match PersistentVolume's node affinity$"),
+        "volume-node-affinity",
+    ),
+    (re.compile(r"^node\(s\) had no available volume zone$"), "volume-node-affinity"),
+    (re.compile(r"^node\(s\) didn't find available persistent volumes to bind$"), "volume-bind"),
+    (re.compile(r"^pod has unbound immediate PersistentVolumeClaims$"), "claim-unbound"),
+    (re.compile(r'^persistentvolumeclaim "(?P<what>[^"]+)" not found$'), "claim-not-found"),
+    (
+        re.compile(r"^node\(s\) didn't have free ports for the requested pod ports$"),
+        "host-port",
+    ),
+    (
+        re.compile(r"^node\(s\) didn't match pod topology spread constraints( \(.*\))?$"),
+        "topology-spread",
+    ),
+)
+
+
+def reason_kind(reason: str) -> tuple[str, str | None]:
+    """The kind of one filter reason and what it names, or ``("unknown", None)``."""
+    for pattern, kind in _KINDS:
+        match = pattern.match(reason.strip())
+        if match:
+            return kind, match.groupdict().get("what")
+    return "unknown", None
 
 
 def pod_request(spec: Obj | None, res: str) -> Decimal:
