@@ -48,8 +48,10 @@ class Cause:
 
     ``remediation`` and ``fix`` are templates over the facts a check passes to ``finding``;
     ``fix`` is the ``logos-doctor fix`` command when an automatic fix exists, else None.
-    ``anchor`` is the runbook section (defaults to the id).  ``check`` is filled in by the
-    ``Causes`` table that holds the cause.
+    ``anchor`` is the runbook section (defaults to the id).  ``symptom`` marks a cause that
+    says *what* is wrong but not why (a Deployment short of replicas): it explains nothing
+    on its own, so the never-silent pass still reports the warnings beneath it.  ``check``
+    is filled in by the ``Causes`` table that holds the cause.
     """
 
     id: str
@@ -58,6 +60,7 @@ class Cause:
     remediation: str = ""
     fix: str | None = None
     anchor: str = ""
+    symptom: bool = False
     check: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +112,7 @@ class Cause:
             fix=command,
             affected=tuple(affected),
             depends_on=tuple(depends_on),
+            symptom=self.symptom,
         )
 
 
@@ -132,6 +136,7 @@ class Causes(Mapping[str, Cause]):
                 cause.remediation,
                 cause.fix,
                 cause.anchor,
+                cause.symptom,
                 check=check,
             )
             self._by_id[cause.id] = bound

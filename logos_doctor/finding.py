@@ -69,6 +69,8 @@ class Finding:
     affected: tuple[ObjectRef, ...] = ()
     depends_on: tuple[ObjectRef, ...] = ()
     caused_by: tuple[FindingKey, ...] = field(default=())
+    # Made from a cause that says what is wrong but not why (see ``Cause.symptom``).
+    symptom: bool = False
 
     @property
     def key(self) -> FindingKey:

@@ -9,7 +9,7 @@ recorded as a ``LoadError`` naming it, and every other check still runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -27,6 +27,8 @@ GROUP = "logos_doctor.checks"
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 CheckFunc = Callable[["ClusterState", "Config"], Iterable[Finding]]
+# A check that reads what the others found (the never-silent pass): it runs after them.
+ReviewFunc = Callable[["ClusterState", "Config", Sequence[Finding]], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Check:
     and the check is skipped when one of them could not be listed.  ``causes`` are every cause
     it can report, as a ``Causes`` table (a plugin may still give bare ids: they become
     causes at the check's severity); each has a section in the runbook named ``runbook``.
-    The runner refuses a finding whose cause is not declared here.
+    The runner refuses a finding whose cause is not declared here.  A check with ``review``
+    runs after every other check and is handed their findings (``run`` is then unused).
     """
 
     id: str
@@ -49,6 +52,7 @@ class Check:
     runbook: str = ""
     fix: str | None = None
     optional_kinds: tuple[str, ...] = ()
+    review: ReviewFunc | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

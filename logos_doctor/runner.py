@@ -60,7 +60,8 @@ def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> 
     """Run ``checks`` on ``state``; never raises for a check's own failure."""
     results: list[CheckResult] = []
     findings: list[Finding] = []
-    for check in checks:
+    # Reviewing checks read the others' findings, so they go last.
+    for check in sorted(checks, key=lambda c: c.review is not None):
         missing = [k for k in check.kinds if not state.has(k)]
         if missing:
             reasons = "; ".join(state.unavailable.get(k) or f"{k} not fetched" for k in missing)
@@ -68,7 +69,12 @@ def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> 
             continue
         start = time.perf_counter()
         try:
-            found = [_override(f, config) for f in check.run(state, config)]
+            produced = (
+                check.review(state, config, tuple(findings))
+                if check.review is not None
+                else check.run(state, config)
+            )
+            found = [_override(f, config) for f in produced]
         except Exception as exc:  # a check that raises is reported, not fatal
             detail = f"check failed: {type(exc).__name__}: {exc}".splitlines()[0][:300]
             results.append(CheckResult(check.id, "error", detail, time.perf_counter() - start))
