@@ -215,14 +215,16 @@ RPC_ERRORS = {
                     'failed to resolve reference "{ref}": failed to authorize: failed to fetch '
                     'anonymous token: unexpected status from GET request to '
                     'https://registry.logos-test.invalid/token?scope=repository%3Aunauthorized'
-                    '%2Flogos%2Fweb%3Apull&service=registry.logos-test.invalid: 401 Unauthorized',
+                    '%2Fx509-certificate-exporter%2Flogos%2Fweb%3Apull&service='
+                    'registry.logos-test.invalid: 401 Unauthorized',
     "denied": 'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
               'failed to resolve reference "{ref}": pull access denied, repository does not '
               'exist or may require authorization: server message: insufficient_scope: '
               'authorization failed',
     "unreachable": 'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
                    'failed to resolve reference "{ref}": failed to do request: Head '
-                   '"https://unreachable.logos-test.invalid/v2/logos/web/manifests/1.0": '
+                   '"https://unreachable.logos-test.invalid/v2/mirror-429/logos/web/manifests/'
+                   '1.0": '
                    'dial tcp: lookup unreachable.logos-test.invalid on 127.0.0.53:53: '
                    'no such host',
 }
@@ -233,8 +235,10 @@ def test_image_pull_failure(kwok, api, namespace, kind):
     ls.deploy(api, namespace)
     ls.wait_healthy(api, namespace, timeout=60)
     image = ls.set_bad_image(api, namespace, "logos-web", kind)
-    assert image == ("unreachable.logos-test.invalid/logos/web:1.0" if kind == "unreachable"
-                     else f"registry.logos-test.invalid/{kind}/logos/web:1.0")
+    misleading = ls.MISLEADING[kind]  # a path whose words name another cause
+    assert image == (f"unreachable.logos-test.invalid/{misleading}/logos/web:1.0"
+                     if kind == "unreachable"
+                     else f"registry.logos-test.invalid/{kind}/{misleading}/logos/web:1.0")
     rpc = RPC_ERRORS[kind].format(ref=image)
 
     pod = new_pod_with_image(

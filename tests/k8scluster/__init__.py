@@ -59,7 +59,10 @@ kubelet >= 1.32 writes it. For a crash loop:
      (one event whose count follows restartCount)
 with waiting message `back-off 10s restarting failed container=<name> pod=<pod>_<ns>(<uid>)`
 (10s, 20s, 40s, 1m20s, 2m40s as restarts grow).
-`logos_stack.bad_image(image, kind)` builds these names.
+`logos_stack.bad_image(image, kind)` builds these names, with a path segment after the
+reserved prefix whose words belong to another cause (`notfound/forbidden-api/...`,
+`unauthorized/x509-certificate-exporter/...`, `denied/mirror-429/...`,
+`unreachable.../mirror-429/...`), so that a checker classifying on names would fail.
 """
 
 from .cluster import (  # noqa: F401

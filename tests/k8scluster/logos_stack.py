@@ -510,15 +510,29 @@ def wait_healthy(api_client: client.ApiClient, namespace: str, timeout: float = 
 # =========================================================================== faults
 
 
+# For the image-pull faults, a path segment after the reserved prefix whose words belong to
+# another cause (a certificate exporter that is refused, a "forbidden" API that does not
+# exist, a mirror called 429 that denies or cannot be reached): a checker that classified on
+# names instead of the runtime's error would get every one of them wrong.
+MISLEADING = {
+    "notfound": "forbidden-api",
+    "unauthorized": "x509-certificate-exporter",
+    "denied": "mirror-429",
+    "unreachable": "mirror-429",
+}
+
+
 def bad_image(image: str, kind: str = "notfound") -> str:
     """The reserved image name for `kind` (one of FAULT_KINDS) derived from `image`:
-    logos/web:1.0 -> registry.logos-test.invalid/notfound/logos/web:1.0, or
-    unreachable.logos-test.invalid/logos/web:1.0 for kind="unreachable"."""
+    logos/web:1.0 -> registry.logos-test.invalid/notfound/forbidden-api/logos/web:1.0, or
+    unreachable.logos-test.invalid/mirror-429/logos/web:1.0 for kind="unreachable"."""
     if kind not in FAULT_KINDS:
         raise ValueError(f"kind must be one of {FAULT_KINDS}, not {kind!r}")
     first, _, rest = image.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
         image = rest  # drop the original registry host
+    if kind in MISLEADING:
+        image = f"{MISLEADING[kind]}/{image}"
     if kind == "unreachable":
         return f"{UNREACHABLE_REGISTRY}/{image}"
     return f"{TEST_REGISTRY}/{kind}/{image}"

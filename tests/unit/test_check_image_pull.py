@@ -7,8 +7,11 @@ recorded pods.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from k8scluster.logos_stack import IMAGES, bad_image
 from logos_doctor.checks.image_pull import _RULES, CHECK, classify, scrub
 from logos_doctor.checks.secrets import CHECK as SECRETS
 from logos_doctor.finding import Finding, Severity
@@ -63,12 +66,25 @@ def test_four_broken_images_each_get_their_own_cause_on_every_pod() -> None:
     assert completion == [], "the completion image pulls fine"
 
 
+def test_the_recorded_names_would_mislead_a_name_matcher() -> None:
+    """The recorded images carry words of other causes (forbidden-api, x509-certificate-
+    exporter, mirror-429): on the unscrubbed kubelet text, the same patterns give another
+    cause for every broken workload, so the test above can only pass by scrubbing."""
+    state, _ = recorded("image_pull_faults")
+    for prefix, (cause, *_rest) in EXPECTED.items():
+        for pod in (p for p in state.list_of("pods") if name(p).startswith(prefix)):
+            (cs,) = [c for c in container_states(pod) if c.waiting_reason]
+            assert _naive(cs.waiting_message) != cause, (prefix, cs.waiting_message)
+
+
 def test_evidence_quotes_the_kubelet_and_counts_the_pods_sharing_the_failure() -> None:
     state, _ = recorded("image_pull_faults")
     chat = [f for f in run(state, "image_pull_faults") if f.resource.name.startswith("logos-chat")]
     for f in chat:
         text = "\n".join(f.evidence)
-        assert 'Failed to pull image "registry.logos-test.invalid/notfound/logos/chat:1.0"' in text
+        image = bad_image(IMAGES["chat"], "notfound")
+        assert image == "registry.logos-test.invalid/notfound/forbidden-api/logos/chat:1.0"
+        assert f'Failed to pull image "{image}"' in text
         assert ": not found" in text
         assert "3 of 3 pods of Deployment logos-chat share this failure" in text
 
@@ -380,12 +396,43 @@ REAL = [  # (source, image, waiting reason, runtime message, cause, misleads)
 ]  # fmt: skip
 
 
+# The classifier as it was before names were scrubbed (main before issue 14): its patterns
+# ran over the whole text, image reference included.
+_BEFORE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (cause, re.compile(pattern, re.IGNORECASE))
+    for cause, pattern in (
+        ("invalid-image-name", r"invalid reference format|couldn't parse image name"),
+        ("rate-limited", r"\b429\b|toomanyrequests|too many requests|rate limit"),
+        ("registry-unreachable",
+         r"no such host|i/o timeout|connection refused|connection reset|no route to host"
+         r"|network is unreachable|name resolution|server misbehaving|x509:|\btls:"
+         r"|handshake|certificate|HTTP response to HTTPS client|registry is unavailable"
+         r"|\b50[0234]\b|bad gateway|service unavailable"),
+        ("unauthorized",
+         r"\b40[13]\b|unauthori[sz]ed|forbidden|access denied|insufficient_scope"
+         r"|authentication required|authorization failed|failed to authorize"
+         r"|no basic auth credentials|\bdenied\b"),
+        ("image-not-found",
+         r"not found|manifest unknown|name unknown|repository does not exist"
+         r"|no such image|not present with pull policy of Never|\b404\b"),
+    )
+)  # fmt: skip
+
+
 def _naive(text: str) -> str:
-    """The cause a classifier gives that matches the same patterns on the unscrubbed text."""
-    for cause, pattern in _RULES:
-        if pattern.search(text):
-            return cause
-    return "unknown"
+    """The cause a name-blind classifier gives: today's patterns, then the patterns of the
+    classifier before this fix, on the unscrubbed text; the first that differs from a
+    scrubbed reading is what a name would have made of it."""
+    for rules in (_RULES, _BEFORE):
+        for cause, pattern in rules:
+            if pattern.search(text):
+                found = cause
+                break
+        else:
+            found = "unknown"
+        if found != classify("", text)[0]:
+            return found
+    return found
 
 
 @pytest.mark.parametrize(
