@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -18,20 +18,12 @@ from logos_doctor.connection import connect
 from logos_doctor.errors import ClusterError, SnapshotError, UsageError
 from logos_doctor.fetch import PAGE_SIZE, Fetcher, FetchOptions, FetchStats
 from logos_doctor.objects import name as name_of
+from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState, Scope
 
-# Listed with any run scoped to named namespaces, to tell a namespace that does not exist from
-# one that is empty (a single cheap LIST; skipped quietly where RBAC forbids it).
+# Listed with every run (a single cheap LIST; skipped quietly where RBAC forbids it).
 NAMESPACES = "namespaces"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One cluster to reach."""
-
-    kubeconfig: str | None
-    context: str | None
 
 
 def needed_kinds(checks: Iterable[Check]) -> set[str]:
@@ -58,11 +50,12 @@ def resolve_scope(namespace: str | None, all_namespaces: bool, config: Config) -
 
 
 def kinds_for(checks: Iterable[Check], scope: Scope) -> set[str]:
-    """What to list for ``checks`` in ``scope``: their kinds, plus namespaces when named."""
-    kinds = needed_kinds(checks)
-    if scope.namespaces is not None:
-        kinds.add(NAMESPACES)
-    return kinds
+    """What to list for ``checks`` in ``scope``: their kinds, plus the namespaces.
+
+    Namespaces tell a named namespace that does not exist from an empty one, and whether the
+    configured Logos namespace exists at all (``logos_doctor.release``).
+    """
+    return needed_kinds(checks) | {NAMESPACES}
 
 
 def within_snapshot(state: ClusterState, scope: Scope, source: str) -> ClusterState:

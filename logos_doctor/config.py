@@ -106,6 +106,11 @@ class Config:
     runbook_base_url: str | None = None
     severity_overrides: Mapping[str, str] = field(default_factory=dict)
     helm_upgrade: tuple[str, ...] | None = None
+    # Labels that mark the Logos release's workloads: the namespaces holding such workloads
+    # are where the expectations above (Secrets, StorageClass) apply, besides ``namespace``.
+    release_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "logos"}
+    )
     source: str = "built-in defaults"
 
 
@@ -128,6 +133,7 @@ _TOP_KEYS = {
     "thresholds": dict,
     "runbookBaseUrl": str,
     "severity": dict,
+    "releaseLabels": dict,
     "fix": dict,
 }
 
@@ -246,6 +252,8 @@ def apply_config(config: Config, data: Mapping[str, Any], source: str) -> Config
             if value not in ("critical", "warning", "info"):
                 raise ConfigError(f"key severity.{key} must be critical, warning or info")
         changes["severity_overrides"] = sev
+    if data.get("releaseLabels") is not None:
+        changes["release_labels"] = _str_map(data["releaseLabels"], "releaseLabels")
     if data.get("fix") is not None:
         _check_keys(data["fix"], {"helmUpgrade": list}, "fix.")
         cmd = data["fix"].get("helmUpgrade")

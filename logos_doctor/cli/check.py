@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,7 +17,6 @@ from logos_doctor import snapshot as snapshots
 from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
 from logos_doctor.cli.completion import complete_check_ids
 from logos_doctor.collect import (
-    Target,
     fetch_live,
     kinds_for,
     require_namespaces,
@@ -30,12 +28,13 @@ from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
 from logos_doctor.fetch import PAGE_SIZE, FetchStats
 from logos_doctor.finding import Severity
+from logos_doctor.outcome import Outcome, Target
 from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
 from logos_doctor.runbook_links import runbook_url
-from logos_doctor.runner import Report, run_checks
+from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
 
 FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
@@ -43,15 +42,6 @@ FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 # benchmark (bench/run.py), which must not parse it out of the report.
 STATS_ENV = "LOGOS_DOCTOR_STATS"
 _fetch_stats: list[FetchStats] = []  # every live fetch of this process
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One cluster's report, or why there is none."""
-
-    target: Target
-    report: Report | None
-    error: DoctorError | None = None
 
 
 def stderr_console() -> Console:

@@ -17,7 +17,7 @@ from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report
 
 if TYPE_CHECKING:
-    from logos_doctor.cli.check import Outcome
+    from logos_doctor.outcome import Outcome
 
 
 def multi_json(outcomes: Sequence[Outcome], config: Config) -> dict[str, Any]:
