@@ -8,7 +8,8 @@ node skip with it (``unavailable_reason``).
 
 What runs (all as root, logs in ``.testcluster/logs/``; files in ``.testcluster/realnode/``):
 
-* ``nxdomain``: a DNS server on 127.0.53.53 that answers NXDOMAIN to everything.
+* ``nxdomain``: a DNS server on a loopback address (127.53.x.y) that answers NXDOMAIN to
+  everything.
 * ``registry-open`` and ``registry-auth``: Debian's ``docker-registry`` on 127.0.0.1, free
   ports; the second wants HTTP basic auth (htpasswd, bcrypt).  The toolbox image
   (``images``) is pushed to both.
@@ -20,7 +21,8 @@ What runs (all as root, logs in ``.testcluster/logs/``; files in ``.testcluster/
   resolver error.
 * ``kubelet``: the kubelet built by ``scripts/build-k8s-binaries`` (same version as the
   control plane), node ``real-node-0``, label and taint ``logos-test/real-node=true``
-  (NoSchedule), node IP 198.18.0.10 (see below), cgroup root ``/logos-realnode``.
+  (NoSchedule), node IP 198.18.0.10 (see below), cgroup root ``/logos-realnode-<hash>``
+  (with a 3 GiB memory limit for all its pods together).
 
 Why these choices:
 
@@ -70,8 +72,7 @@ NODE_NAME = "real-node-0"
 LABEL = ("logos-test/real-node", "true")
 TAINT = {"key": "logos-test/real-node", "value": "true", "effect": "NoSchedule"}
 NODE_IP = "198.18.0.10"
-DNS_IP = "127.0.53.53"
-CGROUP_ROOT = "logos-realnode"
+CGROUP_PREFIX = "logos-realnode"  # + a hash of the state dir: one per cluster on a machine
 CGROUP_MEMORY_LIMIT = 3 * 1024**3  # all pods on the node together
 PAUSE_IMAGE = "localhost/logos-test/pause:1"
 REGISTRY_USER = "logos-puller"
@@ -165,6 +166,20 @@ def toolbox_image(kind: str = "open", tag: str = TOOLBOX_TAG) -> str:
     if kind == "auth" and tag == TOOLBOX_TAG:
         tag = PRIVATE_TAG
     return f"{registry(kind)}/{repo}:{tag}"
+
+
+def image_digest(name: str = "toolbox") -> str:
+    """The manifest digest of the locally built ``toolbox`` (or ``pause``) image."""
+    rec = info() or {}
+    if name in rec.get("image_digests", {}):
+        return str(rec["image_digests"][name])
+    from .cluster import State
+
+    state = State.load()
+    if state is None:
+        raise RealNodeError("the test cluster is not up")
+    built = images.build(Path(state.data["bin"]).parent / "realnode-images")
+    return built[name].manifest.digest
 
 
 # --------------------------------------------------------------------------- pods
@@ -338,17 +353,28 @@ def _unmount_all(root: Path) -> None:
         raise RealNodeError(f"could not unmount: {', '.join(left)}")
 
 
-def _cgroup_dirs(*, unified: bool = True) -> list[Path]:
-    """``/sys/fs/cgroup/<hierarchy>/logos-realnode`` for every cgroup hierarchy (with
-    ``unified``, also the cgroup v2 one of a hybrid setup, where runc makes its own)."""
+def _instance() -> tuple[str, str]:
+    """(cgroup root name, DNS server address) of this cluster's real node: derived from the
+    state dir, so that two clusters on one machine never touch each other's."""
+    import hashlib
+
+    from .cluster import state_dir
+
+    key = hashlib.sha256(str(state_dir()).encode()).digest()
+    return f"{CGROUP_PREFIX}-{key.hex()[:8]}", f"127.53.{key[0]}.{key[1] or 1}"
+
+
+def _cgroup_dirs(name: str, *, unified: bool = True) -> list[Path]:
+    """``/sys/fs/cgroup/<hierarchy>/<name>`` for every cgroup hierarchy (with ``unified``,
+    also the cgroup v2 one of a hybrid setup, where runc makes its own)."""
     base = Path("/sys/fs/cgroup")
-    return [d / CGROUP_ROOT for d in sorted(base.iterdir())
+    return [d / name for d in sorted(base.iterdir())
             if d.is_dir() and not d.is_symlink() and (unified or d.name != "unified")
             and (d / "cgroup.procs").exists()]
 
 
-def _make_cgroups() -> None:
-    for d in _cgroup_dirs(unified=False):
+def _make_cgroups(name: str) -> None:
+    for d in _cgroup_dirs(name, unified=False):
         d.mkdir(exist_ok=True)
         if d.parent.name == "cpuset":  # an empty cpuset admits no process
             for f in ("cpuset.cpus", "cpuset.mems"):
@@ -357,9 +383,9 @@ def _make_cgroups() -> None:
             (d / "memory.limit_in_bytes").write_text(str(CGROUP_MEMORY_LIMIT))
 
 
-def _cgroup_pids() -> set[int]:
+def _cgroup_pids(name: str) -> set[int]:
     pids: set[int] = set()
-    for d in _cgroup_dirs():
+    for d in _cgroup_dirs(name):
         if d.is_dir():
             for procs in d.rglob("cgroup.procs"):
                 with contextlib.suppress(OSError, ValueError):
@@ -367,10 +393,10 @@ def _cgroup_pids() -> set[int]:
     return pids
 
 
-def _kill_cgroup_processes() -> None:
+def _kill_cgroup_processes(name: str) -> None:
     """SIGKILL every process in the node's cgroups (the containers and their sandboxes)."""
     for _ in range(50):
-        pids = _cgroup_pids()
+        pids = _cgroup_pids(name)
         if not pids:
             return
         for pid in pids:
@@ -379,8 +405,8 @@ def _kill_cgroup_processes() -> None:
         time.sleep(0.1)
 
 
-def _remove_cgroups() -> None:
-    for d in _cgroup_dirs():
+def _remove_cgroups(name: str) -> None:
+    for d in _cgroup_dirs(name):
         if not d.is_dir():
             continue
         for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
@@ -482,7 +508,8 @@ def _htpasswd_line(user: str, password: str) -> str:
         return _run("htpasswd", "-nbB", "-C", "8", user, password).stdout.strip() + "\n"
 
 
-def _kubelet_config(d: Path, sock: str, ca: Path, port: int, healthz: int) -> dict[str, Any]:
+def _kubelet_config(d: Path, sock: str, ca: Path, port: int, healthz: int,
+                    cgroup_root: str) -> dict[str, Any]:
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -496,7 +523,7 @@ def _kubelet_config(d: Path, sock: str, ca: Path, port: int, healthz: int) -> di
         "authorization": {"mode": "AlwaysAllow"},
         "containerRuntimeEndpoint": f"unix://{sock}",
         "cgroupDriver": "cgroupfs",
-        "cgroupRoot": f"/{CGROUP_ROOT}",
+        "cgroupRoot": f"/{cgroup_root}",
         "cgroupsPerQOS": True,
         "enforceNodeAllocatable": ["pods"],
         "failCgroupV1": False,
@@ -591,13 +618,15 @@ def _up(state: Any, rec: dict[str, Any], bin_dir: Path) -> None:
         _run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo")
         rec["added_address"] = NODE_IP
         state.save()
-    _make_cgroups()
-    rec["cgroups"] = True
+    cgroup_root, dns_ip = _instance()
+    rec["cgroup_root"], rec["dns_ip"] = cgroup_root, dns_ip
+    state.save()
+    _make_cgroups(cgroup_root)
 
     # DNS that resolves nothing, for containerd (and the pods' resolv.conf).
-    _start(rec, "nxdomain", [sys.executable, "-m", "k8scluster.nxdomain", DNS_IP, "53"], logs,
+    _start(rec, "nxdomain", [sys.executable, "-m", "k8scluster.nxdomain", dns_ip, "53"], logs,
            env=_py_env())
-    (d / "resolv.conf").write_text(f"nameserver {DNS_IP}\noptions timeout:1 attempts:1\n")
+    (d / "resolv.conf").write_text(f"nameserver {dns_ip}\noptions timeout:1 attempts:1\n")
 
     # Registries.
     password = secrets.token_urlsafe(18)
@@ -646,6 +675,7 @@ def _up(state: Any, rec: dict[str, Any], bin_dir: Path) -> None:
     images.push(built["toolbox"], rec["registries"]["open"], TOOLBOX_REPO, TOOLBOX_TAG)
     images.push(built["toolbox"], rec["registries"]["auth"], PRIVATE_REPO, PRIVATE_TAG,
                 (REGISTRY_USER, password))
+    rec["image_digests"] = {k: v.manifest.digest for k, v in built.items()}
 
     # The kubelet: its client certificate from the cluster CA, its config, its namespace.
     pki_dir = state_dir() / "pki"
@@ -657,7 +687,8 @@ def _up(state: Any, rec: dict[str, Any], bin_dir: Path) -> None:
                      f"system:node:{NODE_NAME}")
     kport, hport = _free_port(), _free_port()
     kcfg = d / "kubelet-config.yaml"
-    kcfg.write_text(yaml.safe_dump(_kubelet_config(d, sock, ca.cert, kport, hport)))
+    kcfg.write_text(yaml.safe_dump(_kubelet_config(d, sock, ca.cert, kport, hport,
+                                                   cgroup_root)))
     binds = []
     for key, want in KUBELET_SYSCTLS.items():
         current = Path("/proc/sys", key).read_text().strip()
@@ -709,8 +740,9 @@ def _stop(rec: dict[str, Any]) -> None:
     procs = rec.get("procs", {})
     if "kubelet" in procs:
         _stop_pid(procs["kubelet"]["pid"], procs["kubelet"].get("start"), "kubelet")
-    if rec.get("cgroups"):
-        _kill_cgroup_processes()
+    cgroup_root = rec.get("cgroup_root") or (CGROUP_PREFIX if rec.get("cgroups") else None)
+    if cgroup_root:
+        _kill_cgroup_processes(cgroup_root)
     if "containerd" in procs:
         _stop_pid(procs["containerd"]["pid"], procs["containerd"].get("start"), "containerd")
     sock = rec.get("containerd_socket")
@@ -721,13 +753,15 @@ def _stop(rec: dict[str, Any]) -> None:
     for name in ("registry-auth", "registry-open", "nxdomain"):
         if name in procs:
             _stop_pid(procs[name]["pid"], procs[name].get("start"), name)
-    if rec.get("cgroups"):
-        _kill_cgroup_processes()
-        _remove_cgroups()
+    if cgroup_root:
+        _kill_cgroup_processes(cgroup_root)
+        _remove_cgroups(cgroup_root)
     d = node_dir()
     if d.exists():
         _unmount_all(d)
-    if rec.get("added_address"):
+    others = [p for p in Path("/sys/fs/cgroup/memory").glob(f"{CGROUP_PREFIX}*")
+              if p.name != cgroup_root]
+    if rec.get("added_address") and not others:  # another cluster's real node may use it
         _run("ip", "addr", "del", f"{rec['added_address']}/32", "dev", "lo", check=False)
 
 
