@@ -47,7 +47,8 @@ def load_all() -> dict[str, Scenario]:
 
 
 def cleanup_cluster_scoped(api_client: Any, namespace: str) -> None:
-    """Delete the StorageClasses and Nodes labelled as made for ``namespace``."""
+    """Delete the StorageClasses, Nodes, PVs and webhook configurations labelled as made for
+    ``namespace``."""
     from kubernetes import client
 
     selector = f"{OWNER_LABEL}={namespace}"
@@ -59,3 +60,8 @@ def cleanup_cluster_scoped(api_client: Any, namespace: str) -> None:
         core.delete_node(node.metadata.name)
     for pv in core.list_persistent_volume(label_selector=selector).items:
         core.delete_persistent_volume(pv.metadata.name)
+    admission = client.AdmissionregistrationV1Api(api_client)
+    for vwc in admission.list_validating_webhook_configuration(label_selector=selector).items:
+        admission.delete_validating_webhook_configuration(vwc.metadata.name)
+    for mwc in admission.list_mutating_webhook_configuration(label_selector=selector).items:
+        admission.delete_mutating_webhook_configuration(mwc.metadata.name)
