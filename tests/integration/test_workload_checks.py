@@ -95,7 +95,7 @@ def test_broken_images_each_named_with_their_workload(build: Any, cluster: Any, 
     assert summary(doc, "image-pull") == {
         ("image-not-found", "Pod", "logos-chat-*"),
         ("unauthorized", "Pod", "logos-web-*"),
-        ("unauthorized", "Pod", "logos-redis-master-*"),
+        ("not-found-or-denied", "Pod", "logos-redis-master-*"),
         ("registry-unreachable", "Pod", "logos-postgresql-*"),
     }
     assert len([f for f in doc["findings"] if f["check"] == "image-pull"]) == 3 + 3 + 1 + 1
