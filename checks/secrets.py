@@ -333,21 +333,23 @@ def _needs(
             ("ServiceAccount", sa, {"imagePullSecrets": sa.get("imagePullSecrets")})
             for sa in state.in_scope("serviceaccounts")
         ]
-    refs = [
-        (f"{kind} {name(obj)}", namespace(obj) or "", secret_name, key)
-        for kind, obj, pod_spec in sources
-        for secret_name, key in _references(pod_spec)
-    ]
-    refs += [
-        (f"Pod {name(b.pod)} (kubelet)", namespace(b.pod) or "", b.secret, b.key) for b in blocks
-    ]
-    for user, ns, secret_name, wanted_key in refs:
+
+    def add(user: str, ns: str, secret_name: str, wanted_key: str | None) -> None:
         need = needs.setdefault((ns, secret_name), _Need())
         need.pull = need.pull or wanted_key == PULL
         if user not in need.users:
             need.users.append(user)
         if wanted_key and wanted_key != PULL and user not in need.keys.get(wanted_key, ()):
             need.keys.setdefault(wanted_key, []).append(user)
+
+    for kind, obj, pod_spec in sources:
+        for secret_name, ref_key in _references(pod_spec):
+            add(f"{kind} {name(obj)}", namespace(obj) or "", secret_name, ref_key)
+    for b in blocks:  # what no template names: a pod of an older revision, a bare pod
+        pod_ns = namespace(b.pod) or ""
+        known = needs.get((pod_ns, b.secret))
+        if known is None or (b.key is not None and b.key not in known.keys):
+            add(f"Pod {name(b.pod)} (kubelet)", pod_ns, b.secret, b.key)
     return needs
 
 

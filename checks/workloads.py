@@ -81,6 +81,7 @@ CAUSES = Causes(
             "admission) for why the pods are not ready or not created; the workload recovers "
             "once they are."
         ),
+        symptom=True,
     ),
     Cause(
         "rollout-stuck",
@@ -90,6 +91,7 @@ CAUSES = Causes(
             "The new revision's pods do not become ready: fix the cause it links to and the "
             "rollout continues, or roll back with 'kubectl rollout undo'."
         ),
+        symptom=True,
     ),
     Cause(
         "crash-loop",
@@ -132,6 +134,7 @@ RECENT_FAILED_CREATE = timedelta(minutes=20)
 # pkg/kubelet/kuberuntime/kuberuntime_manager.go doBackOff:
 #   "Back-off restarting failed container %s in pod %s" (container name, format.Pod(pod));
 # kubelets before 1.26 wrote the sentence alone.
+_PROBE_KILL = re.compile(r"^(?:liveness|startup) probe, will be restarted$")
 _BACKOFF = re.compile(r"^Back-off restarting failed container(?: (?P<container>\S+) in pod \S+)?")
 
 
@@ -152,12 +155,26 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
     sched = condition(pod, "PodScheduled")
     if sched and sched.get("status") == "False":
         return f"unschedulable: {sched.get('message') or sched.get('reason')}"
-    for cs in container_states(pod):
+    states = list(container_states(pod))
+    for cs in states:
         if cs.waiting_reason and cs.waiting_reason not in STARTING:
             what = f"{'init ' if cs.init else ''}container {cs.name} {cs.waiting_reason}"
             if cs.waiting_message and cs.waiting_reason != "CrashLoopBackOff":
                 what += f": {_short(cs.waiting_message)}"
             return what
+    if any(cs.waiting_reason == "ContainerCreating" for cs in states):
+        # The kubelet's own verdict on a volume (pkg/kubelet/volumemanager, event FailedMount
+        # "MountVolume.SetUp failed for volume ..."; the attach/detach controller's
+        # FailedAttachVolume): a failure now, not a pod on its way.
+        mount = [
+            e
+            for e in state.events_for("Pod", pod)
+            if e.reason in ("FailedMount", "FailedAttachVolume")
+            and e.last is not None
+            and state.now - e.last <= CRASH_WINDOW
+        ]
+        if mount:
+            return f"ContainerCreating: {evidence(mount, state.now, limit=1)[0]}"
     born = parse_time(meta(pod).get("creationTimestamp"))
     if born and state.now - born > GRACE and phase(pod) == "Pending":
         return f"Pending for {age(born, state.now)}"
@@ -382,6 +399,23 @@ def _backoffs(events: list[Event], cs: ContainerState, state: ClusterState) -> l
     return out
 
 
+def _probe_kills(events: list[Event], cs: ContainerState, state: ClusterState) -> bool:
+    """Whether the kubelet recently restarted this container for failing a probe.
+
+    pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions: event ``Killing``
+    ``Container NAME failed liveness probe, will be restarted`` (or ``startup probe``).
+    """
+    pattern = f"Container {cs.name} failed "
+    return any(
+        e.reason == "Killing"
+        and e.message.startswith(pattern)
+        and _PROBE_KILL.match(e.message[len(pattern) :])
+        and e.last is not None
+        and state.now - e.last <= CRASH_WINDOW
+        for e in events
+    )
+
+
 def _looping(state: ClusterState, cs: ContainerState, backoffs: list[Event]) -> str | None:
     """How a container shows a crash loop, or None: waiting in back-off, or running again."""
     if cs.waiting_reason == "CrashLoopBackOff":
@@ -409,6 +443,8 @@ def _crashes(state: ClusterState, pod: Obj) -> Iterator[Finding]:
         oom = cs.last_terminated_reason == "OOMKilled"
         backoffs = _backoffs(events, cs, state)
         how = _looping(state, cs, backoffs)
+        if how is not None and not oom and _probe_kills(events, cs, state):
+            continue  # the kubelet kills it for a failing probe: not a crash (containers check)
         if how is not None:
             found[("oom-killed" if oom else "crash-loop", False)].append(cs)
             running_again = running_again or how == "again"

@@ -1,0 +1,180 @@
+"""workloads on shapes only the real kubelet and controllers write (scenarios/workload_shapes.py).
+
+``crash_shapes`` was recorded from the real node (kubelet v1.37.2 on containerd): a container
+caught *running again* between two crashes, an init container in Init:CrashLoopBackOff, an
+OOM kill (137), a container that restarted once and has run since, a Deployment scaled to
+zero.  ``replicas_refused_by_quota`` was recorded from the real ReplicaSet controller and quota
+admission, seconds after the refusal: inside the grace period an ambiguous shortfall gets.
+
+Each test states first that the recording really holds the shape (so it cannot pass on a
+recording that lost it), then what the check must make of it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from logos_doctor.checks.workloads import CHECK, GRACE
+from logos_doctor.finding import Finding, Severity
+from logos_doctor.objects import ObjectRef, meta, name, parse_time
+from logos_doctor.runner import correlate, root_causes, run_checks
+from logos_doctor.state import ClusterState
+from logos_doctor.workloads import condition, container_states, exit_code_meaning
+from recorded import recorded
+
+
+def run(state: ClusterState, scenario: str) -> list[Finding]:
+    _, config = recorded(scenario)
+    report = run_checks(state, [CHECK], config)
+    assert [r.status for r in report.results] in (["ok"], ["findings"]), report.results
+    return list(report.findings)
+
+
+def later(state: ClusterState, by: timedelta) -> ClusterState:
+    """The same objects, looked at ``by`` later (nothing else changed)."""
+    return ClusterState.build(
+        state.objects, now=state.now + by, scope=state.scope, cluster=state.cluster
+    )
+
+
+def pod(state: ClusterState, prefix: str) -> dict:
+    (found,) = [p for p in state.list_of("pods") if name(p).startswith(prefix)]
+    return found
+
+
+def by_pod(found: list[Finding]) -> dict[str, Finding]:
+    return {f.resource.name.rsplit("-", 2)[0]: f for f in found if f.resource.kind == "Pod"}
+
+
+def test_a_crash_loop_caught_while_the_container_runs_again() -> None:
+    state, _ = recorded("crash_shapes")
+    (chat,) = container_states(pod(state, "logos-chat-"))
+    # The kubelet wrote it running, restarted twice, the last run ended in exit 1 (Error).
+    assert chat.running and chat.waiting_reason is None
+    assert chat.restarts >= 2 and (chat.last_exit_code, chat.last_terminated_reason) == (1, "Error")
+    found = by_pod(run(state, "crash_shapes"))
+    f = found["logos-chat"]
+    assert (f.cause, f.severity) == ("crash-loop", Severity.CRITICAL)
+    assert f.parent is not None and (f.parent.kind, f.parent.name) == ("Deployment", "logos-chat")
+    assert "running again now" in f.message
+    assert any("last exit code 1 (Error)" in x and "exited with an error" in x for x in f.evidence)
+    assert any(x.startswith("BackOff") and "failed container chat in pod" in x for x in f.evidence)
+
+
+def test_the_running_crash_loop_is_forgotten_once_the_back_off_has_reset() -> None:
+    """An hour on, the same restart count is history: no back-off event, no recent exit."""
+    state, _ = recorded("crash_shapes")
+    found = by_pod(run(later(state, timedelta(hours=1)), "crash_shapes"))
+    assert "logos-chat" not in found
+
+
+def test_an_init_container_in_crash_loop_blocks_the_pod() -> None:
+    state, _ = recorded("crash_shapes")
+    web = pod(state, "logos-web-")
+    (init,) = [cs for cs in container_states(web) if cs.init]
+    assert (init.name, init.waiting_reason, init.last_exit_code) == (
+        "migrate",
+        "CrashLoopBackOff",
+        2,
+    )
+    (app,) = [cs for cs in container_states(web) if not cs.init]
+    assert app.waiting_reason == "PodInitializing"
+    found = run(state, "crash_shapes")
+    f = by_pod(found)["logos-web"]
+    assert f.cause == "crash-loop" and f.severity == Severity.CRITICAL
+    assert "init container migrate" in f.message and "Init:CrashLoopBackOff" in f.message
+    # The container printed "quota exceeded: 403 denied": no check reads logs or names.
+    assert not any("quota" in x or "403" in x for x in (f.message, *f.evidence))
+    deployment = next(
+        x for x in found if (x.resource.kind, x.resource.name) == ("Deployment", "logos-web")
+    )
+    assert any("init container migrate CrashLoopBackOff" in x for x in deployment.evidence)
+    linked = {f.key: f for f in correlate(found)}
+    assert f.key in linked[deployment.key].caused_by
+
+
+def test_oom_kills_read_the_exit_code_and_the_limit() -> None:
+    state, _ = recorded("crash_shapes")
+    (redis,) = container_states(pod(state, "logos-redis-master-"))
+    assert (redis.last_exit_code, redis.last_terminated_reason) == (137, "OOMKilled")
+    f = by_pod(run(state, "crash_shapes"))["logos-redis"]
+    assert (f.cause, f.severity) == ("oom-killed", Severity.CRITICAL)
+    assert f.parent is not None and (f.parent.kind, f.parent.name) == (
+        "StatefulSet",
+        "logos-redis-master",
+    )
+    assert any("last exit code 137 (OOMKilled), memory limit 24Mi" in x for x in f.evidence)
+    assert any("OOM killer" in x for x in f.evidence)
+    assert "(24Mi)" in f.remediation
+
+
+def test_one_old_restart_and_a_deployment_scaled_to_zero_are_quiet() -> None:
+    state, _ = recorded("crash_shapes")
+    (completion,) = container_states(pod(state, "logos-completion-"))
+    assert completion.running and completion.ready and completion.restarts == 1
+    assert completion.last_exit_code == 143
+    indexer = state.get("Deployment", state.scope.namespaces[0], "logos-indexer")  # type: ignore[index]
+    assert indexer is not None and indexer["spec"]["replicas"] == 0
+    names = {f.resource.name for f in run(state, "crash_shapes")}
+    assert not any(n.startswith(("logos-completion", "logos-indexer")) for n in names)
+
+
+def test_exit_codes_are_read_as_signals() -> None:
+    assert "SIGKILL" in exit_code_meaning(137, "Error")
+    assert "OOM killer" in exit_code_meaning(137, "OOMKilled")
+    assert "SIGTERM" in exit_code_meaning(143, "Error")
+    assert "error" in exit_code_meaning(1, "Error")
+    assert "must not exit" in exit_code_meaning(0, "Completed")
+    assert exit_code_meaning(130) == "ended by signal 2"
+
+
+def test_pods_refused_by_quota_are_reported_at_once_depending_on_the_replicaset() -> None:
+    state, _ = recorded("replicas_refused_by_quota")
+    ns = state.scope.namespaces[0]  # type: ignore[index]
+    dep = state.get("Deployment", ns, "logos-chat")
+    assert dep is not None
+    (rs,) = state.children(dep, "ReplicaSet")
+    # The real controller said so, and the recording was taken inside the grace period.
+    assert (condition(rs, "ReplicaFailure") or {}).get("status") == "True"
+    created = parse_time(meta(dep).get("creationTimestamp"))
+    assert created is not None and state.now - created < GRACE
+    events = [e for e in state.events_for("ReplicaSet", rs) if e.reason == "FailedCreate"]
+    assert events and events[0].message.startswith("Error creating: ")
+
+    (f,) = [f for f in run(state, "replicas_refused_by_quota") if f.resource.kind == "Deployment"]
+    assert f.cause == "unavailable-replicas"
+    assert f.severity == Severity.WARNING, "one pod of three runs"
+    assert "pods are refused creation" in f.message
+    assert ObjectRef.of("ReplicaSet", rs) in f.depends_on
+    assert any("FailedCreate" in x and "exceeded quota: compute-resources" in x for x in f.evidence)
+
+    # Whatever check explains the refusal puts the ReplicaSet in its `affected`: then it is
+    # the root cause, and the Deployment hangs from it.
+    quota = Finding(
+        check="admission",
+        cause="quota-exceeded",
+        severity=Severity.WARNING,
+        resource=ObjectRef("ResourceQuota", ns, "compute-resources"),
+        message="quota exhausted",
+        affected=(ObjectRef.of("ReplicaSet", rs),),
+    )
+    linked = correlate([f, quota])
+    roots = root_causes(linked)
+    assert [r.key for r, _ in roots] == [quota.key]
+    assert next(x for x in linked if x.key == f.key).caused_by == (quota.key,)
+
+
+def test_a_refusal_that_has_healed_is_not_reported() -> None:
+    """The same FailedCreate event, once the ReplicaSet has all its pods, is history."""
+    state, _ = recorded("replicas_refused_by_quota")
+    objects = {k: list(v) for k, v in state.objects.items()}
+    objects["replicasets"] = [
+        {**rs, "status": {**rs["status"], "conditions": []}, "spec": {**rs["spec"], "replicas": 1}}
+        for rs in objects["replicasets"]
+    ]
+    objects["deployments"] = [
+        {**d, "spec": {**d["spec"], "replicas": 1}, "status": {**d["status"], "conditions": []}}
+        for d in objects["deployments"]
+    ]
+    healed = ClusterState.build(objects, now=state.now, scope=state.scope)
+    assert [f for f in run(healed, "replicas_refused_by_quota")] == []
