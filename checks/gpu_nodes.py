@@ -2,12 +2,14 @@
 
 GPU nodes are the nodes carrying one of the configured labels (``nvidia.com/gpu=true`` or
 ``nvidia.com/gpu.present=true`` by default).  Node-level causes are read from the nodes: no
-such node, no allocatable GPU (the device plugin is not running), NotReady, cordoned or under
-pressure.  A GPU pod the scheduler could not place gets its own finding (resource the Pod,
-parent its workload, ``depends_on`` the GPU nodes involved), so that the Deployment's and the
-Service's symptoms chain to it, and it to the node's finding.  Its cause is read from the
-scheduler's ``0/N nodes are available: ...`` verdict and confirmed against the GPU nodes'
-labels, taints and free GPUs, since the verdict counts every node and names none.
+GPU node at all, nodes that have GPUs but lack the label, no allocatable GPU (the device
+plugin is not running), NotReady, cordoned or under pressure.  A GPU pod the scheduler could
+not place gets its own finding (resource the Pod, parent its workload, ``depends_on`` the GPU
+nodes involved), so that the Deployment's and the Service's symptoms chain to it, and it to
+the node's finding.  Its cause is read from the scheduler's ``0/N nodes are available: ...``
+verdict and confirmed against the nodes' labels, taints and free GPUs, since the verdict
+counts every node and names none.  Pods requesting the GPU resource are this check's alone:
+the scheduling check leaves them here (one cause per pod).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.events import evidence, latest
 from logos_doctor.finding import Finding, Severity
@@ -34,12 +37,88 @@ from logos_doctor.workloads import is_ready, is_terminating, phase
 
 ID = "gpu-nodes"
 
+CAUSES = Causes(
+    ID,
+    Cause(
+        "no-gpu-nodes",
+        Severity.CRITICAL,
+        "No node offers GPUs",
+        remediation=(
+            "No node has {res} allocatable or the label {label}: add a GPU node group (or "
+            "scale it up from zero) labelled {label}, and check the cluster autoscaler if it "
+            "should have done so."
+        ),
+    ),
+    Cause(
+        "gpu-label-missing",
+        Severity.CRITICAL,
+        "The GPU nodes exist but lack the GPU label the pods select",
+        remediation=(
+            "Label the GPU nodes so the pods can select them: 'kubectl label node {nodes} "
+            "{label}' (only nodes with GPUs, or pods land where there are none); make the "
+            "node group's template carry the label so new nodes get it too."
+        ),
+    ),
+    Cause(
+        "gpu-not-allocatable",
+        Severity.CRITICAL,
+        "A GPU node offers no allocatable GPU: its device plugin is not running",
+        remediation=(
+            "The NVIDIA device plugin is not running (or found no GPU) on {nodes}: check its "
+            "pod there ('kubectl get pods -A -o wide --field-selector spec.nodeName={node}') "
+            "and its log (driver not loaded, plugin crash-looping, DaemonSet not tolerating "
+            "the node's taints); {res} appears as soon as it registers."
+        ),
+    ),
+    Cause(
+        "gpu-node-not-ready",
+        Severity.CRITICAL,
+        "A GPU node cannot take new pods (NotReady, cordoned, pressure)",
+        remediation="{advice}",
+    ),
+    Cause(
+        "insufficient-gpu",
+        Severity.CRITICAL,
+        "Every GPU the pods may use is taken",
+        remediation=(
+            "{short} more {res} needed: add GPU nodes (or let the cluster autoscaler do it), "
+            "free GPUs held by other pods, or run {workload} with at most {fits} replica(s) for "
+            "now; a GPU is not shared between pods."
+        ),
+    ),
+    Cause(
+        "selector-mismatch",
+        Severity.CRITICAL,
+        "The GPU pods' node selector matches none of the GPU nodes",
+        remediation=(
+            "The pods ask for {wants}; the GPU nodes carry {have}. Correct the nodeSelector of "
+            "{workload} (the chart's value), or label the GPU nodes as the chart expects: "
+            "'kubectl label node {nodes} {wants} --overwrite'."
+        ),
+    ),
+    Cause(
+        "taint-not-tolerated",
+        Severity.CRITICAL,
+        "The GPU nodes have a taint the GPU pods do not tolerate",
+        remediation=(
+            "Add to {workload}'s pod template (the chart's tolerations) the toleration "
+            "{toleration}; or, if the taint was put on by mistake, 'kubectl taint node {node} "
+            "{taint_off}'."
+        ),
+    ),
+)
+
 
 def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
     """Node-level findings for the GPU pool, then one finding per unschedulable GPU pod."""
     res, wanted = config.gpu.resource, config.gpu.labels
     label_text = " or ".join(f"{k}={v}" for k, v in wanted)
     nodes = [n for n in state.list_of("nodes") if any(labels_of(n).get(k) == v for k, v in wanted)]
+    # Nodes with GPUs but none of the labels: the pool whose label was lost.
+    labelled = {name(n) for n in nodes}
+    unlabelled = [
+        n for n in state.list_of("nodes") if _alloc(n, res) > 0 and name(n) not in labelled
+    ]
     gpu_pods = [p for p in state.in_scope("pods") if pod_request(p.get("spec"), res) > 0]
     pending = [p for p in gpu_pods if _unschedulable(state, p)]
     needs = bool(gpu_pods) or any(
@@ -53,7 +132,9 @@ def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
         yield from _node(node, res, needs, bool(usable))
     pool = _Pool(
         nodes,
+        unlabelled,
         res,
+        wanted,
         label_text,
         pending,
         # Workloads still serving: their pending pods are lost capacity, not an outage.
@@ -65,7 +146,13 @@ def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
         if found is not None:
             yield found
     if not nodes and needs and not pending:
-        yield from _workloads_without_nodes(state, res, label_text)
+        yield from _workloads_without_nodes(state, pool)
+
+
+def owned_pods(state: ClusterState, config: Config) -> set[str]:
+    """The uids of the pods this check explains (the scheduling check leaves them alone)."""
+    found = gpu_nodes(state, config)
+    return {f.resource.uid for f in found if f.resource.kind == "Pod" and f.resource.uid}
 
 
 def _alloc(node: Obj, res: str) -> Decimal:
@@ -75,29 +162,48 @@ def _alloc(node: Obj, res: str) -> Decimal:
 
 def _node(node: Obj, res: str, needs: bool, any_usable: bool) -> Iterator[Finding]:
     ref = ObjectRef.of("Node", node)
+    # Only an outage when the pods need GPUs and no other GPU node can take them.
+    impact = None if needs and not any_usable else Severity.WARNING
     if _alloc(node, res) <= 0:
-        yield Finding(
-            ID,
-            "gpu-not-allocatable",
-            Severity.CRITICAL if needs and not any_usable else Severity.WARNING,
-            ref,
-            f"GPU node {name(node)} advertises no allocatable {res}: the device plugin is not "
-            "running on it (or found no GPU), so no GPU pod can be placed there",
-            remediation="Check the NVIDIA device plugin / GPU operator DaemonSet pod on this "
-            "node and its log (driver not loaded, plugin crash-looping).",
+        yield CAUSES["gpu-not-allocatable"].finding(
+            resource=ref,
+            message=f"GPU node {name(node)} advertises no allocatable {res}: the device plugin "
+            "is not running on it (or found no GPU), so no GPU pod can be placed there",
+            severity=impact,
+            nodes=name(node),
+            node=name(node),
+            res=res,
         )
     problems = node_problems(node)
     if problems:
-        yield Finding(
-            ID,
-            "gpu-node-not-ready",
-            Severity.CRITICAL if needs and not any_usable else Severity.WARNING,
-            ref,
-            f"GPU node {name(node)} cannot take new pods: {', '.join(problems)}",
+        yield CAUSES["gpu-node-not-ready"].finding(
+            resource=ref,
+            message=f"GPU node {name(node)} cannot take new pods: {', '.join(problems)}",
             evidence=tuple(_condition_lines(node)),
-            remediation="Uncordon the node if the maintenance is over; otherwise read the "
-            "node's conditions and kubelet log, or replace the node.",
+            severity=impact,
+            advice=_not_ready_advice([node]),
         )
+
+
+def _not_ready_advice(nodes: list[Obj]) -> str:
+    cordoned = [name(n) for n in nodes if "cordoned (unschedulable)" in node_problems(n)]
+    down = [
+        f"{name(n)} ({', '.join(p for p in node_problems(n) if not p.startswith('cordoned'))})"
+        for n in nodes
+        if any(not p.startswith("cordoned") for p in node_problems(n))
+    ]
+    parts = []
+    if cordoned:
+        parts.append(
+            f"{', '.join(cordoned)} is cordoned: if the maintenance is over, 'kubectl uncordon "
+            f"{' '.join(cordoned)}'."
+        )
+    if down:
+        parts.append(
+            f"{'; '.join(down)}: read the node's conditions and kubelet log "
+            "('kubectl describe node'), or replace the node."
+        )
+    return " ".join(parts)
 
 
 def _unschedulable(state: ClusterState, pod: Obj) -> bool:
@@ -126,67 +232,103 @@ class _Pool:
     """The GPU nodes and what is asked of them, computed once per run."""
 
     nodes: list[Obj]
+    unlabelled: list[Obj]
     res: str
+    wanted: tuple[tuple[str, str], ...]
     labels: str
     pending: list[Obj]
     serving: set[ObjectRef | None]
     free: dict[str, Decimal]
 
+    def label_for(self, spec: Obj) -> str:
+        """The configured label the pod selects (its nodeSelector's), else the first one."""
+        selector = mapping(spec.get("nodeSelector"))
+        for key, _ in self.wanted:
+            if key in selector:
+                return f"{key}={selector[key]}"
+        key, value = self.wanted[0] if self.wanted else ("nvidia.com/gpu", "true")
+        return f"{key}={value}"
+
 
 def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     """Why the scheduler could not place a GPU pod, or None when it is not about GPUs."""
-    nodes, res, labels, pending = pool.nodes, pool.res, pool.labels, pool.pending
+    nodes, res, pending = pool.nodes, pool.res, pool.pending
     spec = mapping(pod.get("spec"))
     need = pod_request(spec, res)
     verdict = _verdict(state, pod)
     _, reasons = fit_reasons(verdict)
     said = ", ".join(f"{n} {r}" for r, n in reasons.items())
+    on_scheduler = f"; scheduler: {said}" if said else ""
     parent = state.workload_of(pod)
-    impact = Severity.WARNING if parent and parent in pool.serving else Severity.CRITICAL
+    workload = f"{parent.kind}/{parent.name}" if parent else f"pod {name(pod)}"
+    impact = Severity.WARNING if parent and parent in pool.serving else None
     ev = evidence(state.events_for("Pod", pod), state.now, limit=2)
 
-    def finding(cause: str, message: str, remediation: str, on: list[Obj]) -> Finding:
-        return Finding(
-            ID,
-            cause,
-            impact,
-            ObjectRef.of("Pod", pod),
-            f"pod {name(pod)} needs {need} {res} and cannot be scheduled: {message}",
+    def finding(cause: str, message: str, on: list[Obj], **facts: Any) -> Finding:
+        return CAUSES[cause].finding(
+            resource=ObjectRef.of("Pod", pod),
+            message=f"pod {name(pod)} needs {need} {res} and cannot be scheduled: {message}",
             parent=parent,
-            evidence=(*([f"scheduler: {verdict}"] if verdict else []), *ev, *_node_lines(on)),
-            remediation=remediation,
+            evidence=(*([f"scheduler: {verdict}"] if verdict else []), *ev, *_node_lines(on, res)),
             depends_on=tuple(ObjectRef.of("Node", n) for n in on),
+            severity=impact,
+            workload=workload,
+            res=res,
+            **facts,
         )
 
     if not nodes:
+        label = pool.label_for(spec)
+        if pool.unlabelled:
+            names = sorted(name(n) for n in pool.unlabelled)
+            total = sum((_alloc(n, res) for n in pool.unlabelled), Decimal(0))
+            return finding(
+                "gpu-label-missing",
+                f"{_listed(names)} have {total} allocatable {res} but not the GPU label "
+                f"({pool.labels}): kubectl label node {' '.join(names)} {label}",
+                pool.unlabelled,
+                nodes=" ".join(names),
+                label=label,
+            )
         return finding(
             "no-gpu-nodes",
-            f"no node carries the GPU label {labels}",
-            "Add a GPU node group (or scale it up), labelled as configured; check the cluster "
-            "autoscaler if it should have done so.",
+            f"no node has {res} allocatable or carries the GPU label {pool.labels}",
             [],
+            label=label,
         )
     selected = [n for n in nodes if node_selected(n, spec)]
     if not selected:
+        have = sorted(
+            {f"{k}={v}" for n in nodes for k, v in labels_of(n).items() if (k, v) in pool.wanted}
+        )
         return finding(
             "selector-mismatch",
             f"its node selector/affinity ({_wants(spec)}) matches none of the {len(nodes)} GPU "
-            f"node(s)" + (f"; scheduler: {said}" if said else ""),
-            "Make the pod's nodeSelector/affinity match the GPU nodes' labels (or label the "
-            "nodes as the chart expects).",
+            f"node(s), which carry {', '.join(have)}" + on_scheduler,
             nodes,
+            wants=_selector_text(spec) or pool.label_for(spec),
+            have=", ".join(have),
+            nodes=" ".join(sorted(name(n) for n in nodes)),
         )
     blocked = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
     tolerated = [n for n in selected if not blocked[name(n)]]
     if not tolerated:
         taints = sorted({t for ts in blocked.values() for t in ts})
+        head, effect = taints[0].rsplit(":", 1)
+        key, _, value = head.partition("=")
+        toleration = (
+            f"{{key: {key}, operator: Equal, value: {value}, effect: {effect}}}"
+            if value
+            else f"{{key: {key}, operator: Exists, effect: {effect}}}"
+        )
         return finding(
             "taint-not-tolerated",
             f"the GPU nodes it selects have taints it does not tolerate: {', '.join(taints)}"
-            + (f"; scheduler: {said}" if said else ""),
-            "Add the matching toleration to the pod template (the chart's tolerations value), "
-            "or remove the taint if it was put there by mistake.",
+            + on_scheduler,
             selected,
+            toleration=toleration,
+            node=sorted(n for n in blocked if taints[0] in blocked[n])[0],
+            taint_off=f"{taints[0]}-",
         )
     ready = [
         n for n in tolerated if not node_problems(n) and not untolerated(n, spec, lifecycle=True)
@@ -194,33 +336,50 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     if not ready:
         return finding(
             "gpu-node-not-ready",
-            "every GPU node it could use is NotReady, cordoned or under pressure",
-            "Bring a GPU node back (uncordon, fix the kubelet) or add one.",
+            "every GPU node it could use is NotReady, cordoned or under pressure: "
+            + "; ".join(
+                f"{name(n)} {', '.join(node_problems(n) or untolerated(n, spec, lifecycle=True))}"
+                for n in tolerated[:4]
+            ),
             tolerated,
+            advice=_not_ready_advice(tolerated),
         )
     with_gpus = [n for n in ready if _alloc(n, res) > 0]
     if not with_gpus:
+        names = sorted(name(n) for n in ready)
         return finding(
             "gpu-not-allocatable",
-            f"the GPU nodes it could use advertise no allocatable {res}",
-            "Fix the device plugin on those nodes.",
+            f"the GPU nodes it could use advertise no allocatable {res} "
+            f"({', '.join(names)}): the device plugin is not running there",
             ready,
+            nodes=", ".join(names),
+            node=names[0],
         )
     free = {name(n): pool.free[name(n)] for n in with_gpus}
     if f"Insufficient {res}" not in reasons and any(f >= need for f in free.values()):
         return None  # a GPU node has room: what blocks the pod is not about GPUs
     demand = sum((pod_request(p.get("spec"), res) for p in pending), Decimal(0))
     alloc = sum((_alloc(n, res) for n in with_gpus), Decimal(0))
+    free_total = sum((max(f, Decimal(0)) for f in free.values()), Decimal(0))
     scope = "" if state.scope.namespaces is None else " (counting only pods in scope)"
+    running = sum(
+        1
+        for p in state.in_scope("pods")
+        if parent and state.workload_of(p) == parent and phase(p) == "Running"
+    )
+    fits = running + int(free_total // need) if need > 0 else running
     return finding(
         "insufficient-gpu",
         f"{len(pending)} pending GPU pod(s) need {demand} {res}; the {len(with_gpus)} ready GPU "
-        f"node(s) have {sum(free.values())} free of {alloc} allocatable{scope}"
-        + (f"; scheduler: {said}" if said else ""),
-        "Add GPU nodes (or let the cluster autoscaler do it), or lower the replica count; "
-        "GPUs are not shared between pods.",
+        f"node(s) have {free_total} free of {alloc} allocatable{scope}" + on_scheduler,
         with_gpus,
+        short=f"{max(demand - free_total, Decimal(0))}",
+        fits=fits,
     )
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _used(state: ClusterState, node: Obj, res: str) -> Decimal:
@@ -234,6 +393,10 @@ def _used(state: ClusterState, node: Obj, res: str) -> Decimal:
     )
 
 
+def _selector_text(spec: Obj) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(mapping(spec.get("nodeSelector")).items()))
+
+
 def _wants(spec: Obj) -> str:
     sel = ", ".join(f"{k}={v}" for k, v in sorted(mapping(spec.get("nodeSelector")).items()))
     aff = mapping(mapping(spec.get("affinity")).get("nodeAffinity")).get(
@@ -242,7 +405,7 @@ def _wants(spec: Obj) -> str:
     return (sel or "no nodeSelector") + ("; plus required node affinity" if aff else "")
 
 
-def _node_lines(nodes: list[Obj]) -> list[str]:
+def _node_lines(nodes: list[Obj], res: str) -> list[str]:
     lines = []
     for n in nodes[:4]:
         taints = ", ".join(
@@ -250,7 +413,10 @@ def _node_lines(nodes: list[Obj]) -> list[str]:
             for t in mappings(mapping(n.get("spec")).get("taints"))
         )
         gpu_labels = ", ".join(f"{k}={v}" for k, v in sorted(labels_of(n).items()) if "gpu" in k)
-        lines.append(f"node {name(n)}: labels {gpu_labels or '-'}; taints {taints or '-'}")
+        lines.append(
+            f"node {name(n)}: {_alloc(n, res)} {res} allocatable; labels {gpu_labels or '-'}; "
+            f"taints {taints or '-'}"
+        )
     return lines
 
 
@@ -262,37 +428,43 @@ def _condition_lines(node: Obj) -> list[str]:
     ]
 
 
-def _workloads_without_nodes(state: ClusterState, res: str, labels: str) -> Iterator[Finding]:
+def _workloads_without_nodes(state: ClusterState, pool: _Pool) -> Iterator[Finding]:
     """No GPU node and no pod yet: name the workloads that will need one."""
+    res = pool.res
     for plural, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet")):
         for wl in state.in_scope(plural):
             spec = mapping(wl.get("spec"))
-            need = pod_request(mapping(spec.get("template")).get("spec"), res)
-            if need > 0 and spec.get("replicas", 1) != 0:
-                yield Finding(
-                    ID,
-                    "no-gpu-nodes",
-                    Severity.CRITICAL,
-                    ObjectRef.of(kind, wl),
-                    f"{kind} {name(wl)} requests {need} {res} per pod and no node carries the "
-                    f"GPU label {labels}",
-                    remediation="Add a GPU node group labelled as configured.",
+            template = mapping(mapping(spec.get("template")).get("spec"))
+            need = pod_request(template, res)
+            if need <= 0 or spec.get("replicas", 1) == 0:
+                continue
+            label = pool.label_for(template)
+            if pool.unlabelled:
+                names = sorted(name(n) for n in pool.unlabelled)
+                yield CAUSES["gpu-label-missing"].finding(
+                    resource=ObjectRef.of(kind, wl),
+                    message=f"{kind} {name(wl)} requests {need} {res} per pod; no node carries "
+                    f"the GPU label {pool.labels}, but {', '.join(names)} have {res} without it",
+                    depends_on=tuple(ObjectRef.of("Node", n) for n in pool.unlabelled),
+                    nodes=" ".join(names),
+                    label=label,
+                )
+            else:
+                yield CAUSES["no-gpu-nodes"].finding(
+                    resource=ObjectRef.of(kind, wl),
+                    message=f"{kind} {name(wl)} requests {need} {res} per pod and no node has "
+                    f"{res} or carries the GPU label {pool.labels}",
+                    res=res,
+                    label=label,
                 )
 
 
 CHECK = Check(
     id=ID,
-    title="GPU nodes for the completion service: present, allocatable, ready, enough",
+    title="GPU nodes for the completion service: present, labelled, allocatable, ready, enough",
     severity=Severity.CRITICAL,
     kinds=("nodes", "pods"),
     optional_kinds=("events", "deployments", "statefulsets", "replicasets"),
-    causes=(
-        "no-gpu-nodes",
-        "gpu-not-allocatable",
-        "gpu-node-not-ready",
-        "insufficient-gpu",
-        "selector-mismatch",
-        "taint-not-tolerated",
-    ),
+    causes=CAUSES,
     run=gpu_nodes,
 )

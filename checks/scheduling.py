@@ -11,10 +11,11 @@ or not ready, and only then what stops it on the nodes it could use (resources,
 anti-affinity, host ports, volumes, spread).  The finding names the resource, taint, label,
 claim or volume.
 
-Ownership, so that a pod has one cause: pods requesting the configured GPU resource belong to
-``gpu-nodes``; a pod whose only reason is an unbound *immediate* claim belongs to
-``pvc-pending`` (the claim's finding lists the pod).  A claim waiting for its first consumer
-waits for *this* pod: it is listed in ``affected``, so pvc-pending's
+Ownership, so that a pod has one cause: pods requesting the configured GPU resource belong
+to ``gpu-nodes`` (unless it finds a GPU free for them: then what blocks them is not GPUs);
+a pod whose only reason is an unbound *immediate* claim belongs to ``pvc-pending`` (the
+claim's finding lists the pod).  A claim waiting for its first consumer waits for *this*
+pod: it is listed in ``affected``, so pvc-pending's
 ``consumer-unschedulable`` hangs under this finding.  Pods of one controller with one cause
 are one finding (resource the controller, parent the workload, the pods ``affected``), which
 the workloads check's ``unavailable-replicas`` links to.  A pod the scheduler has not reported
@@ -43,6 +44,7 @@ from logos_doctor.objects import (
     name,
     namespace,
     parse_quantity,
+    uid,
 )
 from logos_doctor.registry import Check
 from logos_doctor.scheduling import (
@@ -62,6 +64,8 @@ from logos_doctor.workloads import (
     label_selector_matches,
     phase,
 )
+
+from .gpu_nodes import owned_pods
 
 CAUSES = Causes(
     "scheduling",
@@ -207,10 +211,11 @@ class Diagnosis:
 def scheduling(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per controller and cause over the pods the scheduler cannot place."""
     nodes = state.list_of("nodes")
+    gpu = owned_pods(state, config)
     groups: dict[tuple[str, str | None, str, str], list[tuple[Obj, Diagnosis, str]]] = {}
     for pod in state.in_scope("pods"):
-        if pod_request(pod.get("spec"), config.gpu.resource) > 0:
-            continue  # gpu-nodes owns the GPU pods
+        if uid(pod) in gpu:
+            continue  # gpu-nodes explains it (a GPU pod whose cause is not GPUs stays here)
         said = _verdict(state, pod)
         if said is None:
             continue

@@ -44,8 +44,41 @@ def test_enough_ready_gpu_nodes_is_quiet() -> None:
     assert found == []
 
 
-def test_no_gpu_node_at_all_is_critical_for_every_pending_pod() -> None:
-    state, found = run("gpu_no_nodes")
+def test_gpu_nodes_without_the_label_are_named_with_the_label_command() -> None:
+    """Issue 14 item 5: nodes with allocatable GPUs but not the label the pods select are
+    the cause, not a missing node group.  The scenario's two nodes (32 GPUs each) carry only
+    `logos-test/pool-<ns>=a100`; the shared pool lacks the namespace's label too."""
+    state, found = run("gpu_label_missing")
+    _, config = recorded("gpu_label_missing")
+    key, value = config.gpu.labels[0]
+    ours = sorted(
+        name(n)
+        for n in state.list_of("nodes")
+        if labels_of(n).get(f"logos-test/pool-{state.scope.namespaces[0]}"[:63]) == "a100"
+    )
+    assert len(ours) == 2 and not gpu_nodes(state, config)
+    assert {f.cause for f in found} == {"gpu-label-missing"}
+    assert {f.resource.name for f in found} == unscheduled(state) and len(found) == 4
+    for f in found:
+        assert f.severity == Severity.CRITICAL
+        named = {d.name for d in f.depends_on}
+        assert set(ours) <= named
+        command = f"kubectl label node {' '.join(sorted(named))} {key}={value}"
+        assert command in f.remediation and command in f.message
+        assert "node group" not in f.message
+        assert "32 nvidia.com/gpu allocatable" in " ".join(f.evidence)
+
+
+def test_no_gpu_anywhere_is_a_missing_node_group() -> None:
+    """The same pods when the GPU pool is scaled to zero: the recorded state without its
+    GPU nodes.  Only then is 'add a node group' the advice."""
+    state, config = recorded("gpu_no_nodes")
+    objects = dict(state.objects)
+    objects["nodes"] = [
+        n for n in objects["nodes"] if "nvidia.com/gpu" not in n["status"]["allocatable"]
+    ]
+    gone = ClusterState.build(objects, now=state.now, scope=state.scope, cluster=state.cluster)
+    found = list(run_checks(gone, [CHECK], config).findings)
     assert {f.cause for f in found} == {"no-gpu-nodes"}
     assert {f.resource.name for f in found} == unscheduled(state)
     assert len(found) == 4
@@ -56,6 +89,13 @@ def test_no_gpu_node_at_all_is_critical_for_every_pending_pod() -> None:
             "logos-completion",
         )
         assert "didn't match Pod's node affinity/selector" in " ".join(f.evidence)
+        assert "add a GPU node group" in f.remediation
+
+
+def test_the_shared_pool_without_the_namespaces_label_is_label_missing() -> None:
+    _, found = run("gpu_no_nodes")
+    assert {f.cause for f in found} == {"gpu-label-missing"}
+    assert all("kwok-gpu-0" in f.remediation for f in found)
 
 
 def test_the_gpu_label_comes_from_the_config() -> None:
@@ -79,6 +119,9 @@ def test_insufficient_gpus_reports_demand_against_free_on_the_ready_nodes() -> N
         assert "2 pending GPU pod(s) need 2 nvidia.com/gpu" in f.message
         assert "1 ready GPU node(s) have 0 free of 2 allocatable" in f.message
         assert [d.name for d in f.depends_on] == [name(node)]
+        # Two GPUs short; the two running replicas are what fits.
+        assert f.remediation.startswith("2 more nvidia.com/gpu needed")
+        assert "at most 2 replica(s)" in f.remediation
 
 
 def test_labelled_node_without_allocatable_gpus_is_the_cause_of_the_pending_pods() -> None:
@@ -99,6 +142,8 @@ def test_labelled_node_without_allocatable_gpus_is_the_cause_of_the_pending_pods
         assert [(k.check, k.cause, k.resource.name) for k in f.caused_by] == [
             ("gpu-nodes", "gpu-not-allocatable", name(node))
         ]
+        assert f"device plugin is not running (or found no GPU) on {name(node)}" in f.remediation
+        assert f"spec.nodeName={name(node)}" in f.remediation
 
 
 def test_selector_asking_for_another_label_value() -> None:
@@ -107,6 +152,9 @@ def test_selector_asking_for_another_label_value() -> None:
     for f in found:
         assert (f.cause, f.severity) == ("selector-mismatch", Severity.CRITICAL)
         assert "=yes" in f.message and "matches none of the 1 GPU node(s)" in f.message
+        # Both ways out, with what the pods ask and what the nodes carry.
+        assert "=yes;" in f.remediation and "the GPU nodes carry logos-test/gpu-" in f.remediation
+        assert "=true" in f.remediation and "--overwrite" in f.remediation
 
 
 def test_untolerated_operator_taint_on_the_gpu_pool() -> None:
@@ -116,6 +164,8 @@ def test_untolerated_operator_taint_on_the_gpu_pool() -> None:
         assert f.cause == "taint-not-tolerated"
         assert "logos-test/dedicated=" in f.message and ":NoSchedule" in f.message
         assert "1 node(s) had untolerated taint(s)" in f.message
+        assert "{key: logos-test/dedicated, operator: Equal, value: rec-gpu-taint" in f.remediation
+        assert ":NoSchedule-'" in f.remediation and "kubectl taint node gpu-" in f.remediation
 
 
 def test_cordoned_and_silent_gpu_nodes() -> None:
@@ -133,6 +183,10 @@ def test_cordoned_and_silent_gpu_nodes() -> None:
         assert f.cause == "gpu-node-not-ready"
         assert {d.name for d in f.depends_on} == set(nodes)
         assert {k.resource.name for k in f.caused_by} == set(nodes)
+    cordoned = next(n for n, f in nodes.items() if "cordoned" in f.message)
+    assert f"kubectl uncordon {cordoned}" in nodes[cordoned].remediation
+    silent = next(n for n in nodes if n != cordoned)
+    assert "uncordon" not in nodes[silent].remediation and "kubelet" in nodes[silent].remediation
 
 
 def test_the_schedulers_verdict_parses_into_reasons_per_node_count() -> None:

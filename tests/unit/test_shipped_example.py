@@ -24,8 +24,13 @@ def test_example_names_the_three_root_causes() -> None:
     doc = json.loads(result.stdout)
     assert doc["cluster"]["namespaces"] == ["logos"]
     roots = {(f["check"], f["cause"]) for f in doc["findings"] if f["root_cause"]}
+    # The GPU nodes are there (32 allocatable GPUs each) but lost their label: the label, not
+    # a missing node group, is the cause (issue 14 item 5).
     assert {("storage-class", "missing"), ("image-pull", "image-not-found"),
-            ("gpu-nodes", "no-gpu-nodes")} <= roots
+            ("gpu-nodes", "gpu-label-missing")} <= roots
+    gpu = [f for f in doc["findings"] if f["cause"] == "gpu-label-missing"]
+    assert gpu and all("kubectl label node kwok-gpu-0 kwok-gpu-1 nvidia.com/gpu=true"
+                       in f["remediation"] for f in gpu)
     chat = next(f for f in doc["findings"] if f["check"] == "service-endpoints"
                 and f["resource"]["name"] == "logos-chat")
     assert chat["cause"] == "pods-not-ready"
@@ -43,3 +48,7 @@ def test_example_first_lines_are_the_root_causes() -> None:
     body = "\n".join(lines[3:6])
     assert "3 Pods of Deployment/logos/logos-chat" in body
     assert "4 Pods of Deployment/logos/logos-completion" in body
+    assert "gpu-nodes/gpu-label-missing" in body
+    # The label command is on the first screen, in the finding's message.
+    first_screen = "\n".join(lines[:24])
+    assert "kubectl label node kwok-gpu-0 kwok-gpu-1 nvidia.com/gpu=true" in first_screen

@@ -264,6 +264,18 @@ def gpu_no_nodes(api: Any, namespace: str) -> dict[str, Any]:
     return gpu_config(namespace)
 
 
+@scenario("gpu_label_missing")
+def gpu_label_missing(api: Any, namespace: str) -> dict[str, Any]:
+    """The GPU pool lost its label (relabelled by a new node template): two nodes with 32
+    allocatable GPUs each carry only `logos-test/pool-<ns>=a100`, not the GPU label that
+    logos-completion selects.  Every completion pod stays Pending."""
+    create_gpu_nodes(api, (f"logos-test/pool-{namespace}"[:63], "a100"), 2, 32,
+                     prefix=f"gpu-{namespace}"[:50], extra_labels={OWNER_LABEL: namespace})
+    completion(api, namespace)
+    wait_pods(api, namespace, "completion", unschedulable=4)
+    return gpu_config(namespace)
+
+
 @scenario("gpu_insufficient")
 def gpu_insufficient(api: Any, namespace: str) -> dict[str, Any]:
     """One GPU node with 2 GPUs for 4 pods needing one each: 2 run, 2 wait."""
