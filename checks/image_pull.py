@@ -521,14 +521,15 @@ def _evidence_gone(state: ClusterState) -> str:
     """Why the pull error cannot be read any more, for a bare back-off message."""
     if not state.has("events"):
         return (
-            "the pull error is not recorded in the container status (kubelets before 1.32 "
-            "write only 'Back-off pulling image') and events could not be listed, so the "
-            "cause cannot be read"
+            "the pull error is not in the container status (kubelets before 1.32 write only "
+            "'Back-off pulling image') and events could not be listed, so the cause cannot "
+            "be read"
         )
     return (
         "the pull error is no longer recorded: the kubelet's 'Failed to pull image' events "
-        "have expired (the API server keeps events for one hour by default) and this "
-        "kubelet (before 1.32) writes only 'Back-off pulling image' in the container status"
+        "have expired (the API server keeps events for one hour by default), and the "
+        "container status says only 'Back-off pulling image' (kubelets before 1.32 do not "
+        "keep the error there, nor one restarted since the pull failed)"
     )
 
 

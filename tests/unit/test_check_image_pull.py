@@ -7,12 +7,11 @@ recorded pods.
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from image_pull_oracle import naive as _naive
 
 from k8scluster.logos_stack import IMAGES, bad_image
-from logos_doctor.checks.image_pull import _RULES, CHECK, classify, scrub
+from logos_doctor.checks.image_pull import CHECK, classify, scrub
 from logos_doctor.checks.secrets import CHECK as SECRETS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, name
@@ -394,45 +393,6 @@ REAL = [  # (source, image, waiting reason, runtime message, cause, misleads)
      + kubelet_msg(NGINX_TLS, f"{NGINX_TLS}: not found"),
      "image-not-found", True),
 ]  # fmt: skip
-
-
-# The classifier as it was before names were scrubbed (main before issue 14): its patterns
-# ran over the whole text, image reference included.
-_BEFORE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (cause, re.compile(pattern, re.IGNORECASE))
-    for cause, pattern in (
-        ("invalid-image-name", r"invalid reference format|couldn't parse image name"),
-        ("rate-limited", r"\b429\b|toomanyrequests|too many requests|rate limit"),
-        ("registry-unreachable",
-         r"no such host|i/o timeout|connection refused|connection reset|no route to host"
-         r"|network is unreachable|name resolution|server misbehaving|x509:|\btls:"
-         r"|handshake|certificate|HTTP response to HTTPS client|registry is unavailable"
-         r"|\b50[0234]\b|bad gateway|service unavailable"),
-        ("unauthorized",
-         r"\b40[13]\b|unauthori[sz]ed|forbidden|access denied|insufficient_scope"
-         r"|authentication required|authorization failed|failed to authorize"
-         r"|no basic auth credentials|\bdenied\b"),
-        ("image-not-found",
-         r"not found|manifest unknown|name unknown|repository does not exist"
-         r"|no such image|not present with pull policy of Never|\b404\b"),
-    )
-)  # fmt: skip
-
-
-def _naive(text: str) -> str:
-    """The cause a name-blind classifier gives: today's patterns, then the patterns of the
-    classifier before this fix, on the unscrubbed text; the first that differs from a
-    scrubbed reading is what a name would have made of it."""
-    for rules in (_RULES, _BEFORE):
-        for cause, pattern in rules:
-            if pattern.search(text):
-                found = cause
-                break
-        else:
-            found = "unknown"
-        if found != classify("", text)[0]:
-            return found
-    return found
 
 
 @pytest.mark.parametrize(
