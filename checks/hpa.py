@@ -11,10 +11,12 @@ at minReplicas (``DesiredWithinRange`` or ``TooFewReplicas``) is an idle service
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.events import evidence
 from logos_doctor.finding import Finding, Severity
@@ -47,6 +49,73 @@ PROVIDER = {
     "v1beta1.custom.metrics.k8s.io": "a custom metrics adapter (e.g. prometheus-adapter)",
     "v1beta1.external.metrics.k8s.io": "an external metrics adapter (e.g. KEDA)",
 }
+# What the HPA controller's metrics clients return when the aggregated API itself is not
+# served, as quoted in ScalingActive's message ("the HPA was unable to compute the replica
+# count: %v", pkg/controller/podautoscaler/horizontal.go) behind "unable to fetch metrics from
+# resource metrics API: %v" (pkg/controller/podautoscaler/metrics/client.go): the apiserver's
+# 404 for an API no APIService registers, and its 503 for one whose backend is unavailable
+# (k8s.io/apimachinery StatusError texts, with the "(get pods.metrics.k8s.io)" suffix).
+API_NOT_SERVED = re.compile(
+    r"the server could not find the requested resource|"
+    r"the server is currently unable to handle the request"
+)
+# How many HPAs the metrics-unavailable finding names in its message.
+SHOWN = 5
+
+CAUSES = Causes(
+    ID,
+    Cause(
+        "target-missing",
+        Severity.WARNING,
+        "The HPA's scale target does not exist or cannot be read",
+        remediation=(
+            "Point spec.scaleTargetRef at the workload (a rename in the chart usually left the "
+            "HPA behind), or delete the HPA."
+        ),
+    ),
+    Cause(
+        "metrics-unavailable",
+        Severity.WARNING,
+        "The metrics API the HPAs read is not served: no HPA using it can scale",
+        remediation=(
+            "Install or repair {provider} so that APIService {api} is Available; the HPAs "
+            "keep their current replica counts until then."
+        ),
+    ),
+    Cause(
+        "metrics-missing",
+        Severity.WARNING,
+        "The metrics API is served but returns no usable metrics for this HPA's pods",
+        remediation=(
+            "Read the HPA's ScalingActive message: {provider} answers, but not for these "
+            "pods (too new, not Ready, not scraped, or the metric name is wrong)."
+        ),
+    ),
+    Cause(
+        "missing-requests",
+        Severity.WARNING,
+        "The HPA scales on utilization of a resource the pods do not request",
+        remediation=(
+            "Set resources.requests.{res} on every container of the target (or scale on an "
+            "AverageValue target, which needs no request)."
+        ),
+    ),
+    Cause(
+        "maxed-out",
+        Severity.WARNING,
+        "The HPA is held at maxReplicas while its metrics ask for more",
+        remediation=(
+            "Raise maxReplicas if the nodes can take it, or find what drives the load; until "
+            "then the service runs at its ceiling."
+        ),
+    ),
+    Cause(
+        "below-min",
+        Severity.WARNING,
+        "The target runs fewer replicas than the HPA's minReplicas",
+        remediation="Read AbleToScale: the HPA could not update the target's scale.",
+    ),
+)
 
 
 def _int(value: Any) -> int | None:
@@ -69,8 +138,20 @@ class _Hpa:
     current: int | None
 
 
+@dataclass(frozen=True)
+class _MetricsFailure:
+    """One HPA whose ScalingActive says it cannot read a metric, and which API serves it."""
+
+    hpa: _Hpa
+    api: str
+    reason: str
+    condition: dict[str, Any]
+    evidence: tuple[str, ...]
+
+
 def hpa(state: ClusterState, config: Config) -> Iterator[Finding]:
-    """Findings per HPA: target, metrics, requests, and where its replica count sits."""
+    """Findings per HPA (target, requests, limits), and one per metrics API that is not served."""
+    failures: dict[str, list[_MetricsFailure]] = {}
     for obj in state.in_scope("horizontalpodautoscalers"):
         spec, status = mapping(obj.get("spec")), mapping(obj.get("status"))
         ref = mapping(spec.get("scaleTargetRef"))
@@ -84,10 +165,78 @@ def hpa(state: ClusterState, config: Config) -> Iterator[Finding]:
             _int(spec.get("maxReplicas")) or 0,
             _int(current),
         )
-        yield from _one(state, h)
+        for item in _one(state, h):
+            if isinstance(item, _MetricsFailure):
+                failures.setdefault(item.api, []).append(item)
+            else:
+                yield item
+    for api, group in sorted(failures.items()):
+        yield from _metrics(state, api, group)
 
 
-def _one(state: ClusterState, h: _Hpa) -> Iterator[Finding]:
+def _metrics(state: ClusterState, api: str, group: list[_MetricsFailure]) -> Iterator[Finding]:
+    """One ``metrics-unavailable`` for an API that is not served, with every HPA it stops.
+
+    The API is not served when its APIService is missing or not Available, or, when the
+    APIServices cannot be read, when every HPA reading it quotes the apiserver's "not found"
+    or "unable to handle the request" for it.  Otherwise each HPA's failure is its own
+    (``metrics-missing``): the API answers, just not for those pods.
+    """
+    served = _api_state(state, api)
+    quoted = all(API_NOT_SERVED.search(str(f.condition.get("message") or "")) for f in group)
+    if served is None and not (quoted and not state.has("apiservices")):
+        for f in group:
+            yield _hpa_finding(
+                f.hpa,
+                state,
+                "metrics-missing",
+                f"cannot read its metrics ({f.reason}): APIService {api} is Available, yet "
+                "returned no usable metrics for the target's pods",
+                (*_cond_lines(f.condition), *f.evidence),
+                provider=PROVIDER[api],
+            )
+        return
+    why = served or (
+        f"could not read APIServices, but every HPA reading {api} gets the apiserver's "
+        "answer for an API that is not served"
+    )
+    names = [f"{f.hpa.ref.namespace}/{f.hpa.ref.name}" for f in group]
+    more = f" +{len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    yield CAUSES["metrics-unavailable"].finding(
+        resource=ObjectRef("APIService", None, api),
+        message=(
+            f"metrics API {api} is not served ({why}); {len(group)} HPA(s) cannot scale: "
+            f"{', '.join(names[:SHOWN])}{more}"
+        ),
+        evidence=(
+            *(f"HPA {n}: {_cond_lines(f.condition)[0]}" for n, f in _first(names, group)),
+            *((f"+{len(group) - 3} more HPA(s) like these",) if len(group) > 3 else ()),
+            *group[0].evidence[:2],
+        ),
+        affected=tuple(f.hpa.ref for f in group),
+        api=api,
+        provider=PROVIDER[api],
+    )
+
+
+def _first(names: list[str], group: list[_MetricsFailure]) -> list[tuple[str, _MetricsFailure]]:
+    return list(zip(names[:3], group[:3], strict=True))
+
+
+def _hpa_finding(
+    h: _Hpa, state: ClusterState, cause: str, message: str, extra: tuple[str, ...], **facts: Any
+) -> Finding:
+    target = state.get(h.target.kind, h.target.namespace, h.target.name)
+    return CAUSES[cause].finding(
+        resource=h.ref,
+        parent=ObjectRef.of(h.target.kind, target) if target is not None else None,
+        message=f"HPA {h.ref.name}: {message}",
+        evidence=extra,
+        **facts,
+    )
+
+
+def _one(state: ClusterState, h: _Hpa) -> Iterator[Finding | _MetricsFailure]:
     able = _cond(h.obj, "AbleToScale")
     active = _cond(h.obj, "ScalingActive")
     limited = _cond(h.obj, "ScalingLimited")
@@ -95,18 +244,8 @@ def _one(state: ClusterState, h: _Hpa) -> Iterator[Finding]:
     target = state.get(h.target.kind, h.target.namespace, h.target.name)
     ev = evidence(state.events_for("HorizontalPodAutoscaler", h.obj), state.now, limit=3)
 
-    def finding(cause: str, message: str, remediation: str, extra: tuple[str, ...] = ()) -> Finding:
-        parent = ObjectRef.of(h.target.kind, target) if target is not None else None
-        return Finding(
-            ID,
-            cause,
-            Severity.WARNING,
-            h.ref,
-            f"HPA {h.ref.name}: {message}",
-            parent=parent,
-            evidence=(*extra, *ev),
-            remediation=remediation,
-        )
+    def finding(cause: str, message: str, extra: tuple[str, ...] = (), **facts: Any) -> Finding:
+        return _hpa_finding(h, state, cause, message, (*extra, *ev), **facts)
 
     gone = plural is not None and state.has(plural) and target is None
     if gone or (able.get("status") == "False" and able.get("reason") == "FailedGetScale"):
@@ -115,44 +254,37 @@ def _one(state: ClusterState, h: _Hpa) -> Iterator[Finding]:
             f"its scale target {h.target.kind} {h.target.name} "
             + ("does not exist" if gone else "cannot be read")
             + "; nothing is autoscaled",
-            "Point spec.scaleTargetRef at the workload (a rename in the chart usually left the "
-            "HPA behind), or delete the HPA.",
             _cond_lines(able),
         )
         return
     res, lacking = _missing_requests(state, h, target)
-    if res:
-        yield finding(
-            "missing-requests",
-            f"scales on {res} utilization, but {lacking} request no {res}: utilization is a "
-            "percentage of the request, so the controller cannot compute it",
-            f"Set resources.requests.{res} on every container of the target (or scale on an "
-            "AverageValue target, which needs no request).",
-            _cond_lines(active),
+    if res and target is not None:
+        # About the workload, whose pod template lacks the request: it stays wrong once the
+        # metrics API answers, so it is its own root, not a symptom of metrics-unavailable.
+        yield CAUSES["missing-requests"].finding(
+            resource=ObjectRef.of(h.target.kind, target),
+            message=f"HPA {h.ref.name} scales on {res} utilization, but {lacking} request no "
+            f"{res}: utilization is a percentage of the request, so the controller cannot "
+            "compute it",
+            evidence=(*_cond_lines(active), *ev),
+            res=res,
         )
     reason = str(active.get("reason") or "")
     # "missing request" in the message is the requests problem, already reported above.
     requests_error = "missing request" in str(active.get("message")) and res
     if active.get("status") == "False" and reason in METRICS_API and not requests_error:
-        api = METRICS_API[reason]
-        yield finding(
-            "metrics-unavailable",
-            f"cannot read its metrics ({reason}): {_api_state(state, api)}",
-            f"Install or repair {PROVIDER[api]} so that APIService {api} is Available; "
-            "the HPA keeps the current replica count until then.",
-            _cond_lines(active),
-        )
+        yield _MetricsFailure(h, METRICS_API[reason], reason, active, ev)
     if h.current is not None and h.current < h.min:
         disabled = active.get("reason") == "ScalingDisabled"
         yield finding(
             "below-min",
             f"{h.current} replica(s), below minReplicas {h.min}"
             + ("; scaling is disabled because the target was scaled to 0" if disabled else ""),
-            "Scale the target back up (kubectl scale ... --replicas=<min>); the HPA leaves a "
-            "target at 0 alone on purpose."
-            if disabled
-            else "Read AbleToScale: the HPA could not update the target's scale.",
             (*_cond_lines(active), *_cond_lines(able)),
+            remediation="Scale the target back up (kubectl scale ... --replicas=<min>); the HPA "
+            "leaves a target at 0 alone on purpose."
+            if disabled
+            else None,
         )
     if (
         h.current is not None
@@ -165,8 +297,6 @@ def _one(state: ClusterState, h: _Hpa) -> Iterator[Finding]:
             "maxed-out",
             f"held at maxReplicas {h.max} for {age(since, state.now)}: its metrics ask for "
             f"more ({_metrics_now(h.obj)})",
-            "Raise maxReplicas if the nodes can take it, or find what drives the load; until "
-            "then the service runs at its ceiling.",
             _cond_lines(limited),
         )
 
@@ -223,9 +353,10 @@ def _selector(value: Any) -> dict[str, Any]:
     return {"matchLabels": mapping(sel.get("matchLabels")), "matchExpressions": exprs}
 
 
-def _api_state(state: ClusterState, api: str) -> str:
+def _api_state(state: ClusterState, api: str) -> str | None:
+    """Why ``api`` is not served, from its APIService; None when it is Available or unknown."""
     if not state.has("apiservices"):
-        return f"could not read APIServices to tell whether {api} is served"
+        return None
     svc = state.get("APIService", None, api)
     if svc is None:
         return f"APIService {api} does not exist: {PROVIDER[api]} is not installed"
@@ -235,7 +366,7 @@ def _api_state(state: ClusterState, api: str) -> str:
             f"APIService {api} is not Available ({cond.get('reason')}: {cond.get('message')}): "
             f"{PROVIDER[api]} is installed but not serving"
         )
-    return f"APIService {api} is Available, yet returned no usable metrics for the target's pods"
+    return None
 
 
 def _cond_lines(cond: Obj) -> tuple[str, ...]:
@@ -265,6 +396,6 @@ CHECK = Check(
     severity=Severity.WARNING,
     kinds=("horizontalpodautoscalers",),
     optional_kinds=("deployments", "statefulsets", "replicasets", "pods", "events", "apiservices"),
-    causes=("target-missing", "metrics-unavailable", "missing-requests", "maxed-out", "below-min"),
+    causes=CAUSES,
     run=hpa,
 )

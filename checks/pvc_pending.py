@@ -1,19 +1,38 @@
 """pvc-pending: every claim that is not Bound, classified by why, with what it blocks.
 
-The cause comes from the PV controller's own events on the claim (matched by uid), the claim's
-class and its binding mode, not from the claim's phase alone: "Pending" is normal for a
-WaitForFirstConsumer claim with no pod yet, and fatal when its class does not exist.  The pods
-blocked on the claim are listed on the claim's finding instead of being reported again as
-unschedulable pods.
+The cause comes from the PV controller's and the external provisioner's own events on the claim
+(matched by uid), the claim's class and its binding mode, not from the claim's phase alone:
+"Pending" is normal for a WaitForFirstConsumer claim with no pod yet, and fatal when its class
+does not exist.  The pods blocked on the claim are listed on the claim's finding instead of
+being reported again as unschedulable pods.  Claims of one class that fail to provision with
+the same provisioner message share one cause (usually the class's parameters) and get one
+finding, on the class, with the claims as ``affected``.
+
+Strings read here, and who writes them:
+
+* ``ProvisioningFailed`` ``storageclass.storage.k8s.io "X" not found``: kube-controller-manager's
+  PV controller (pkg/controller/volume/persistentvolume/pv_controller.go, provisionClaim), the
+  apiserver's NotFound for the class.
+* ``ProvisioningFailed`` ``node "X" not found`` (``nodes "X" not found`` when read without the
+  node lister): sig-storage-lib-external-provisioner controller.go, provisionClaimOperation ->
+  provisionVolumeErrorHandling(ProvisioningReschedule), which also removes the
+  ``volume.kubernetes.io/selected-node`` annotation so that the scheduler picks again.
+* ``ProvisioningFailed`` ``failed to provision volume with StorageClass "X": rpc error: code =
+  ... desc = Could not create volume "pvc-...": invalid AWS VolumeType "gp9"``: the same lib
+  (``failed to provision volume with StorageClass %q: %v``) around aws-ebs-csi-driver
+  pkg/driver/controller.go CreateVolume (``Could not create volume %q: %v``) and
+  pkg/cloud/cloud.go CreateDisk (``invalid AWS VolumeType %q``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
@@ -31,74 +50,188 @@ from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import claim_statefulset, phase
 
-from .storage_class import claim_class, is_default
+from .storage_class import NO_DEFAULT, claim_class, is_default
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
-FIX = "logos-doctor fix pvc"
+FIX = "logos-doctor fix pvc -n {namespace}"
+# How long the external provisioner may take to drop a vanished selected node before the
+# claim counts as stuck: the lib retries a failed reschedule with its back-off (seconds).
+RESCHEDULE_GRACE_SECONDS = 120
+
+CAUSES = Causes(
+    "pvc-pending",
+    Cause(
+        "storage-class-missing",
+        Severity.CRITICAL,
+        "The claim names a StorageClass that does not exist",
+        remediation="{hint}",
+        fix=FIX,
+    ),
+    Cause(
+        "no-storage-class",
+        Severity.WARNING,
+        "The claim names no usable StorageClass and no PersistentVolume matches it",
+        remediation=(
+            "Set storageClassName (production uses {expected}) or create a matching "
+            "PersistentVolume."
+        ),
+    ),
+    Cause(
+        "provisioning-failed",
+        Severity.WARNING,
+        "The provisioner reports that it cannot create the volume",
+        remediation=(
+            "Read the provisioner's message; fix its cause (quota, zone, parameters, IAM) "
+            "and the provisioner retries on its own."
+        ),
+    ),
+    Cause(
+        "waiting-for-provisioner",
+        Severity.WARNING,
+        "The claim waits for an external provisioner that has not answered",
+        remediation=(
+            "Check that the {provisioner} controller is running and read its logs; nothing "
+            "else provisions this claim."
+        ),
+    ),
+    Cause(
+        "waiting-for-consumer",
+        Severity.INFO,
+        "The claim waits for its first pod (WaitForFirstConsumer): expected",
+        remediation="Nothing to do: the volume is created when a pod using the claim is scheduled.",
+    ),
+    Cause(
+        "consumer-unschedulable",
+        Severity.WARNING,
+        "The claim waits for its pod, and the scheduler cannot place the pod",
+        remediation=(
+            "The volume is created only once the pod is scheduled: fix why the pod does not "
+            "fit (see the pod's FailedScheduling event)."
+        ),
+    ),
+    Cause(
+        "selected-node-gone",
+        Severity.WARNING,
+        "The node chosen for the claim's volume is gone; the provisioner hands the claim back "
+        "to the scheduler (self-healing)",
+        remediation=(
+            "Nothing to recreate: the external provisioner answers a vanished node with "
+            "'node \"{node}\" not found', removes the selected-node annotation, and the "
+            "scheduler picks another node.{extra}"
+        ),
+    ),
+    Cause(
+        "selected-node-stuck",
+        Severity.CRITICAL,
+        "The claim still names a vanished node after the provisioner gave it back",
+        remediation=(
+            "The provisioner reported node {node} gone {since} ago, yet the claim still names "
+            "it: the annotation could not be removed (check the provisioner's permission to "
+            "update claims). Remove volume.kubernetes.io/selected-node from the claim, or "
+            "recreate the claim ('logos-doctor fix pvc')."
+        ),
+        fix=FIX,
+    ),
+    Cause(
+        "lost",
+        Severity.CRITICAL,
+        "The claim's PersistentVolume no longer exists",
+        remediation=(
+            "Restore the data from backup into a new claim; read the runbook before deleting "
+            "anything."
+        ),
+    ),
+    Cause(
+        "unknown",
+        Severity.WARNING,
+        "The claim is not Bound and no event explains it",
+        remediation=(
+            "Describe the claim and read the PV controller's log in kube-controller-manager."
+        ),
+    ),
+)
+
+_CLASS_NOT_FOUND = re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found')
+# The lib's NotFound for the selected node, through the node lister ("node") or the API ("nodes").
+_NODE_NOT_FOUND = re.compile(r'^nodes? "([^"]+)" not found$')
+# aws-ebs-csi-driver pkg/cloud/cloud.go CreateDisk.
+_BAD_VOLUME_TYPE = re.compile(r'invalid AWS VolumeType "([^"]*)"')
+# The volume name the driver is asked for: "pvc-" + the claim's uid (lib, getProvisionedVolumeName).
+_VOLUME_NAME = re.compile(r"pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@dataclass(frozen=True)
-class _Diagnosis:
-    cause: str
-    severity: Severity
-    message: str
-    remediation: str
-    fixable: bool = False
-    depends_on: tuple[ObjectRef, ...] = ()
+@dataclass
+class _Claim:
+    pvc: Obj
+    ref: ObjectRef
+    phase: str
+    events: list[Event]
+    blocked: list[Obj]
+    parent: ObjectRef | None
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def pvc_pending(state: ClusterState, config: Config) -> Iterator[Finding]:
-    """One finding per claim that is not Bound."""
+    """One finding per claim that is not Bound; one per class for a shared provisioning failure."""
     classes = {name(sc): sc for sc in state.list_of("storageclasses")}
+    failures: dict[tuple[str, str], list[tuple[_Claim, Event]]] = {}
     for pvc in state.in_scope("persistentvolumeclaims"):
         claim_phase = (pvc.get("status") or {}).get("phase") or "Pending"
         if claim_phase == "Bound":
             continue
-        events = state.events_for("PersistentVolumeClaim", pvc)
-        parent, _ = claim_statefulset(state, pvc)
         ns = namespace(pvc)
-        blocked = [p for p in state.pods_using_claim(ns, name(pvc)) if phase(p) == "Pending"]
-        found = _diagnose(state, config, pvc, claim_phase, events, classes, blocked)
-        yield Finding(
-            check="pvc-pending",
-            cause=found.cause,
-            severity=found.severity,
-            resource=ObjectRef.of("PersistentVolumeClaim", pvc),
-            parent=parent,
-            message=found.message,
-            evidence=(*evidence(events, state.now), *_pod_evidence(state, blocked)),
-            remediation=found.remediation,
-            fix=f"{FIX} -n {ns}" if found.fixable and ns else None,
-            affected=tuple(ObjectRef.of("Pod", p) for p in blocked),
-            depends_on=found.depends_on,
+        c = _Claim(
+            pvc,
+            ObjectRef.of("PersistentVolumeClaim", pvc),
+            claim_phase,
+            state.events_for("PersistentVolumeClaim", pvc),
+            [p for p in state.pods_using_claim(ns, name(pvc)) if phase(p) == "Pending"],
+            claim_statefulset(state, pvc)[0],
         )
+        failed = _provisioning_failure(state, c, classes)
+        if failed is not None:
+            key = (claim_class(pvc) or "", _VOLUME_NAME.sub("pvc-<uid>", failed.message))
+            failures.setdefault(key, []).append((c, failed))
+            continue
+        yield from _diagnose(state, config, c, classes)
+    for (cls, _), group in sorted(failures.items()):
+        yield from _failed(state, cls, group)
+
+
+def _finding(state: ClusterState, c: _Claim, cause: str, message: str, **kw: Any) -> Finding:
+    blocks = f"; blocks {len(c.blocked)} pod(s)" if c.blocked else ""
+    severity = kw.pop("severity", None)
+    if severity is None and CAUSES[cause].severity == Severity.WARNING and c.blocked:
+        severity = Severity.CRITICAL  # a claim that holds pods back is an outage
+    return CAUSES[cause].finding(
+        resource=c.ref,
+        parent=c.parent,
+        message=message + blocks,
+        evidence=(*evidence(c.events, state.now), *_pod_evidence(state, c.blocked)),
+        affected=tuple(ObjectRef.of("Pod", p) for p in c.blocked),
+        namespace=c.ref.namespace,
+        severity=severity,
+        **kw,
+    )
 
 
 def _diagnose(
-    state: ClusterState,
-    config: Config,
-    pvc: Obj,
-    claim_phase: str,
-    events: list[Event],
-    classes: dict[str, Obj],
-    blocked: list[Obj],
-) -> _Diagnosis:
-    claim = name(pvc)
+    state: ClusterState, config: Config, c: _Claim, classes: dict[str, Obj]
+) -> Iterator[Finding]:
+    claim, pvc = c.ref.name, c.pvc
     cls = claim_class(pvc)
     sc_ref = (ObjectRef("StorageClass", None, cls),) if cls else ()
-    waiting = age(parse_time((pvc.get("metadata") or {}).get("creationTimestamp")), state.now)
-    impact = Severity.CRITICAL if blocked else Severity.WARNING
-    blocks = f"; blocks {len(blocked)} pod(s)" if blocked else ""
+    waiting = age(parse_time(meta(pvc).get("creationTimestamp")), state.now)
 
-    if claim_phase == "Lost":
+    if c.phase == "Lost":
         volume = (pvc.get("spec") or {}).get("volumeName") or "its volume"
-        return _Diagnosis(
+        yield _finding(
+            state,
+            c,
             "lost",
-            Severity.CRITICAL,
             f"claim {claim} is Lost: {volume} no longer exists; data on it is gone",
-            "Restore the data from backup into a new claim; read the runbook before deleting "
-            "anything.",
         )
+        return
 
     if cls and cls not in classes:
         expected = config.storage_class.name
@@ -108,110 +241,218 @@ def _diagnose(
             else f"The claim names {cls}, but production uses {expected}: the claim (or its "
             "StatefulSet template) must be recreated with the right class."
         )
-        return _Diagnosis(
+        yield _finding(
+            state,
+            c,
             "storage-class-missing",
-            Severity.CRITICAL,
-            f"claim {claim} is Pending for {waiting}: StorageClass {cls} does not exist{blocks}",
-            hint,
-            fixable=True,
+            f"claim {claim} is Pending for {waiting}: StorageClass {cls} does not exist",
             depends_on=sc_ref,
+            hint=hint,
         )
+        return
 
     selected = annotations_of(pvc).get(SELECTED_NODE)
     if selected and state.has("nodes") and state.get("Node", None, selected) is None:
-        return _Diagnosis(
-            "selected-node-gone",
-            Severity.CRITICAL,
-            f"claim {claim} waits for a volume on node {selected}, which no longer exists{blocks}",
-            "The scheduler chose a node that is gone; the claim must be recreated so that the "
-            "next pod can choose again ('logos-doctor fix pvc').",
-            fixable=True,
-        )
-
-    failed = latest(
-        [e for e in events if not _stale_class_failure(e, classes)], "ProvisioningFailed"
-    )
-    succeeded = latest(events, "ProvisioningSucceeded")
-    if failed and not (succeeded and _after(succeeded, failed)):
-        return _Diagnosis(
-            "provisioning-failed",
-            impact,
-            f"provisioning for claim {claim} failed: {failed.message}{blocks}",
-            "Read the provisioner's message; fix its cause (quota, zone, parameters, IAM) "
-            "and the provisioner retries on its own.",
-            depends_on=sc_ref,
-        )
+        yield _selected_node_gone(state, config, c, selected, classes)
+        return
 
     # "" asks for no dynamic provisioning at all; an unset class gets the default, if any.
     if cls == "" or (cls is None and not any(is_default(sc) for sc in classes.values())):
         why = "asks for no StorageClass" if cls == "" else "names no StorageClass, none is default,"
-        return _Diagnosis(
+        # A claim without a class is explained by the cluster having no default class.
+        no_default = (NO_DEFAULT,) if cls is None else ()
+        yield _finding(
+            state,
+            c,
             "no-storage-class",
-            impact,
-            f"claim {claim} {why} and no PersistentVolume matches it{blocks}",
-            f"Set storageClassName (production uses {config.storage_class.name}) or create a "
-            "matching PersistentVolume.",
+            f"claim {claim} {why} and no PersistentVolume matches it",
+            depends_on=no_default,
+            expected=config.storage_class.name,
         )
+        return
 
-    external = [e for e in events if e.reason == "ExternalProvisioning"]
-    if external:
+    external = [e for e in c.events if e.reason == "ExternalProvisioning"]
+    scheduling = latest(c.events, "WaitForFirstConsumer", "WaitForPodScheduled")
+    handed_back = scheduling is not None and _after(scheduling, latest(external) or scheduling)
+    if external and not handed_back:
+        # (A claim handed back to the scheduler, e.g. after its selected node vanished,
+        # waits for its pod again: the PV controller's newer WaitFor* event says so.)
         first = min((e.first for e in external if e.first), default=None)
         seconds = (state.now - first).total_seconds() if first else 0.0
         provisioner = (classes.get(cls or "") or {}).get("provisioner", "the CSI driver")
         late = seconds >= config.provisioner_wait_seconds
-        return _Diagnosis(
+        yield _finding(
+            state,
+            c,
             "waiting-for-provisioner",
-            impact if late else Severity.INFO,
             f"claim {claim} has waited {age(first, state.now)} for provisioner {provisioner}"
-            + ("" if late else " (within the expected time)")
-            + blocks,
-            f"Check that the {provisioner} controller is running and read its logs; nothing "
-            "else provisions this claim.",
+            + ("" if late else " (within the expected time)"),
+            severity=None if late else Severity.INFO,
             depends_on=sc_ref,
+            provisioner=provisioner,
         )
+        return
 
     binding_mode = (classes.get(cls or "") or {}).get("volumeBindingMode")
-    scheduling = latest(events, "WaitForFirstConsumer", "WaitForPodScheduled")
     if scheduling is not None or binding_mode == "WaitForFirstConsumer":
         consumers = state.pods_using_claim(namespace(pvc), claim)
         if not consumers:
-            return _Diagnosis(
+            yield _finding(
+                state,
+                c,
                 "waiting-for-consumer",
-                Severity.INFO,
                 f"claim {claim} waits for a first pod to use it (WaitForFirstConsumer); "
                 "this is expected",
-                "Nothing to do: the volume is created when a pod using the claim is scheduled.",
             )
+            return
         # The scheduler's verdicts from before the class existed are history, not a cause.
         since = parse_time(meta(classes[cls]).get("creationTimestamp")) if cls in classes else None
-        rejected = [p for p in consumers if _rejected_since(state, p, since)]
-        if not rejected:
+        if not [p for p in consumers if _rejected_since(state, p, since)]:
             # The scheduler has not reported on the pod yet: a claim seconds old, not a fault.
-            return _Diagnosis(
+            yield _finding(
+                state,
+                c,
                 "waiting-for-consumer",
-                Severity.INFO,
                 f"claim {claim} waits for its pod to be scheduled (the scheduler has not "
                 "reported on it yet)",
-                "Nothing to do yet; look again if the pod stays Pending.",
+                severity=Severity.INFO,
+                remediation="Nothing to do yet; look again if the pod stays Pending.",
             )
-        return _Diagnosis(
+            return
+        yield _finding(
+            state,
+            c,
             "consumer-unschedulable",
-            impact,
-            f"claim {claim} waits for its pod to be scheduled, and the scheduler cannot place "
-            f"it{blocks}",
-            "The volume is created only once the pod is scheduled: fix why the pod does not "
-            "fit (see the pod's FailedScheduling event).",
+            f"claim {claim} waits for its pod to be scheduled, and the scheduler cannot place it",
         )
+        return
 
-    return _Diagnosis(
+    yield _finding(
+        state,
+        c,
         "unknown",
-        impact,
-        f"claim {claim} is {claim_phase} for {waiting} with no event that explains it{blocks}",
-        "Describe the claim and read the PV controller's log in kube-controller-manager.",
+        f"claim {claim} is {c.phase} for {waiting} with no event that explains it",
     )
 
 
-_CLASS_NOT_FOUND = re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found')
+def _selected_node_gone(
+    state: ClusterState, config: Config, c: _Claim, node: str, classes: dict[str, Obj]
+) -> Finding:
+    """A claim that still names a node that is gone: self-healing, unless the hand-back failed."""
+    told = [e for e in c.events if e.reason == "ProvisioningFailed" and _gone_node(e) == node]
+    first = min((t for e in told if (t := e.first or e.last) is not None), default=None)
+    if first is not None and (state.now - first).total_seconds() >= RESCHEDULE_GRACE_SECONDS:
+        return _finding(
+            state,
+            c,
+            "selected-node-stuck",
+            f"claim {c.ref.name} still names node {node}, which is gone, {age(first, state.now)} "
+            "after the provisioner reported it and should have removed it",
+            node=node,
+            since=age(first, state.now),
+        )
+    provisioner = (classes.get(claim_class(c.pvc) or "") or {}).get("provisioner", "")
+    external = [e for e in c.events if e.reason == "ExternalProvisioning"]
+    waited = min((e.first for e in external if e.first), default=None)
+    late = waited is not None and (
+        (state.now - waited).total_seconds() >= config.provisioner_wait_seconds
+    )
+    extra = (
+        f" But provisioner {provisioner} has not acted on the claim for "
+        f"{age(waited, state.now)}: check that its controller runs."
+        if late and not told
+        else ""
+    )
+    return _finding(
+        state,
+        c,
+        "selected-node-gone",
+        f"claim {c.ref.name} waits for a volume on node {node}, which no longer exists; "
+        + (
+            "the provisioner has handed it back to the scheduler"
+            if told
+            else "the provisioner hands it back to the scheduler on its next attempt"
+        ),
+        # Self-healing: no outage of its own, whatever it blocks for the moment.
+        severity=Severity.WARNING,
+        node=node,
+        extra=extra,
+    )
+
+
+def _gone_node(event: Event) -> str | None:
+    match = _NODE_NOT_FOUND.match(event.message)
+    return match.group(1) if match else None
+
+
+def _provisioning_failure(state: ClusterState, c: _Claim, classes: dict[str, Obj]) -> Event | None:
+    """The provisioner's latest failure that is still the claim's problem, if any.
+
+    History is skipped: a "class not found" from before the class existed, and a vanished
+    selected node that the claim no longer names (the provisioner handed the claim back).
+    A claim whose class is missing, or that names a gone node, is diagnosed by that instead.
+    """
+    cls = claim_class(c.pvc)
+    if c.phase == "Lost" or (cls and cls not in classes):
+        return None
+    selected = annotations_of(c.pvc).get(SELECTED_NODE)
+    if selected and state.has("nodes") and state.get("Node", None, selected) is None:
+        return None
+    current = [
+        e
+        for e in c.events
+        if e.reason in ("ProvisioningFailed", "ProvisioningSucceeded")
+        and not _stale_class_failure(e, classes)
+        and _gone_node(e) is None
+    ]
+    failed = latest(current, "ProvisioningFailed")
+    succeeded = latest(current, "ProvisioningSucceeded")
+    if failed is None or (succeeded is not None and _after(succeeded, failed)):
+        return None
+    return failed
+
+
+def _failed(state: ClusterState, cls: str, group: list[tuple[_Claim, Event]]) -> Iterator[Finding]:
+    """``provisioning-failed``: per claim, or once on the class when claims share the failure."""
+    message = group[0][1].message
+    bad_type = _BAD_VOLUME_TYPE.search(message)
+    remediation = (
+        f"StorageClass {cls} asks for volume type {bad_type.group(1)!r}, which the EBS CSI "
+        "driver does not know (gp2, gp3, io1, io2, sc1, st1, standard); class parameters are "
+        "immutable: recreate the class with a valid type, then the provisioner's next retry "
+        "creates the volumes."
+        if bad_type and cls
+        else None
+    )
+    sc_ref = (ObjectRef("StorageClass", None, cls),) if cls else ()
+    if len(group) == 1 or not cls:
+        for c, failed in group:
+            yield _finding(
+                state,
+                c,
+                "provisioning-failed",
+                f"provisioning for claim {c.ref.name} failed: {failed.message}",
+                depends_on=sc_ref,
+                remediation=remediation,
+            )
+        return
+    claims = [c for c, _ in group]
+    pods = [p for c in claims for p in c.blocked]
+    names = [c.ref.name for c in claims]
+    shown = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+    sc = state.get("StorageClass", None, cls)
+    yield CAUSES["provisioning-failed"].finding(
+        resource=ObjectRef.of("StorageClass", sc) if sc else ObjectRef("StorageClass", None, cls),
+        message=(
+            f"provisioning fails for {len(claims)} claim(s) of StorageClass {cls} ({shown}): "
+            f"{_VOLUME_NAME.sub('pvc-...', message)}"
+            + (f"; blocks {len(pods)} pod(s)" if pods else "")
+        ),
+        evidence=(*evidence(claims[0].events, state.now), *_pod_evidence(state, pods)),
+        affected=(*(c.ref for c in claims), *(ObjectRef.of("Pod", p) for p in pods)),
+        severity=Severity.CRITICAL if pods else None,
+        remediation=remediation,
+    )
 
 
 def _stale_class_failure(event: Event, classes: dict[str, Obj]) -> bool:
@@ -248,17 +489,7 @@ CHECK = Check(
     title="PersistentVolumeClaims stuck unbound, by cause",
     severity=Severity.CRITICAL,
     kinds=("persistentvolumeclaims", "storageclasses", "pods", "events", "statefulsets", "nodes"),
-    causes=(
-        "storage-class-missing",
-        "no-storage-class",
-        "provisioning-failed",
-        "waiting-for-provisioner",
-        "waiting-for-consumer",
-        "consumer-unschedulable",
-        "selected-node-gone",
-        "lost",
-        "unknown",
-    ),
+    causes=CAUSES,
     run=pvc_pending,
     fix="pvc",
 )

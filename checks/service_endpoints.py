@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from difflib import SequenceMatcher
 from typing import Any
 
+from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
@@ -29,6 +30,65 @@ from logos_doctor.workloads import container_states, is_ready, is_terminating, p
 
 SERVICE_NAME = "kubernetes.io/service-name"
 ID = "service-endpoints"
+
+CAUSES = Causes(
+    ID,
+    Cause(
+        "no-matching-pods",
+        Severity.CRITICAL,
+        "No pod matches the Service's selector",
+        remediation=(
+            "Fix whichever side is wrong: the Service's selector or the workload's template "
+            "labels (a Helm values change usually touched one of them)."
+        ),
+    ),
+    Cause(
+        "pods-not-ready",
+        Severity.CRITICAL,
+        "Pods match the Service, but none is ready",
+        remediation=(
+            "Fix why the pods are not ready (see the findings this one is caused by); the "
+            "Service recovers on its own once one pod is ready."
+        ),
+        symptom=True,
+    ),
+    Cause(
+        "port-mismatch",
+        Severity.CRITICAL,
+        "A targetPort names a port no selected container declares",
+        remediation=(
+            "Point targetPort at a port the containers declare (by name, so that it follows "
+            "the chart), or declare the port in the pod template."
+        ),
+    ),
+    Cause(
+        "no-selector-no-endpoints",
+        Severity.WARNING,
+        "A Service without a selector has no ready endpoint",
+        remediation=(
+            "A selector-less Service is backed only by EndpointSlices someone creates by hand: "
+            "create them, or give the Service a selector."
+        ),
+    ),
+    Cause(
+        "ingress-backend-missing",
+        Severity.CRITICAL,
+        "An Ingress routes to a Service or port that does not exist",
+        remediation=(
+            "Fix the Ingress backend (service name and port) or create the Service; the "
+            "ingress controller answers 503 for these paths until then."
+        ),
+    ),
+    Cause(
+        "endpoints-not-published",
+        Severity.WARNING,
+        "Ready pods match, but no EndpointSlice lists them",
+        remediation=(
+            "The EndpointSlice controller (kube-controller-manager) has not published the "
+            "pods: check that it runs and read its log."
+        ),
+    ),
+)
 
 
 def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
@@ -66,15 +126,10 @@ def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -
     selector = {k: str(v) for k, v in mapping(spec.get("selector")).items()}
     if not selector:
         if spec.get("clusterIP") != "None" and not ready:
-            yield Finding(
-                ID,
-                "no-selector-no-endpoints",
-                Severity.WARNING,
-                ref,
-                f"Service {name(svc)} has no selector and no ready endpoint in any EndpointSlice "
-                f"({len(slices)} slice(s) labelled {SERVICE_NAME}={name(svc)})",
-                remediation="A selector-less Service is backed only by EndpointSlices someone "
-                "creates by hand: create them, or give the Service a selector.",
+            yield CAUSES["no-selector-no-endpoints"].finding(
+                resource=ref,
+                message=f"Service {name(svc)} has no selector and no ready endpoint in any "
+                f"EndpointSlice ({len(slices)} slice(s) labelled {SERVICE_NAME}={name(svc)})",
             )
         return
     # Through the state's label index: scanning the namespace's pods for every Service is
@@ -86,53 +141,44 @@ def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -
         return
     shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     not_ready = [p for p in selected if not is_ready(p)]
+    depends: tuple[ObjectRef, ...] = ()
+    severity: Severity | None = None
     if not selected:
         near = _nearest(state, namespace(svc), selector)
         idle = any(not diff and replicas == 0 for _, diff, replicas in near)
-        cause, severity = "no-matching-pods", Severity.WARNING if idle else Severity.CRITICAL
+        cause, severity = "no-matching-pods", Severity.WARNING if idle else None
         message = f"has no endpoints: no pod matches its selector {shown}" + (
             f"; nearest: {_describe(near[0])}" if near else ""
         )
         evidence = tuple(f"nearest: {_describe(n)}" for n in near)
-        remediation = (
-            "Fix whichever side is wrong: the Service's selector or the workload's template "
-            "labels (a Helm values change usually touched one of them)."
-        )
+        # The workload that should back it: a finding about that workload (scaled to 0,
+        # unavailable) explains this one.
+        depends = tuple(ref for ref, diff, _ in near if not diff)
     elif len(not_ready) == len(selected):
-        cause, severity = "pods-not-ready", Severity.CRITICAL
+        cause = "pods-not-ready"
         message = (
             f"has no ready endpoint: {len(selected)} pod(s) match {shown} and none is ready "
             f"({_why_summary(not_ready)})"
         )
         evidence = tuple(_why_line(p) for p in not_ready[:5])
-        remediation = (
-            "Fix why the pods are not ready (see the findings this one is caused by); the "
-            "Service recovers on its own once one pod is ready."
-        )
+        # Only not-ready pods explain a Service: they are what other findings are about, so
+        # many Services behind pods broken by one cause (a missing Secret, StorageClass,
+        # image) hang under that one cause instead of each being a root.
+        depends = tuple(ObjectRef.of("Pod", p) for p in not_ready)
     else:
-        cause, severity = "endpoints-not-published", Severity.WARNING
+        cause = "endpoints-not-published"
         message = (
             f"has {len(selected) - len(not_ready)} ready pod(s) matching {shown}, but no "
             "EndpointSlice lists a ready endpoint"
         )
         evidence = ()
-        remediation = (
-            "The EndpointSlice controller (kube-controller-manager) has not published the "
-            "pods: check that it runs and read its log."
-        )
-    yield Finding(
-        ID,
-        cause,
-        severity,
-        ref,
-        f"Service {name(svc)} {message}",
+    yield CAUSES[cause].finding(
+        resource=ref,
+        message=f"Service {name(svc)} {message}",
         parent=parent,
         evidence=evidence,
-        remediation=remediation,
-        # Only not-ready pods explain a Service: they are what other findings are about.
-        depends_on=tuple(ObjectRef.of("Pod", p) for p in not_ready)
-        if cause == "pods-not-ready"
-        else (),
+        severity=severity,
+        depends_on=depends,
     )
 
 
@@ -183,20 +229,16 @@ def _ports(
             bad.append(f"port {sp.get('port')} -> targetPort {target}: no container declares it")
     if bad:
         have = ", ".join(sorted({f"{n or '-'}/{num}/{pr}" for n, num, pr in declared}))
-        yield Finding(
-            ID,
-            "port-mismatch",
-            Severity.CRITICAL if critical else Severity.WARNING,
-            ref,
-            f"Service {name(svc)}: {'; '.join(bad)} (the pods declare {have})",
+        yield CAUSES["port-mismatch"].finding(
+            resource=ref,
+            message=f"Service {name(svc)}: {'; '.join(bad)} (the pods declare {have})",
+            severity=None if critical else Severity.WARNING,
             parent=parent,
             evidence=tuple(
                 f"pod {name(p)} declares "
                 + (", ".join(f"{n or '-'}/{num}/{pr}" for n, num, pr in _declared(p)) or "none")
                 for p in pods[:3]
             ),
-            remediation="Point targetPort at a port the containers declare (by name, so that "
-            "it follows the chart), or declare the port in the pod template.",
         )
 
 
@@ -225,15 +267,11 @@ def _ingress(state: ClusterState, ing: Obj) -> Iterator[Finding]:
                 f"which it does not have (it has {has})"
             )
     if problems:
-        yield Finding(
-            ID,
-            "ingress-backend-missing",
-            Severity.CRITICAL,
-            ObjectRef.of("Ingress", ing),
-            f"Ingress {name(ing)} routes to backends that do not exist: {'; '.join(problems)}",
+        yield CAUSES["ingress-backend-missing"].finding(
+            resource=ObjectRef.of("Ingress", ing),
+            message=f"Ingress {name(ing)} routes to backends that do not exist: "
+            + "; ".join(problems),
             evidence=tuple(problems),
-            remediation="Fix the Ingress backend (service name and port) or create the Service; "
-            "the ingress controller answers 503 for these paths until then.",
             depends_on=tuple(missing),
         )
 
@@ -335,13 +373,6 @@ CHECK = Check(
     severity=Severity.CRITICAL,
     kinds=("services", "endpointslices", "pods"),
     optional_kinds=("deployments", "statefulsets", "replicasets", "ingresses"),
-    causes=(
-        "no-matching-pods",
-        "pods-not-ready",
-        "port-mismatch",
-        "no-selector-no-endpoints",
-        "ingress-backend-missing",
-        "endpoints-not-published",
-    ),
+    causes=CAUSES,
     run=service_endpoints,
 )

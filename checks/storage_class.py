@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from logos_doctor.cause import UNSET, Cause, Causes
 from logos_doctor.config import Config, StorageClassSpec
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, annotations_of, meta, name
+from logos_doctor.objects import Obj, ObjectRef, annotations_of, meta, name, namespace
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -22,6 +22,11 @@ DEFAULT_ANNOTATIONS = (
     "storageclass.beta.kubernetes.io/is-default-class",
 )
 FIX = "logos-doctor fix storageclass"
+# The cluster-level subject of ``no-default``: no class is the default.  pvc-pending names it
+# in the depends_on of a claim without a class, so that the claim's finding chains to it.
+NO_DEFAULT = ObjectRef("StorageClass", None, "(default)")
+# How many claims the no-default finding names in its message and evidence.
+SHOWN = 5
 
 CAUSES = Causes(
     "storage-class",
@@ -206,12 +211,24 @@ def _defaults(state: ClusterState, classes: dict[str, Obj]) -> Iterator[Finding]
             evidence=tuple(f"default: {d}" for d in defaults),
             affected=tuple(ObjectRef.of("PersistentVolumeClaim", p) for p in classless),
         )
-    elif not defaults:
-        for pvc in classless:
-            yield CAUSES["no-default"].finding(
-                resource=ObjectRef.of("PersistentVolumeClaim", pvc),
-                message=f"claim {name(pvc)} names no StorageClass and no class is marked default",
-            )
+    elif not defaults and classless:
+        # One cause, one finding: the cluster has no default class, whatever the number of
+        # claims it leaves without a volume (they are the affected objects).
+        names = [f"{namespace(p)}/{name(p)}" for p in classless]
+        more = f" +{len(names) - SHOWN} more" if len(names) > SHOWN else ""
+        yield CAUSES["no-default"].finding(
+            resource=NO_DEFAULT,
+            message=(
+                f"no StorageClass is marked default, and {len(classless)} claim(s) name no "
+                f"class: {', '.join(names[:SHOWN])}{more}"
+            ),
+            evidence=(
+                *(f"claim {n} names no StorageClass" for n in names[:SHOWN]),
+                *((f"+{len(names) - SHOWN} more claim(s)",) if more else ()),
+                f"existing classes: {', '.join(sorted(classes)) or 'none'}",
+            ),
+            affected=tuple(ObjectRef.of("PersistentVolumeClaim", p) for p in classless),
+        )
 
 
 CHECK = Check(

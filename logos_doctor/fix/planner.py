@@ -4,7 +4,8 @@
 missing expected StorageClass recovers by itself once the class exists (the PV controller and
 the scheduler retry), so its plan is "create the class, wait".  A claim that cannot recover
 as it is (it names another class, its StatefulSet's claim template names a wrong class or
-size, or the node the scheduler chose for it is gone) needs the guide's orphan-cascade
+size, or it still names a vanished node after the provisioner should have handed it back to
+the scheduler) needs the guide's orphan-cascade
 recreation of its StatefulSet; ``volumeClaimTemplates`` are immutable, so that is the only
 way to correct them without touching the running pods.
 
@@ -34,7 +35,12 @@ from logos_doctor.objects import Obj, ObjectRef, controller_of, meta, name, uid
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import claim_statefulset, phase
 
-FIXABLE = ("storage-class-missing", "selected-node-gone")
+FIXABLE = ("storage-class-missing", "selected-node-stuck")
+# Pending for a reason that clears by itself: said in a note, neither fixed nor refused.  A claim
+# whose selected node vanished is handed back to the scheduler by the external provisioner
+# (it removes volume.kubernetes.io/selected-node); only one that stays stuck past that
+# (selected-node-stuck) is recreated.
+SELF_HEALING = ("selected-node-gone",)
 VERIFY_PVC = ("storage-class", "pvc-pending")
 VERIFY_CLASS = ("storage-class",)
 _KEEP_METADATA = ("name", "namespace", "labels", "annotations", "ownerReferences")
@@ -61,7 +67,14 @@ def plan_pvc(
     if options.claims:
         refusals += _named_claim_refusals(state, ns, options.claims, pending)
         pending = [f for f in pending if f.resource.name in options.claims]
+    notes: list[str] = []
     for f in pending:
+        if f.cause in SELF_HEALING:
+            notes.append(
+                f"claim {f.resource.name}: {f.cause}, which heals itself "
+                "(the provisioner hands the claim back to the scheduler); nothing to recreate"
+            )
+            continue
         if f.cause not in FIXABLE and (options.claims or f.severity > Severity.INFO):
             refusals.append(
                 Refusal(
@@ -116,7 +129,6 @@ def plan_pvc(
 
     steps: list[Step] = []
     recreations: list[list[Step]] = []
-    notes: list[str] = []
     for sts_name, claims in sorted(groups.items()):
         sts = state.get("StatefulSet", ns, sts_name)
         assert sts is not None  # groups only hold existing StatefulSets

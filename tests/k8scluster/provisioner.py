@@ -1,21 +1,42 @@
-"""Test-only stand-in for the EBS CSI driver's external-provisioner sidecar.
+"""Test-only stand-in for the EBS CSI driver behind its external-provisioner sidecar.
 
-It does what csi-provisioner does for `ebs.csi.aws.com`, minus the cloud: a claim that the
-real PV controller has handed to that provisioner (annotation
+It does what csi-provisioner (kubernetes-csi/external-provisioner, with
+sig-storage-lib-external-provisioner's ProvisionController) does for `ebs.csi.aws.com`, and
+what the driver (kubernetes-sigs/aws-ebs-csi-driver) answers, minus the cloud.  A claim that
+the real PV controller has handed to that provisioner (annotation
 `volume.kubernetes.io/storage-provisioner: ebs.csi.aws.com`), whose StorageClass exists and
-names that provisioner, and which, for a `WaitForFirstConsumer` class, the scheduler has
-given a node (`volume.kubernetes.io/selected-node`), gets a PersistentVolume:
+names that provisioner, and which, for a `WaitForFirstConsumer` class, the scheduler has given
+a node (`volume.kubernetes.io/selected-node`), is handled in the lib's order
+(controller.go, provisionClaimOperation):
 
-* name `pvc-<claim uid>`, annotation `pv.kubernetes.io/provisioned-by: ebs.csi.aws.com`
-* CSI source driver `ebs.csi.aws.com`, volumeHandle `vol-<17 hex>`, fsType from the class
-* capacity = the claim's request, its access modes and volume mode, the class's name,
-  reclaim policy and mount options, a claimRef with the claim's uid
-* node affinity `kubernetes.io/hostname` = the selected node's hostname label, if any
+1. the selected node is read first; when it does not exist the lib emits `ProvisioningFailed`
+   with the lister's error, `node "X" not found`, and removes the selected-node annotation
+   (provisionVolumeErrorHandling + rescheduleProvisioning, result ProvisioningReschedule), so
+   that the scheduler picks a node again.  No `Provisioning` event, no CreateVolume call.
+2. `Provisioning` "External provisioner is provisioning volume for claim \"ns/name\"".
+3. CreateVolume: the driver rejects a volume type it does not know before any EC2 call
+   (pkg/cloud/cloud.go CreateDisk: `invalid AWS VolumeType %q`), which the driver's
+   CreateVolume returns as `status.Errorf(codes.Internal, "Could not create volume %q: %v")`
+   (pkg/driver/controller.go) and the lib wraps as `failed to provision volume with
+   StorageClass %q: %v`, i.e. `failed to provision volume with StorageClass "x": rpc error:
+   code = Internal desc = Could not create volume "pvc-<uid>": invalid AWS VolumeType "gp9"`.
+   The lib retries the claim with back-off; each attempt repeats the two events.
+4. Otherwise a PersistentVolume:
+   * name `pvc-<claim uid>`, annotation `pv.kubernetes.io/provisioned-by: ebs.csi.aws.com`
+   * CSI source driver `ebs.csi.aws.com`, volumeHandle `vol-<17 hex>`, fsType from the class
+   * capacity = the claim's request, its access modes and volume mode, the class's name,
+     reclaim policy and mount options, a claimRef with the claim's uid
+   * node affinity on the volume's availability zone, as the driver's CreateVolume response
+     gives it (AccessibleTopology, which external-provisioner turns into the PV's
+     nodeAffinity): key `topology.kubernetes.io/zone` (current drivers' newCreateVolumeResponse;
+     drivers before the well-known key used `topology.ebs.csi.aws.com/zone`), the zone read
+     from the selected node's zone label.  Never the hostname: an EBS volume lives in a zone
+     and attaches to any instance there.  (A node without a zone label, which a real EKS
+     node never is, gets a volume without node affinity.)
+   and `ProvisioningSucceeded` "Successfully provisioned volume pvc-...".
 
-and the claim gets the sidecar's events: `Provisioning` "External provisioner is
-provisioning volume for claim \"ns/name\"" then `ProvisioningSucceeded` "Successfully
-provisioned volume pvc-...". Binding stays the real PV controller's job. Released volumes
-that it provisioned with reclaim policy Delete are deleted, as the sidecar would.
+Binding stays the real PV controller's job.  Released volumes that it provisioned with
+reclaim policy Delete are deleted, as the sidecar would.
 
 Claims for any other provisioner are ignored: a class naming `example.com/absent` stays
 waiting for its (absent) provisioner, a real scenario.
@@ -50,8 +71,13 @@ RESYNC_SECONDS = 10
 log = logging.getLogger("provisioner")
 
 
-# Volume types EC2 accepts; a class naming another one fails to provision.
-EBS_VOLUME_TYPES = {"gp2", "gp3", "io1", "io2", "sc1", "st1", "standard"}
+# The volume types the driver's CreateDisk accepts (pkg/cloud/cloud.go; sbg1/sbp1 are for
+# Snowball Edge devices only, accepted by the same switch).
+EBS_VOLUME_TYPES = {"gp2", "gp3", "io1", "io2", "sc1", "st1", "sbg1", "sbp1", "standard"}
+# The zone key of the driver's CreateVolume response (pkg/driver/controller.go), which
+# external-provisioner copies into the PV's node affinity; older drivers used the legacy key.
+ZONE_KEY = "topology.kubernetes.io/zone"
+LEGACY_ZONE_KEY = "topology.ebs.csi.aws.com/zone"
 
 class Provisioner:
     def __init__(self, api: client.ApiClient, driver: str = DRIVER) -> None:
@@ -124,31 +150,30 @@ class Provisioner:
             if e.status != 404:
                 raise
 
-        hostname = None
+        zone = None
         if node_name:
             try:
                 node = self.core.read_node(node_name)
-                hostname = (node.metadata.labels or {}).get("kubernetes.io/hostname", node_name)
             except ApiException as e:
                 if e.status != 404:
                     raise
-                self.event(claim, "Warning", "ProvisioningFailed",
-                           f'failed to get target node: node "{node_name}" not found')
+                self.reschedule(claim, node_name)
                 return
+            labels = node.metadata.labels or {}
+            zone = labels.get(ZONE_KEY) or labels.get(LEGACY_ZONE_KEY)
 
         self.event(claim, "Normal", "Provisioning",
                    f'External provisioner is provisioning volume for claim "{key}"')
         request = (claim.spec.resources.requests or {}).get("storage")
         params = sc.parameters or {}
-        volume_type = params.get("type", "gp3")
+        volume_type = params.get("type") or "gp3"
         if volume_type not in EBS_VOLUME_TYPES:
-            # What EC2 answers through the EBS CSI driver for a volume type it does not know;
-            # the claim stays Pending and is retried on the next resync, as for real.
+            # The driver refuses before calling EC2 (cloud.go CreateDisk), and its CreateVolume
+            # returns codes.Internal (controller.go); the claim stays Pending and is retried.
             self.event(claim, "Warning", "ProvisioningFailed",
                        f'failed to provision volume with StorageClass "{class_name}": rpc error: '
-                       f'code = Internal desc = Could not create volume "{pv_name}": could not '
-                       "create volume in EC2: api error InvalidParameterValue: Value "
-                       f"({volume_type}) for parameter volumeType is invalid")
+                       f'code = Internal desc = Could not create volume "{pv_name}": '
+                       f'invalid AWS VolumeType "{params.get("type")}"')
             return
         pv = client.V1PersistentVolume(
             metadata=client.V1ObjectMeta(
@@ -179,8 +204,8 @@ class Provisioner:
                 node_affinity=client.V1VolumeNodeAffinity(required=client.V1NodeSelector(
                     node_selector_terms=[client.V1NodeSelectorTerm(match_expressions=[
                         client.V1NodeSelectorRequirement(
-                            key="kubernetes.io/hostname", operator="In", values=[hostname])])]))
-                if hostname else None,
+                            key=ZONE_KEY, operator="In", values=[zone])])]))
+                if zone else None,
             ),
         )
         try:
@@ -195,6 +220,30 @@ class Provisioner:
         log.info("claim %s: created %s (%s, node %s)", key, pv_name, request, node_name or "-")
         self.event(claim, "Normal", "ProvisioningSucceeded",
                    f"Successfully provisioned volume {pv_name}")
+
+    def reschedule(self, claim, node_name: str) -> None:
+        """The lib's answer to a selected node that is gone: say so, drop the annotation.
+
+        provisionClaimOperation reads the node through its node lister, whose NotFound reads
+        `node "X" not found`; provisionVolumeErrorHandling records it as ProvisioningFailed
+        and rescheduleProvisioning removes volume.kubernetes.io/selected-node, which tells the
+        scheduler to choose a node again.
+        """
+        self.event(claim, "Warning", "ProvisioningFailed", f'node "{node_name}" not found')
+        md = claim.metadata
+        patch = [{"op": "test", "path": "/metadata/resourceVersion",
+                  "value": md.resource_version},
+                 {"op": "remove",
+                  "path": "/metadata/annotations/" + ANN_SELECTED_NODE.replace("/", "~1")}]
+        try:
+            self.core.patch_namespaced_persistent_volume_claim(
+                md.name, md.namespace, patch)
+            log.info("claim %s/%s: node %s not found; selected-node removed", md.namespace,
+                     md.name, node_name)
+        except ApiException as e:
+            # A conflict or a claim gone: the next resync sees the claim as it is now.
+            log.info("claim %s/%s: could not remove selected-node: %s", md.namespace, md.name,
+                     e.reason)
 
     # ------------------------------------------------------------------ volumes
     def sync_volume(self, pv) -> None:

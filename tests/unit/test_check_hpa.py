@@ -28,24 +28,32 @@ def causes(found: list[Finding]) -> dict[str, set[str]]:
     return out
 
 
-def test_without_metrics_server_every_hpa_says_so_and_requests_are_checked_anyway() -> None:
+def test_without_metrics_server_one_finding_names_every_hpa_and_requests_are_checked_anyway() -> (
+    None
+):
     found = run("hpa_no_metrics_server")
-    assert causes(found) == {
-        "logos-web": {"metrics-unavailable"},
-        # Utilization of a request that does not exist: wrong even once metrics arrive.
-        "logos-worker": {"metrics-unavailable", "missing-requests"},
-        # AverageValue needs no request.
-        "logos-batch": {"metrics-unavailable"},
-    }
-    for f in found:
-        assert f.severity == Severity.WARNING
-        assert f.parent is not None and f.parent.name == f.resource.name
-        if f.cause == "metrics-unavailable":
-            assert "APIService v1beta1.metrics.k8s.io does not exist" in f.message
-            assert "metrics-server is not installed" in f.message
-            assert any("FailedGetResourceMetric" in e for e in f.evidence)
-    worker = next(f for f in found if f.cause == "missing-requests")
+    # One cause (the metrics API is not served), one finding, the three HPAs affected.
+    (metrics,) = [f for f in found if f.cause == "metrics-unavailable"]
+    assert (metrics.resource.kind, metrics.resource.name) == (
+        "APIService",
+        "v1beta1.metrics.k8s.io",
+    )
+    assert sorted(r.name for r in metrics.affected) == ["logos-batch", "logos-web", "logos-worker"]
+    assert all(r.kind == "HorizontalPodAutoscaler" for r in metrics.affected)
+    assert "APIService v1beta1.metrics.k8s.io does not exist" in metrics.message
+    assert "metrics-server is not installed" in metrics.message
+    assert "3 HPA(s) cannot scale" in metrics.message
+    # The controller's words (horizontal.go), quoted per HPA.
+    assert any("ScalingActive=False FailedGetResourceMetric" in e for e in metrics.evidence)
+    assert metrics.severity == Severity.WARNING
+    # Utilization of a request that does not exist: wrong even once metrics arrive, so it
+    # is about the workload and is not explained by the metrics API.
+    (worker,) = [f for f in found if f.cause == "missing-requests"]
+    assert (worker.resource.kind, worker.resource.name) == ("Deployment", "logos-worker")
     assert "container(s) worker in 2 pod(s) of Deployment logos-worker" in worker.message
+    assert worker.caused_by == ()
+    # AverageValue (logos-batch) needs no request; nothing else is said.
+    assert len(found) == 2
 
 
 def test_missing_requests_falls_back_to_the_template_when_no_pod_exists() -> None:
@@ -56,12 +64,57 @@ def test_missing_requests_falls_back_to_the_template_when_no_pod_exists() -> Non
     assert "the pod template of Deployment logos-worker" in worker[0].message
 
 
-def test_unreadable_apiservices_are_admitted_not_guessed() -> None:
+def test_unreadable_apiservices_every_hpa_quoting_the_404_is_still_one_cause() -> None:
     state, _ = recorded("hpa_no_metrics_server")
     objects = {k: v for k, v in state.objects.items() if k != "apiservices"}
     partial = ClusterState.build(objects, now=state.now, scope=state.scope)
-    found = [f for f in run("hpa_no_metrics_server", partial) if f.cause == "metrics-unavailable"]
-    assert found and all("could not read APIServices" in f.message for f in found)
+    found = [f for f in run("hpa_no_metrics_server", partial) if f.cause.startswith("metrics")]
+    (f,) = found
+    assert f.cause == "metrics-unavailable" and len(f.affected) == 3
+    assert "could not read APIServices" in f.message
+
+
+def _with_metrics_apiservice(available: bool) -> ClusterState:
+    """hpa_no_metrics_server with an APIService v1beta1.metrics.k8s.io registered.
+
+    Unavailable, it carries what kube-aggregator's remote availability controller writes
+    (staging/src/k8s.io/kube-aggregator/pkg/controller/status/remote/
+    remote_available_controller.go: reason MissingEndpoints, "endpointslices for service/%s
+    in %q have no addresses with port name %q")."""
+    state, _ = recorded("hpa_no_metrics_server")
+    cond = (
+        {"type": "Available", "status": "True", "reason": "Passed",
+         "message": "all checks passed"}
+        if available
+        else {"type": "Available", "status": "False", "reason": "MissingEndpoints",
+              "message": 'endpointslices for service/metrics-server in "kube-system" have no '
+              'addresses with port name "https"'}
+    )
+    api = {
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io", "uid": "a1"},
+        "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
+                 "service": {"namespace": "kube-system", "name": "metrics-server"}},
+        "status": {"conditions": [cond]},
+    }
+    objects = {**state.objects, "apiservices": [*state.objects["apiservices"], api]}
+    return ClusterState.build(objects, now=state.now, scope=state.scope)
+
+
+def test_an_unavailable_metrics_apiservice_is_the_one_cause() -> None:
+    found = run("hpa_no_metrics_server", _with_metrics_apiservice(available=False))
+    (f,) = [f for f in found if f.cause.startswith("metrics")]
+    assert f.cause == "metrics-unavailable" and len(f.affected) == 3
+    assert "is not Available (MissingEndpoints" in f.message
+    assert "installed but not serving" in f.message
+
+
+def test_an_available_api_without_metrics_for_some_pods_is_per_hpa() -> None:
+    found = run("hpa_no_metrics_server", _with_metrics_apiservice(available=True))
+    missing = [f for f in found if f.cause.startswith("metrics")]
+    assert {f.cause for f in missing} == {"metrics-missing"}
+    assert sorted(f.resource.name for f in missing) == ["logos-batch", "logos-web", "logos-worker"]
+    assert all("is Available, yet returned no usable metrics" in f.message for f in missing)
 
 
 def test_target_renamed_away() -> None:

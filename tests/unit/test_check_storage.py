@@ -5,7 +5,9 @@ Each scenario was built by ``tests/k8scluster/scenarios/storage.py`` and recorde
 scheduler and StatefulSet controller wrote.
 """
 
+import copy
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -13,13 +15,16 @@ from logos_doctor.checks.pvc_pending import CHECK as PVC_PENDING
 from logos_doctor.checks.storage_class import CHECK as STORAGE_CLASS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.runner import run_checks
+from logos_doctor.state import ClusterState
 from recorded import recorded
 
 
-def findings(name: str, **config_changes: object) -> list[Finding]:
-    state, config = recorded(name)
+def findings(
+    name: str, state: ClusterState | None = None, **config_changes: object
+) -> list[Finding]:
+    recorded_state, config = recorded(name)
     config = replace(config, **config_changes)
-    report = run_checks(state, [STORAGE_CLASS, PVC_PENDING], config)
+    report = run_checks(state or recorded_state, [STORAGE_CLASS, PVC_PENDING], config)
     assert all(r.status in ("ok", "findings") for r in report.results), report.results
     return list(report.findings)
 
@@ -76,11 +81,80 @@ def test_explicit_empty_class_without_volume() -> None:
     assert any("FailedBinding" in e for e in f.evidence)
 
 
-def test_selected_node_gone() -> None:
+def test_selected_node_gone_waits_for_the_provisioner_to_hand_it_back() -> None:
+    # The class's provisioner (example.com/absent) has not acted yet: when a provisioner
+    # built on the external-provisioner lib does, it removes the annotation itself.
     (f,) = findings("selected_node_gone")
-    assert f.cause == "selected-node-gone" and f.severity == Severity.CRITICAL
-    assert "node-rec-selected-node-gone" in f.message
-    assert f.fix is not None
+    assert f.cause == "selected-node-gone" and f.severity == Severity.WARNING
+    assert "node-rec-selected-node-gone" in f.message and "no longer exists" in f.message
+    assert f.fix is None, "self-healing: nothing to recreate"
+    assert "scheduler picks another node" in f.remediation
+    assert [p.name for p in f.affected] == ["cacher"]
+    # Long past the provisioner's expected time, the remediation says it has not acted.
+    (late,) = findings("selected_node_gone", provisioner_wait_seconds=0)
+    assert "example.com/absent has not acted" in late.remediation
+
+
+def test_the_provisioner_hands_a_vanished_node_back_and_the_claim_binds_elsewhere() -> None:
+    # A restored claim named a node that is gone.  The provisioner answered `node "X" not
+    # found`, removed the annotation; the scheduler chose again and the volume was made.
+    state, _ = recorded("selected_node_rescheduled")
+    (pvc,) = state.list_of("persistentvolumeclaims")
+    assert pvc["status"]["phase"] == "Bound"
+    told = [e for e in state.events_for("PersistentVolumeClaim", pvc)
+            if e.reason == "ProvisioningFailed"]
+    # The lib's NotFound through the node lister (provisionClaimOperation).
+    assert told and told[0].message.startswith('node "ip-10-0-9-9.gone-')
+    assert told[0].message.endswith('" not found')
+    assert findings("selected_node_rescheduled") == []
+
+
+def test_a_handed_back_claim_is_diagnosed_by_what_it_waits_for_now() -> None:
+    # Claim "provisioning-failed", pod "node-gone": names that would mislead a name matcher.
+    (f,) = findings("selected_node_gone_unplaceable")
+    assert (f.cause, f.resource.name) == ("consumer-unschedulable", "provisioning-failed")
+    assert f.severity == Severity.CRITICAL and [p.name for p in f.affected] == ["node-gone"]
+    assert any("didn't match Pod's node affinity/selector" in e for e in f.evidence)
+    # The old "node not found" is kept as history in the evidence, never as the cause.
+    assert any('ProvisioningFailed' in e and 'not found' in e for e in f.evidence)
+    (late,) = findings("selected_node_gone_unplaceable", provisioner_wait_seconds=0)
+    assert late.cause == "consumer-unschedulable", "the ExternalProvisioning wait is over"
+
+
+def _stuck(minutes: int) -> ClusterState:
+    """selected_node_gone_unplaceable as it would be had the annotation's removal failed: the
+    claim still names the vanished node, ``minutes`` after the provisioner's real event."""
+    state, _ = recorded("selected_node_gone_unplaceable")
+    objects = copy.deepcopy(state.objects)
+    (pvc,) = objects["persistentvolumeclaims"]
+    (told,) = [e for e in objects["events"] if e["reason"] == "ProvisioningFailed"]
+    node = told["message"].split('"')[1]
+    pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] = node
+    return ClusterState.build(objects, now=state.now + timedelta(minutes=minutes),
+                              scope=state.scope)
+
+
+def test_a_claim_that_keeps_naming_a_vanished_node_past_the_hand_back_is_stuck() -> None:
+    (fresh,) = findings("selected_node_gone_unplaceable", state=_stuck(0))
+    assert fresh.cause == "selected-node-gone" and fresh.fix is None
+    assert "has handed it back" in fresh.message
+    (stuck,) = findings("selected_node_gone_unplaceable", state=_stuck(10))
+    assert (stuck.cause, stuck.severity) == ("selected-node-stuck", Severity.CRITICAL)
+    assert stuck.fix is not None and stuck.fix.startswith("logos-doctor fix pvc -n ")
+    assert "annotation could not be removed" in stuck.remediation
+
+
+def test_volumes_are_pinned_to_a_zone_never_to_a_hostname() -> None:
+    # What the EBS driver's CreateVolume answers (AccessibleTopology: the zone), which the
+    # external-provisioner writes as the PV's node affinity.
+    state, _ = recorded("healthy_logos")
+    ours = [pv for pv in state.list_of("persistentvolumes")
+            if (pv["spec"].get("claimRef") or {}).get("namespace") == state.scope.namespaces[0]]
+    assert len(ours) == 2
+    for pv in ours:
+        (term,) = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        keys = {e["key"] for e in term["matchExpressions"]}
+        assert keys == {"topology.kubernetes.io/zone"}
 
 
 def test_lost_claim() -> None:
@@ -129,15 +203,48 @@ def test_severity_override_from_config(name: str) -> None:
 def test_provisioning_failure_quotes_the_provisioner() -> None:
     (f,) = findings("provisioning_failed")
     assert (f.cause, f.resource.name) == ("provisioning-failed", "reports")
-    assert "Value (gp9) for parameter volumeType is invalid" in f.message
+    # The EBS driver refuses the type itself (cloud.go CreateDisk), before any EC2 call.
+    assert 'invalid AWS VolumeType "gp9"' in f.message
+    assert 'failed to provision volume with StorageClass "gp9-rec-provisioning-failed"' in f.message
+    assert "InvalidParameterValue" not in f.message
     assert f.evidence[0].startswith("ProvisioningFailed")  # warnings rank before the Normal ones
+    assert "volume type 'gp9'" in f.remediation and "recreate the class" in f.remediation
+
+
+def test_claims_failing_for_one_class_are_one_finding_on_the_class() -> None:
+    # Claims named "quota-exceeded-data", "default-reports", "lost-uploads": none of those.
+    (f,) = findings("bad_volume_type_shared")
+    assert (f.check, f.cause) == ("pvc-pending", "provisioning-failed")
+    assert (f.resource.kind, f.resource.name) == ("StorageClass", "gp9-rec-bad-volume-type-shared")
+    assert f.severity == Severity.CRITICAL
+    assert {(r.kind, r.name) for r in f.affected} == {
+        ("PersistentVolumeClaim", "quota-exceeded-data"),
+        ("PersistentVolumeClaim", "default-reports"),
+        ("PersistentVolumeClaim", "lost-uploads"),
+        ("Pod", "reader-0"), ("Pod", "reader-1"), ("Pod", "reader-2")}
+    assert "3 claim(s)" in f.message and 'invalid AWS VolumeType "gp9"' in f.message
+    assert "quota" not in f.remediation.lower()
 
 
 def test_claim_without_class_and_no_default() -> None:
     items = findings("no_default_class")
-    assert {(f.check, f.cause) for f in items} == {
-        ("storage-class", "no-default"), ("pvc-pending", "no-storage-class")}
-    assert all(f.resource.name == "legacy-data" for f in items)
+    (root,) = only(items, "storage-class", "no-default")
+    (claim,) = only(items, "pvc-pending", "no-storage-class")
+    assert claim.resource.name == "legacy-data"
+    assert [r.name for r in root.affected] == ["legacy-data"]
+    assert root.key in claim.caused_by
+
+
+def test_no_default_class_is_one_finding_however_many_claims() -> None:
+    items = findings("no_default_class_many")
+    (root,) = only(items, "storage-class", "no-default")
+    names = [f"ssd-premium-{i}" for i in range(7)]
+    assert sorted(r.name for r in root.affected) == names
+    assert "7 claim(s)" in root.message and "+2 more" in root.message
+    assert "+2 more claim(s)" in root.evidence
+    claims = only(items, "pvc-pending", "no-storage-class")
+    assert sorted(c.resource.name for c in claims) == names
+    assert all(c.caused_by == (root.key,) for c in claims)
 
 
 def test_workloads_hang_under_the_missing_class_not_the_other_way_round() -> None:

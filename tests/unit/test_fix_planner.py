@@ -6,8 +6,10 @@ scenario), what logos-doctor proposes to do about it, and what it refuses to tou
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -19,6 +21,7 @@ from logos_doctor.fix.render import plan_text
 from logos_doctor.fix.templates import recreated_statefulset
 from logos_doctor.objects import meta
 from logos_doctor.runner import run_checks
+from logos_doctor.state import ClusterState
 from recorded import recorded
 
 POSTGRES = "logos-postgresql"
@@ -193,14 +196,57 @@ def test_a_configured_class_that_does_not_exist_either_is_refused():
     assert "gp3-somewhere" in plan.refusals[0].reason
 
 
-def test_a_claim_waiting_on_a_vanished_node_is_recreated_with_unchanged_templates():
+def test_a_claim_whose_node_just_vanished_is_left_to_heal():
+    # The external provisioner hands such a claim back to the scheduler by itself (it removes
+    # volume.kubernetes.io/selected-node): recreating the StatefulSet would only add risk.
     plan = planned("fix_selected_node_gone")
+
+    assert plan.steps == ()
+    assert plan.refusals == ()
+    assert any("heals itself" in n and "data-logos-postgresql-0" in n for n in plan.notes)
+
+
+def _stuck_on_vanished_node(minutes: int):
+    """fix_selected_node_gone with the provisioner's `node "X" not found` event on the claim
+    (its shape copied from the one recorded in selected_node_gone_unplaceable), ``minutes``
+    later, the claim still naming the node: the hand-back did not happen."""
+    state, _ = recorded("fix_selected_node_gone")
+    told, _ = recorded("selected_node_gone_unplaceable")
+    objects = copy.deepcopy(state.objects)
+    pvc = next(
+        c for c in objects["persistentvolumeclaims"]
+        if meta(c)["name"] == "data-logos-postgresql-0"
+    )
+    node = pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"]
+    (event,) = copy.deepcopy(
+        [e for e in told.objects["events"] if e["reason"] == "ProvisioningFailed"]
+    )
+    event["message"] = f'node "{node}" not found'
+    event["metadata"]["namespace"] = meta(pvc)["namespace"]
+    event["involvedObject"].update(
+        name=meta(pvc)["name"], namespace=meta(pvc)["namespace"], uid=meta(pvc)["uid"]
+    )
+    event["firstTimestamp"] = event["lastTimestamp"] = state.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    objects["events"] = [*objects["events"], event]
+    return ClusterState.build(
+        objects, now=state.now + timedelta(minutes=minutes), scope=state.scope
+    )
+
+
+def test_a_claim_still_naming_a_vanished_node_past_the_hand_back_is_recreated():
+    _, config = recorded("fix_selected_node_gone")
+    state = _stuck_on_vanished_node(10)
+    report = run_checks(state, [STORAGE_CLASS, PVC_PENDING], config)
+    plan = plan_pvc(
+        state, report.findings, config,
+        PlanOptions(namespace=config.namespace, fix_dir="/fixes/x"),
+    )
 
     assert "create-statefulset" in actions(plan)
     create = plan.step(f"create-statefulset/{POSTGRES}")
     assert create.params["corrections"] == {}
     assert "unchanged templates" in create.description
-    assert {p.cause for p in plan.problems} >= {"selected-node-gone"}
+    assert {p.cause for p in plan.problems} >= {"selected-node-stuck"}
 
 
 def test_a_healthy_namespace_needs_nothing():
