@@ -1,0 +1,767 @@
+"""containers: what the kubelet says on a pod's way to Running, read as a cause.
+
+Every pattern below is the kubelet's own wording in k8s.io/kubernetes v1.37.2 (file named
+next to it), matched on the structure of the message, never on object names: a ConfigMap
+called ``readiness-probe-failed`` is only ever read out of the quoted name slot.
+
+Findings are about the Pod (parent: its workload), like image-pull's, and list the pod and
+its owners in ``affected``: a Deployment's "unavailable replicas", a Service's "pods not
+ready" and workloads' crash-loop on the same pod then hang from this finding.  What the pod
+needs (the ConfigMap, the Secret, the claim, the node) is in ``depends_on``, so that a missing
+Secret links under the secrets check's finding and an eviction under the node's pressure.
+Probe causes are not reported on a node that is down: its pods are unready because the node
+is, and the nodes check says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from logos_doctor.cause import Cause, Causes
+from logos_doctor.config import Config
+from logos_doctor.events import Event, evidence
+from logos_doctor.finding import Finding, Severity
+from logos_doctor.objects import Obj, ObjectRef, age, mapping, mappings, name, namespace, parse_time
+from logos_doctor.registry import Check
+from logos_doctor.state import ClusterState
+from logos_doctor.workloads import condition, is_ready, is_terminating, phase
+
+from .nodes import node_down, owner_chain
+
+# --- the kubelet's words ---------------------------------------------------------------------
+# pkg/kubelet/util/manager/watch_based_manager.go: apierrors.NewNotFound(groupResource, name),
+# groupResource "configmap" (pkg/kubelet/configmap/configmap_manager.go) or "secret"
+# (pkg/kubelet/secret/secret_manager.go): the message is `configmap "x" not found`.
+NOT_FOUND = re.compile(r'^(?P<what>configmap|secret) "(?P<name>[^"]+)" not found$')
+# pkg/kubelet/kubelet_pods.go makeEnvironmentVariables:
+# "couldn't find key %v in ConfigMap %v/%v" / "couldn't find key %v in Secret %v/%v".
+NO_KEY = re.compile(
+    r"^couldn't find key (?P<key>.+) in (?P<what>ConfigMap|Secret) [^/\s]+/(?P<name>\S+)$"
+)
+# pkg/volume/configmap/configmap.go and pkg/volume/secret/secret.go (items naming a key):
+# "configmap references non-existent config key: %s", "references non-existent secret key: %s".
+NO_VOLUME_KEY = re.compile(
+    r"^(?:configmap )?references non-existent (?P<what>config|secret) key: (?P<key>.+)$"
+)
+# pkg/volume/util/operationexecutor/operation_generator.go GenerateError(prefix, err) ->
+# operation_executor.go generateVolumeMsg: `<prefix> for volume "<spec name>" : <err>`.
+VOLUME_OP = re.compile(
+    r'^(?P<op>(?:Mount|Map)Volume\.[\w ]+?) for volume "(?P<volume>[^"]*)" : (?P<err>.*)$', re.S
+)
+# pkg/kubelet/kubelet.go + volumemanager/volume_manager.go WaitForAttachAndMount:
+# "Unable to attach or mount volumes: unmounted volumes=%v, unattached volumes=%v, failed to
+# process volumes=%v: %w"; the error is "context deadline exceeded" in 1.37, "timed out
+# waiting for the condition" before the wait package's context rewrite.
+UNABLE = re.compile(
+    r"^Unable to attach or mount volumes: unmounted volumes=\[(?P<unmounted>[^\]]*)\], "
+    r"unattached volumes=\[(?P<unattached>[^\]]*)\](?:, failed to process volumes=\[[^\]]*\])?: "
+    r"(?P<err>.*)$",
+    re.S,
+)
+# pkg/controller/volume/attachdetach/reconciler/reconciler.go reportMultiAttachError, written
+# by the attach/detach controller (kube-controller-manager), not the kubelet: v1.37.2 says
+# `Waiting for detach for volume "X" Volume is already exclusively attached to one node, ...`
+# or `... Volume is already used by pod(s) a, b`; releases before it said `Multi-Attach error
+# for volume "X" Volume is already exclusively attached to one node and can't be attached to
+# another` (and `... used by pod(s) ...`).
+MULTI_ATTACH = re.compile(
+    r'^(?:Multi-Attach error|Waiting for detach) for volume "(?P<volume>[^"]*)" '
+    r"Volume is already (?P<rest>.*)$",
+    re.S,
+)
+USED_BY = re.compile(r"used by pod\(s\) (?P<pods>[^\s,]+(?:, [^\s,]+)*)")
+# pkg/kubelet/prober/prober.go probe() with prober_manager.go probeType.String():
+# "%s probe failed: %s" and "%s probe errored and resulted in %s state: %s" (older kubelets:
+# "%s probe errored: %v"); event reason Unhealthy (pkg/kubelet/events/event.go).
+PROBE = re.compile(
+    r"^(?P<kind>Readiness|Liveness|Startup) probe "
+    r"(?:failed: (?P<out>.*)|errored(?: and resulted in \w+ state)?: (?P<err>.*))$",
+    re.S,
+)
+# pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions, event reason Killing:
+# "Container %s failed liveness probe, will be restarted" (startup: "failed startup probe").
+KILLED = re.compile(r"^Container (?P<c>\S+) failed (?P<kind>liveness|startup) probe")
+# pkg/kubelet/eviction/helpers.go: "The node was low on resource: %v. " + "Threshold quantity:
+# %v, available: %v. " + "Container %s was using %s, request is %s, has larger consumption of
+# %v. "; admission refusal: "The node had condition: %v. ".  status.reason is "Evicted".
+LOW = re.compile(r"The node was low on resource: (?P<res>[\w./-]+)\.")
+THRESHOLD = re.compile(r"Threshold quantity: (?P<q>[^,]+), available: (?P<a>\S+?)\.(?:\s|$)")
+USING = re.compile(r"Container (?P<c>\S+) was using (?P<use>\S+), request is (?P<req>\S+),")
+HAD = re.compile(r"The node had condition: \[(?P<conds>[^\]]*)\]")
+# pkg/kubelet/eviction/helpers.go signalToNodeCondition / signalToResource, inverted.
+RESOURCE_CONDITION = {
+    "memory": "MemoryPressure",
+    "ephemeral-storage": "DiskPressure",
+    "inodes": "DiskPressure",
+    "pids": "PIDPressure",
+}
+FIELD_PATH = re.compile(
+    r"^spec\.(?:initContainers|containers|ephemeralContainers)\{(?P<c>[^}]*)\}$"
+)
+
+# A failing probe seen this recently is current; older Unhealthy events describe the past.
+RECENT = timedelta(hours=1)
+# Not ready this long with a readiness probe and no event left to quote: still failing.
+GRACE = timedelta(minutes=2)
+# An init container running this long is stuck (a warning), this long an outage.
+INIT_SLOW, INIT_STUCK = timedelta(minutes=2), timedelta(minutes=10)
+
+CAUSES = Causes(
+    "containers",
+    Cause(
+        "config-missing",
+        Severity.CRITICAL,
+        "A container cannot start: a ConfigMap or key it reads is missing",
+        remediation=(
+            "Create ConfigMap {configmap} in {namespace}{with_key}, or fix the reference in "
+            "the workload (or mark it optional: true); the kubelet retries on its own."
+        ),
+    ),
+    Cause(
+        "secret-missing",
+        Severity.CRITICAL,
+        "A container cannot start: a Secret or key it reads is missing",
+        remediation=(
+            "Create Secret {secret} in {namespace}{with_key} (see the secrets finding); the "
+            "kubelet retries on its own."
+        ),
+    ),
+    Cause(
+        "container-config-error",
+        Severity.CRITICAL,
+        "The kubelet cannot build the container's configuration",
+        remediation=(
+            "Fix what the kubelet's message names in the pod template (security context, "
+            "subPath, environment); the kubelet retries on its own."
+        ),
+    ),
+    Cause(
+        "mount-failed",
+        Severity.CRITICAL,
+        "A volume cannot be mounted: the pod stays ContainerCreating",
+        remediation=(
+            "Fix what the mount error names for volume {volume}: create the missing "
+            "ConfigMap/Secret, or check the claim's volume and the CSI driver's node pod on "
+            "{node} ('kubectl get volumeattachments', the driver's log)."
+        ),
+    ),
+    Cause(
+        "multi-attach",
+        Severity.CRITICAL,
+        "A ReadWriteOnce volume is still attached to another node",
+        remediation=(
+            "Volume {volume} is attached to {holder}: delete the old pod still using it, or "
+            "if that node is gone, wait for the attach/detach controller's 6-minute "
+            "force-detach (or delete its VolumeAttachment once the node is confirmed down). "
+            "For a Deployment, use strategy Recreate for a ReadWriteOnce claim."
+        ),
+    ),
+    Cause(
+        "readiness-failing",
+        Severity.CRITICAL,
+        "The readiness probe fails: the pod receives no traffic",
+        remediation=(
+            "The probe ({probe}) answers: {output}. Check that the port and path match what "
+            "the process serves and that its dependencies are up ('kubectl logs'); widen "
+            "timeoutSeconds/initialDelaySeconds only if the application is just slow."
+        ),
+    ),
+    Cause(
+        "liveness-restarts",
+        Severity.CRITICAL,
+        "The liveness probe fails and the kubelet restarts the container",
+        remediation=(
+            "The kubelet kills the container because its liveness probe ({probe}) fails: "
+            "{output}. A wrong port or path, or a probe too strict for a slow start, "
+            "restarts a healthy process; give it a startupProbe or a longer timeout, or "
+            "fix what makes the process hang."
+        ),
+    ),
+    Cause(
+        "startup-probe-failing",
+        Severity.CRITICAL,
+        "The startup probe never passes: the container is restarted before it starts",
+        remediation=(
+            "The startup probe ({probe}) fails: {output}. Allow more time "
+            "(failureThreshold x periodSeconds) if the application starts slowly, else fix "
+            "the probe's port/path or the start itself ('kubectl logs --previous')."
+        ),
+    ),
+    Cause(
+        "init-stuck",
+        Severity.CRITICAL,
+        "An init container does not finish: the pod never starts",
+        remediation=(
+            "Init container {container} ({command}) has been running for {running}: it is "
+            "usually waiting for something (a database, a Service, a file). Read its log "
+            "('kubectl logs {pod} -c {container} -n {namespace}') and fix what it waits for."
+        ),
+    ),
+    Cause(
+        "evicted",
+        Severity.WARNING,
+        "The kubelet evicted the pod: its node ran low on a resource",
+        remediation=(
+            "Node {node} ran low on {starved} ({condition}); the controller replaced the "
+            "pod. Set requests close to real use (pods above their request are evicted "
+            "first), add capacity, and delete the Failed pod once read."
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A kubelet event about one container (None: about the pod)."""
+
+    container: str | None
+    event: Event
+
+
+def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
+    """The kubelet's reasons, one finding per pod and cause."""
+    events = _pod_events(state)
+    for pod in state.in_scope("pods"):
+        if phase(pod) == "Failed":
+            if mapping(pod.get("status")).get("reason") == "Evicted":
+                yield _evicted(state, pod, events.get(_uid(pod), []))
+            continue
+        if phase(pod) == "Succeeded" or is_terminating(pod):
+            continue
+        seen = events.get(_uid(pod), [])
+        yield from _config(state, pod, seen)
+        yield from _volumes(state, pod, seen)
+        yield from _init(state, pod)
+        node = state.get("Node", None, str(mapping(pod.get("spec")).get("nodeName") or ""))
+        if not node_down(node):
+            yield from _probes(state, pod, seen)
+
+
+def _uid(obj: Obj) -> str:
+    return str(mapping(obj.get("metadata")).get("uid") or "")
+
+
+def _pod_events(state: ClusterState) -> dict[str, list[_Seen]]:
+    """Pod events by pod uid, with the container each is about (from involvedObject.fieldPath,
+    which the kubelet sets to ``spec.containers{name}`` for container events)."""
+    out: defaultdict[str, list[_Seen]] = defaultdict(list)
+    for raw in state.list_of("events"):
+        involved = mapping(raw.get("involvedObject") or raw.get("regarding"))
+        if involved.get("kind") != "Pod" or not involved.get("uid"):
+            continue
+        match = FIELD_PATH.match(str(involved.get("fieldPath") or ""))
+        out[str(involved["uid"])].append(
+            _Seen(match.group("c") if match else None, Event.from_obj(raw))
+        )
+    return out
+
+
+def _pod_finding(
+    state: ClusterState,
+    cause: str,
+    pod: Obj,
+    message: str,
+    lines: list[str],
+    depends_on: tuple[ObjectRef, ...] = (),
+    severity: Severity | None = None,
+    **facts: str,
+) -> Finding:
+    ref = ObjectRef.of("Pod", pod)
+    return CAUSES[cause].finding(
+        resource=ref,
+        parent=state.workload_of(pod),
+        message=message,
+        evidence=tuple(dict.fromkeys(line[:300] for line in lines if line)),
+        # The pod and its owners: a workload's, a Service's or a crash-loop finding about
+        # them is explained by this one.
+        affected=(ref, *owner_chain(state, pod)),
+        depends_on=depends_on,
+        severity=severity,
+        namespace=namespace(pod) or "",
+        pod=name(pod),
+        **facts,
+    )
+
+
+# --- CreateContainerConfigError ---------------------------------------------------------------
+
+
+def _config(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+    ns = namespace(pod) or ""
+    failing = {
+        str(cs.get("name")): str(
+            mapping(mapping(cs.get("state")).get("waiting")).get("message") or ""
+        )
+        for key in ("initContainerStatuses", "containerStatuses")
+        for cs in mappings(mapping(pod.get("status")).get(key))
+        if mapping(mapping(cs.get("state")).get("waiting")).get("reason")
+        == "CreateContainerConfigError"
+    }
+    if not failing:
+        return
+    by_cause: dict[str, tuple[str, ObjectRef | None, str, list[str]]] = {}
+    for container, text in failing.items():
+        # The kubelet's Failed event says "Error: <the same message>"
+        # (kuberuntime_container.go startContainer); it survives a status without a message.
+        events = [s.event for s in seen if s.container == container and s.event.reason == "Failed"]
+        if not text and events:
+            text = max(events, key=_last).message.removeprefix("Error: ")
+        cause, ref, key = _config_cause(ns, text)
+        if cause not in by_cause:
+            by_cause[cause] = (container, ref, key, [f"container {container}: {text}"])
+            by_cause[cause][3].extend(evidence(events, state.now, limit=2))
+        else:
+            by_cause[cause][3].append(f"container {container}: {text}")
+    for cause, (container, ref, key, lines) in by_cause.items():
+        obj_name = ref.name if ref else ""
+        what = (
+            f"{ref.kind} {obj_name}" + (f" has no key {key}" if key else " does not exist")
+            if ref
+            else lines[0].split(": ", 1)[-1]
+        )
+        if ref is not None and ref.kind == "ConfigMap" and state.has("configmaps"):
+            lines.append(_configmap_now(state, ref, key))
+        yield _pod_finding(
+            state,
+            cause,
+            pod,
+            f"pod {name(pod)}: container {container} cannot start: {what} "
+            "(CreateContainerConfigError)",
+            lines,
+            depends_on=(ref,) if ref else (),
+            configmap=obj_name,
+            secret=obj_name,
+            with_key=f" with key {key}" if key else "",
+        )
+
+
+def _config_cause(ns: str, text: str) -> tuple[str, ObjectRef | None, str]:
+    """(cause, the ConfigMap or Secret named, the missing key) of a CreateContainerConfigError."""
+    found = NOT_FOUND.match(text) or NO_KEY.match(text)
+    if not found:
+        return "container-config-error", None, ""
+    groups = found.groupdict()
+    kind = "ConfigMap" if groups["what"].lower() == "configmap" else "Secret"
+    cause = "config-missing" if kind == "ConfigMap" else "secret-missing"
+    return cause, ObjectRef(kind, ns, groups["name"]), groups.get("key") or ""
+
+
+def _configmap_now(state: ClusterState, ref: ObjectRef, key: str) -> str:
+    cm = state.get("ConfigMap", ref.namespace, ref.name)
+    if cm is None:
+        return f"ConfigMap {ref.name} does not exist in {ref.namespace}"
+    keys = [str(k) for k in cm.get("dataKeys") or []]
+    if key and key not in keys:
+        return f"ConfigMap {ref.name} exists with keys: {', '.join(keys) or 'none'}"
+    return f"ConfigMap {ref.name} exists now: the kubelet picks it up on its next retry"
+
+
+# --- volumes ---------------------------------------------------------------------------------
+
+
+def _volumes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+    if phase(pod) != "Pending" or _all_started(pod):
+        return  # mounted: old FailedMount events describe the past
+    recent = [s.event for s in seen if _recent(state, s.event)]
+    attach = [
+        e for e in recent if e.reason == "FailedAttachVolume" and MULTI_ATTACH.match(e.message)
+    ]
+    if attach:
+        yield _multi_attach(state, pod, max(attach, key=_last), attach)
+        return
+    mounts = [e for e in recent if e.reason == "FailedMount"]
+    if not mounts:
+        return
+    sources = _volume_sources(pod)
+    specific = [e for e in mounts if VOLUME_OP.match(e.message)]
+    summary = [e for e in mounts if UNABLE.match(e.message)]
+    if specific:
+        chosen = max(specific, key=_last)
+        op = VOLUME_OP.match(chosen.message)
+        assert op is not None
+        volume, err = op.group("volume"), op.group("err").strip()
+    else:
+        chosen = max(summary or mounts, key=_last)
+        un = UNABLE.match(chosen.message)
+        volume = un.group("unmounted").split()[0] if un and un.group("unmounted") else "?"
+        err = un.group("err") if un else chosen.message
+    source = sources.get(volume)
+    ns = namespace(pod) or ""
+    depends: tuple[ObjectRef, ...] = ()
+    gone = NOT_FOUND.match(err)
+    if gone:
+        kind = "ConfigMap" if gone.group("what") == "configmap" else "Secret"
+        depends = (ObjectRef(kind, ns, gone.group("name")),)
+        why = f"{kind} {gone.group('name')} does not exist"
+    elif (no_key := NO_VOLUME_KEY.match(err)) and source:
+        depends = (source,)
+        why = f"{source.kind} {source.name} has no key {no_key.group('key')}"
+    else:
+        why = err
+        if source is not None and source.kind != "PersistentVolume":
+            depends = (source,)
+    lines = evidence(mounts, state.now, limit=3)
+    if source is not None:
+        lines = (f"volume {volume}: {source.kind} {source.name}", *lines)
+    node = str(mapping(pod.get("spec")).get("nodeName") or "?")
+    yield _pod_finding(
+        state,
+        "mount-failed",
+        pod,
+        f"pod {name(pod)}: volume {volume} cannot be mounted: {why[:200]}",
+        list(lines),
+        depends_on=depends,
+        volume=volume,
+        node=node,
+    )
+
+
+def _volume_sources(pod: Obj) -> dict[str, ObjectRef]:
+    """Pod volume name -> the object it is made from (ConfigMap, Secret, claim)."""
+    ns, out = namespace(pod), {}
+    for vol in mappings(mapping(pod.get("spec")).get("volumes")):
+        vname = str(vol.get("name") or "")
+        if mapping(vol.get("configMap")).get("name"):
+            out[vname] = ObjectRef("ConfigMap", ns, str(vol["configMap"]["name"]))
+        elif mapping(vol.get("secret")).get("secretName"):
+            out[vname] = ObjectRef("Secret", ns, str(vol["secret"]["secretName"]))
+        elif mapping(vol.get("persistentVolumeClaim")).get("claimName"):
+            claim = str(vol["persistentVolumeClaim"]["claimName"])
+            out[vname] = ObjectRef("PersistentVolumeClaim", ns, claim)
+    return out
+
+
+def _multi_attach(state: ClusterState, pod: Obj, event: Event, events: list[Event]) -> Finding:
+    match = MULTI_ATTACH.match(event.message)
+    assert match is not None
+    volume = match.group("volume")
+    node = str(mapping(pod.get("spec")).get("nodeName") or "")
+    holders = sorted(
+        {
+            str(mapping(va.get("spec")).get("nodeName"))
+            for va in state.list_of("volumeattachments")
+            if mapping(mapping(va.get("spec")).get("source")).get("persistentVolumeName") == volume
+            and mapping(va.get("spec")).get("nodeName") != node
+        }
+    )
+    used = USED_BY.search(match.group("rest"))
+    users = used.group("pods").split(", ") if used else []
+    for other in users:  # the pods the controller names, and where they run
+        peer = state.get("Pod", namespace(pod), other)
+        where = mapping((peer or {}).get("spec")).get("nodeName")
+        if where and where not in holders:
+            holders.append(str(where))
+    holder = "node " + ", ".join(holders) if holders else "another node"
+    claim = _claim_of(state, pod, volume)
+    lines = [
+        f"volume {volume} attached to {holder}"
+        + (f", used by pod(s) {', '.join(users)}" if users else "")
+    ]
+    lines += evidence(events, state.now, limit=2)
+    return _pod_finding(
+        state,
+        "multi-attach",
+        pod,
+        f"pod {name(pod)} cannot attach volume {volume} on node {node}: "
+        f"it is still attached to {holder}",
+        lines,
+        depends_on=(claim,) if claim else (),
+        volume=volume,
+        holder=holder,
+    )
+
+
+def _claim_of(state: ClusterState, pod: Obj, volume: str) -> ObjectRef | None:
+    pv = state.get("PersistentVolume", None, volume)
+    ref = mapping(mapping((pv or {}).get("spec")).get("claimRef"))
+    if ref.get("name"):
+        return ObjectRef("PersistentVolumeClaim", ref.get("namespace"), str(ref["name"]))
+    claims = [s for s in _volume_sources(pod).values() if s.kind == "PersistentVolumeClaim"]
+    return claims[0] if len(claims) == 1 else None
+
+
+def _all_started(pod: Obj) -> bool:
+    statuses = mappings(mapping(pod.get("status")).get("containerStatuses"))
+    return bool(statuses) and all(mapping(cs.get("state")).get("running") for cs in statuses)
+
+
+# --- init containers ---------------------------------------------------------------------------
+
+
+def _init(state: ClusterState, pod: Obj) -> Iterator[Finding]:
+    if mapping(condition(pod, "Initialized")).get("status") != "False":
+        return
+    specs = {
+        str(c.get("name")): c for c in mappings(mapping(pod.get("spec")).get("initContainers"))
+    }
+    for cs in mappings(mapping(pod.get("status")).get("initContainerStatuses")):
+        spec = specs.get(str(cs.get("name")), {})
+        running = mapping(mapping(cs.get("state")).get("running"))
+        started = parse_time(running.get("startedAt"))
+        if spec.get("restartPolicy") == "Always" or started is None or cs.get("ready"):
+            continue  # a sidecar, or not running: crash loops are the workloads check's
+        took = state.now - started
+        if took < INIT_SLOW:
+            continue
+        command = " ".join(
+            str(a) for a in [*(spec.get("command") or []), *(spec.get("args") or [])]
+        )
+        command = command[:160] or f"the image's entrypoint ({spec.get('image')})"
+        waiting = [str(c.get("name")) for c in mappings(mapping(pod.get("spec")).get("containers"))]
+        init_cond = mapping(condition(pod, "Initialized"))
+        yield _pod_finding(
+            state,
+            "init-stuck",
+            pod,
+            f"pod {name(pod)}: init container {cs.get('name')} has been running for "
+            f"{age(started, state.now)} without finishing ({command}); "
+            f"{', '.join(waiting)} wait for it",
+            [
+                f"init container {cs.get('name')}: running since {age(started, state.now)} ago, "
+                f"restarts {cs.get('restartCount', 0)}; command: {command}",
+                f"Initialized=False ({init_cond.get('reason')}): {init_cond.get('message')}",
+            ],
+            # Critical once it is an outage: stuck for long, or nothing of the workload serves.
+            severity=None if took >= INIT_STUCK or _none_ready(state, pod) else Severity.WARNING,
+            container=str(cs.get("name")),
+            command=command,
+            running=age(started, state.now),
+        )
+        return  # init containers run one at a time: the first running one is the one
+
+
+# --- probes -------------------------------------------------------------------------------------
+
+
+def _probes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+    specs = {
+        str(c.get("name")): c
+        for key in ("initContainers", "containers")
+        for c in mappings(mapping(pod.get("spec")).get(key))
+    }
+    unhealthy: defaultdict[tuple[str, str], list[Event]] = defaultdict(list)
+    killed: defaultdict[tuple[str, str], list[Event]] = defaultdict(list)
+    for s in seen:
+        probe = PROBE.match(s.event.message) if s.event.reason == "Unhealthy" else None
+        if probe and _recent(state, s.event):
+            unhealthy[(probe.group("kind").lower(), s.container or "")].append(s.event)
+        kill = KILLED.match(s.event.message) if s.event.reason == "Killing" else None
+        if kill and _recent(state, s.event):
+            killed[(kill.group("kind"), kill.group("c"))].append(s.event)
+    statuses = [
+        cs
+        for key in ("initContainerStatuses", "containerStatuses")
+        for cs in mappings(mapping(pod.get("status")).get(key))
+    ]
+    found: dict[str, Finding] = {}
+    for cs in statuses:
+        cname = str(cs.get("name"))
+        spec = specs.get(cname, {})
+        for kind, cause in (
+            ("startup", "startup-probe-failing"),
+            ("liveness", "liveness-restarts"),
+        ):
+            events = unhealthy.get((kind, cname), []) + unhealthy.get((kind, ""), [])
+            kills = killed.get((kind, cname), [])
+            if cause in found or not (
+                kills or (kind == "startup" and events and not cs.get("started"))
+            ):
+                continue
+            current = not cs.get("ready") or not mapping(cs.get("state")).get("running")
+            found[cause] = _probe_finding(
+                state,
+                pod,
+                cause,
+                cname,
+                spec.get(f"{kind}Probe"),
+                events,
+                kills,
+                cs,
+                None if current else Severity.WARNING,
+            )
+        running = mapping(mapping(cs.get("state")).get("running"))
+        if (
+            "readiness-failing" in found
+            or cs.get("ready")
+            or not running
+            or not spec.get("readinessProbe")
+        ):
+            continue
+        events = unhealthy.get(("readiness", cname), []) + unhealthy.get(("readiness", ""), [])
+        since = parse_time(mapping(condition(pod, "Ready")).get("lastTransitionTime"))
+        threshold = int(mapping(spec.get("readinessProbe")).get("failureThreshold") or 3)
+        long_unready = since is not None and state.now - since > GRACE
+        if not (long_unready or sum(e.count for e in events) >= threshold):
+            continue  # starting up: the first probes of a new container may fail
+        found["readiness-failing"] = _probe_finding(
+            state,
+            pod,
+            "readiness-failing",
+            cname,
+            spec.get("readinessProbe"),
+            events,
+            [],
+            cs,
+            None if _none_ready(state, pod) else Severity.WARNING,
+        )
+    yield from found.values()
+
+
+def _probe_finding(
+    state: ClusterState,
+    pod: Obj,
+    cause: str,
+    container: str,
+    probe: Obj | None,
+    events: list[Event],
+    kills: list[Event],
+    status: Obj,
+    severity: Severity | None,
+) -> Finding:
+    kind = {"readiness-failing": "readiness", "liveness-restarts": "liveness"}.get(cause, "startup")
+    described = describe_probe(probe)
+    last = max(events, key=_last, default=None)
+    output = _output(last.message) if last else "(no Unhealthy event left to quote)"
+    restarts = int(status.get("restartCount") or 0)
+    if cause == "readiness-failing":
+        doing = "is running but not ready"
+    else:
+        doing = f"was restarted {restarts} time(s) for failing it"
+        waiting = mapping(mapping(status.get("state")).get("waiting")).get("reason")
+        if waiting:
+            doing += f", now {waiting}"
+    lines = [f"container {container}: {kind} probe {described}"]
+    lines += evidence([*events, *kills], state.now, limit=3)
+    return _pod_finding(
+        state,
+        cause,
+        pod,
+        f"pod {name(pod)}: container {container} {doing}: "
+        f"{kind} probe {described} fails: {output[:160]}",
+        lines,
+        severity=severity,
+        probe=described,
+        output=output[:200],
+    )
+
+
+def describe_probe(probe: Obj | None) -> str:
+    """``HTTP GET :http/healthz``, ``TCP :5432``, ``exec [pg_isready]``, ``gRPC :9090``."""
+    probe = mapping(probe)
+    if probe.get("httpGet"):
+        get = mapping(probe["httpGet"])
+        scheme = "HTTPS " if get.get("scheme") == "HTTPS" else "HTTP "
+        return f"{scheme}GET :{get.get('port')}{get.get('path') or '/'}"
+    if probe.get("tcpSocket"):
+        return f"TCP :{mapping(probe['tcpSocket']).get('port')}"
+    if probe.get("grpc"):
+        return f"gRPC :{mapping(probe['grpc']).get('port')}"
+    if probe.get("exec"):
+        return "exec " + " ".join(str(a) for a in mapping(probe["exec"]).get("command") or [])[:100]
+    return "(not in the pod spec)"
+
+
+def _output(message: str) -> str:
+    match = PROBE.match(message)
+    if not match:
+        return message
+    return (match.group("out") if match.group("out") is not None else match.group("err")).strip()
+
+
+def _none_ready(state: ClusterState, pod: Obj) -> bool:
+    """Whether no pod of this pod's workload is ready (or it is a bare pod)."""
+    owner = mapping(pod.get("metadata")).get("ownerReferences")
+    siblings = [
+        p
+        for p in state.list_of("pods", namespace(pod))
+        if mapping(p.get("metadata")).get("ownerReferences") == owner and not is_terminating(p)
+    ]
+    return not any(is_ready(p) for p in siblings) if owner else True
+
+
+# --- evictions -----------------------------------------------------------------------------------
+
+
+def _evicted(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Finding:
+    status = mapping(pod.get("status"))
+    text = str(status.get("message") or "")
+    node = str(mapping(pod.get("spec")).get("nodeName") or "?")
+    low, had = LOW.search(text), HAD.search(text)
+    if low:
+        resource = low.group("res")
+        cond = RESOURCE_CONDITION.get(resource, "pressure")
+        detail = f"the node was low on {resource}"
+        if threshold := THRESHOLD.search(text):
+            detail += (
+                f" (available {threshold.group('a')}, eviction threshold {threshold.group('q')})"
+            )
+    elif had:
+        cond = had.group("conds")
+        resource = {"MemoryPressure": "memory", "DiskPressure": "disk", "PIDPressure": "pids"}.get(
+            cond, cond
+        )
+        detail = f"the node had {cond} when the pod arrived"
+    else:
+        resource, cond, detail = "a resource", "pressure", text or "no message"
+    users = [
+        f"container {m.group('c')} used {m.group('use')} (request {m.group('req')})"
+        for m in USING.finditer(text)
+    ]
+    when = _evicted_at(pod, seen)
+    recent = when is not None and state.now - when <= RECENT
+    lines = [f"kubelet: {text.strip()}"[:300], *users]
+    lines += evidence([s.event for s in seen if s.event.reason == "Evicted"], state.now, limit=1)
+    return _pod_finding(
+        state,
+        "evicted",
+        pod,
+        f"pod {name(pod)} was evicted from node {node} {age(when, state.now)} ago: {detail}"
+        + (f"; {users[0]}" if users else ""),
+        lines,
+        depends_on=(ObjectRef("Node", None, node),),
+        severity=None if recent else Severity.INFO,
+        node=node,
+        starved=resource,
+        condition=cond,
+    )
+
+
+def _evicted_at(pod: Obj, seen: list[_Seen]) -> datetime | None:
+    """When the kubelet evicted the pod: its DisruptionTarget condition (set with the
+    eviction, pkg/kubelet/eviction/eviction_manager.go), else its Evicted event."""
+    cond = condition(pod, "DisruptionTarget") or condition(pod, "Ready") or {}
+    when = parse_time(cond.get("lastTransitionTime"))
+    events = [s.event for s in seen if s.event.reason == "Evicted"]
+    return when or (max(events, key=_last).last if events else None)
+
+
+def _recent(state: ClusterState, event: Event) -> bool:
+    return event.last is not None and state.now - event.last <= RECENT
+
+
+def _last(event: Event) -> datetime:
+    return event.last or datetime.min.replace(tzinfo=None).astimezone()
+
+
+CHECK = Check(
+    id="containers",
+    title="What the kubelet reports on a pod's way to Running: config, mounts, probes, evictions",
+    severity=Severity.CRITICAL,
+    kinds=("pods",),
+    optional_kinds=(
+        "events",
+        "nodes",
+        "configmaps",
+        "persistentvolumes",
+        "volumeattachments",
+        "replicasets",
+        "deployments",
+        "statefulsets",
+    ),
+    causes=CAUSES,
+    run=containers,
+)

@@ -1,0 +1,218 @@
+"""containers on states recorded from the test cluster (k8scluster/scenarios/kubelet_states.py).
+
+The kubelet's side of ``kubelet_states`` was written by a stand-in in the words of the
+kubelet v1.37.2 (each string's source is named in the scenario), on a node kwok does not
+manage; the controllers, the scheduler and the EndpointSlice controller that reacted to it
+are real.  Object names mislead on purpose: the missing ConfigMap is called
+``readiness-probe-failed``, the missing volume's ``quota-exceeded-config``, the image
+``.../nginx-tls:v1.403``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from logos_doctor.checks.containers import CHECK, PROBE, describe_probe
+from logos_doctor.finding import Finding, Severity
+from logos_doctor.registry import default_registry
+from logos_doctor.runner import root_causes, run_checks
+from logos_doctor.state import ClusterState
+from recorded import recorded
+
+
+def run(state: ClusterState, config: Any) -> dict[str, list[Finding]]:
+    report = run_checks(state, [CHECK], config)
+    assert [r.status for r in report.results] in (["ok"], ["findings"]), report.results
+    out: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        assert f.parent is not None and f.resource.name.startswith(f.parent.name + "-"), f
+        out.setdefault(f.parent.name, []).append(f)
+    return out
+
+
+@pytest.fixture(scope="module")
+def found() -> dict[str, list[Finding]]:
+    return run(*recorded("kubelet_states"))
+
+
+def one(found: dict[str, list[Finding]], workload: str) -> Finding:
+    (finding,) = found[workload]
+    return finding
+
+
+def test_each_workload_gets_the_cause_the_kubelet_gave(found: dict[str, list[Finding]]) -> None:
+    assert {w: sorted({f.cause for f in fs}) for w, fs in found.items()} == {
+        "logos-chat": ["config-missing"],
+        "logos-indexer": ["config-missing"],
+        "logos-mailer": ["secret-missing"],
+        "logos-docs": ["mount-failed"],
+        "logos-web": ["readiness-failing"],
+        "logos-worker": ["liveness-restarts"],
+        "logos-search": ["startup-probe-failing"],
+        "logos-migrate": ["init-stuck"],
+        "logos-render": ["evicted"],
+    }, "logos-healthy runs ready and is not mentioned"
+    assert len(found["logos-web"]) == 2, "one finding per not-ready pod"
+
+
+def test_a_missing_configmap_is_named_by_its_name_not_by_what_the_name_says(
+    found: dict[str, list[Finding]],
+) -> None:
+    chat = one(found, "logos-chat")
+    assert chat.severity == Severity.CRITICAL
+    assert "ConfigMap readiness-probe-failed does not exist" in chat.message
+    assert [str(d) for d in chat.depends_on] == [
+        f"ConfigMap/{chat.resource.namespace}/readiness-probe-failed"
+    ]
+    assert 'container chat: configmap "readiness-probe-failed" not found' in chat.evidence
+    assert any(e.startswith("Failed (x3") for e in chat.evidence), chat.evidence
+    assert "Create ConfigMap readiness-probe-failed" in chat.remediation
+
+
+def test_a_missing_key_names_the_key_and_the_keys_the_configmap_has(
+    found: dict[str, list[Finding]],
+) -> None:
+    indexer = one(found, "logos-indexer")
+    assert "ConfigMap logos-settings has no key liveness" in indexer.message
+    assert "ConfigMap logos-settings exists with keys: readiness" in indexer.evidence
+    assert "with key liveness" in indexer.remediation
+
+
+def test_a_missing_secret_hangs_under_the_secrets_check() -> None:
+    state, config = recorded("kubelet_states")
+    checks = [c for c in default_registry() if c.id in ("containers", "secrets", "workloads")]
+    report = run_checks(state, checks, config)
+    mailer = next(f for f in report.findings if f.cause == "secret-missing")
+    assert [(k.check, k.cause, k.resource.name) for k in mailer.caused_by] == [
+        ("secrets", "missing-secret", "smtp-credentials")
+    ]
+    roots = {f.key for f, _ in root_causes(report.findings)}
+    assert mailer.key not in roots, "the Secret is the root cause, not a second one"
+
+
+def test_a_volume_that_cannot_mount_names_the_volume_and_the_configmap(
+    found: dict[str, list[Finding]],
+) -> None:
+    docs = one(found, "logos-docs")
+    assert docs.message.endswith(
+        "volume docs-config cannot be mounted: ConfigMap quota-exceeded-config does not exist"
+    )
+    assert docs.depends_on[0].name == "quota-exceeded-config"
+    assert "volume docs-config: ConfigMap quota-exceeded-config" in docs.evidence
+
+
+def test_probe_failures_name_the_probe_and_what_it_answered(
+    found: dict[str, list[Finding]],
+) -> None:
+    web = found["logos-web"][0]
+    assert (
+        "readiness probe HTTP GET :http/healthz fails: HTTP probe failed with statuscode: 503"
+        in (web.message)
+    )
+    assert web.severity == Severity.CRITICAL, "no pod of logos-web is ready"
+    worker = one(found, "logos-worker")
+    assert "was restarted 1 time(s)" in worker.message
+    assert "liveness probe TCP :8080 fails: dial tcp" in worker.message
+    assert any("failed liveness probe, will be restarted" in e for e in worker.evidence)
+    search = one(found, "logos-search")
+    assert "startup probe HTTP GET :http/healthz fails: HTTP probe failed with statuscode: 500" in (
+        search.message
+    )
+
+
+def test_an_init_container_that_never_finishes_is_named_with_its_command(
+    found: dict[str, list[Finding]],
+) -> None:
+    migrate = one(found, "logos-migrate")
+    assert "init container wait-for-db has been running for 2m" in migrate.message
+    assert "until nc -z logos-postgresql 5432" in migrate.message
+    assert migrate.severity == Severity.CRITICAL, "the workload has no ready pod"
+    assert any("containers with incomplete status: [wait-for-db]" in e for e in migrate.evidence)
+
+
+def test_an_init_container_running_briefly_is_quiet() -> None:
+    state, config = recorded("kubelet_states")
+    earlier = replace(state, now=state.now - timedelta(seconds=70))
+    assert "logos-migrate" not in run(earlier, config)
+
+
+def test_an_eviction_names_the_resource_the_node_condition_and_the_container(
+    found: dict[str, list[Finding]],
+) -> None:
+    render = one(found, "logos-render")
+    assert render.severity == Severity.WARNING, "the replacement runs: a warning, not an outage"
+    assert "the node was low on memory (available 86432Ki, eviction threshold 100Mi)" in (
+        render.message
+    )
+    assert "container render used 1722188Ki (request 256Mi)" in render.message
+    assert "(MemoryPressure)" in render.remediation
+    assert render.depends_on[0].kind == "Node", "a node finding about its pressure explains it"
+
+
+def test_an_old_eviction_is_only_info() -> None:
+    state, config = recorded("kubelet_states")
+    later = replace(state, now=state.now + timedelta(hours=3))
+    found = run(later, config)
+    assert [f.severity for f in found["logos-render"]] == [Severity.INFO]
+    # Still not ready three hours on: still failing, but its events are history.
+    web = found["logos-web"][0]
+    assert "(no Unhealthy event left to quote)" in web.message
+    assert not any("statuscode: 503" in e for e in web.evidence)
+
+
+def test_the_deployments_and_the_service_are_explained_by_these_findings() -> None:
+    state, config = recorded("kubelet_states")
+    wanted = ("containers", "workloads", "service-endpoints", "secrets")
+    report = run_checks(state, [c for c in default_registry() if c.id in wanted], config)
+    by_resource = {(f.check, f.resource.name): f for f in report.findings}
+    service = by_resource[("service-endpoints", "logos-web")]
+    assert {(k.check, k.cause) for k in service.caused_by} == {("containers", "readiness-failing")}
+    for name, cause in (
+        ("logos-chat", "config-missing"),
+        ("logos-docs", "mount-failed"),
+        ("logos-migrate", "init-stuck"),
+        ("logos-worker", "liveness-restarts"),
+        ("logos-search", "startup-probe-failing"),
+    ):
+        deployment = by_resource[("workloads", name)]
+        assert {(k.check, k.cause) for k in deployment.caused_by} == {("containers", cause)}, name
+    roots = {f.key.check for f, _ in root_causes(report.findings) if f.severity >= Severity.WARNING}
+    assert "workloads" not in roots and "service-endpoints" not in roots
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "output"),
+    [
+        # pkg/kubelet/prober/prober.go, v1.37.2 and the older "errored" form
+        ("Readiness probe failed: HTTP probe failed with statuscode: 503", "Readiness",
+         "HTTP probe failed with statuscode: 503"),
+        ("Liveness probe errored and resulted in unknown state: rpc error: code = Unknown",
+         "Liveness", "rpc error: code = Unknown"),
+        ("Startup probe errored: context deadline exceeded", "Startup",
+         "context deadline exceeded"),
+    ],
+)  # fmt: skip
+def test_probe_messages_of_each_shape(message: str, kind: str, output: str) -> None:
+    match = PROBE.match(message)
+    assert match is not None and match.group("kind") == kind
+    assert (match.group("out") or match.group("err")) == output
+
+
+def test_probes_are_described_from_the_spec() -> None:
+    assert describe_probe({"tcpSocket": {"port": 5432}}) == "TCP :5432"
+    assert describe_probe({"exec": {"command": ["pg_isready", "-U", "logos"]}}) == (
+        "exec pg_isready -U logos"
+    )
+    assert describe_probe({"httpGet": {"port": 8443, "scheme": "HTTPS"}}) == "HTTPS GET :8443/"
+    assert describe_probe(None) == "(not in the pod spec)"
+
+
+def test_healthy_states_are_quiet() -> None:
+    for scenario in ("healthy_logos", "rollout_in_progress", "crashloop_oom"):
+        state, config = recorded(scenario)
+        report = run_checks(state, [CHECK], config)
+        assert [f for f in report.findings if f.severity >= Severity.WARNING] == [], scenario
