@@ -110,7 +110,7 @@ CAUSES = Causes(
     ),
     Cause(
         "unrecognised",
-        Severity.WARNING,
+        Severity.CRITICAL,
         "A controller cannot create pods for a reason not classified here",
         remediation=(
             "Read the API server's message quoted in the evidence; the controller retries "

@@ -100,7 +100,9 @@ def test_pod_security_is_one_finding_on_the_namespace_for_every_workload_it_bloc
     assert f"namespace {ns} labels: pod-security.kubernetes.io/enforce=restricted" in f.evidence
     kinds = sorted((r.kind, r.name) for r in f.affected)
     assert kinds == [
+        ("DaemonSet", "logos-log-shipper"),
         ("Deployment", "logos-chat"),
+        ("Job", "logos-db-migrate"),
         ("ReplicaSet", rs_of(state, "logos-chat").name),
         ("StatefulSet", "logos-redis-master"),
     ]
@@ -150,6 +152,18 @@ def test_a_webhook_service_without_ready_endpoints_is_told_apart_from_a_missing_
     (f,) = [f for f in run_checks(derived, [CHECK], config).findings]
     assert "logos-policy has no ready endpoints" in f.message
     assert "pods behind Service" in f.remediation
+
+
+def test_a_refusal_not_classified_is_quoted_on_the_replicaset() -> None:
+    # The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount/admission.go):
+    # "error looking up service account %s/%s: %w"; the account is named "quota-exceeded".
+    state, found = run("admission_unrecognised")
+    f = the_admission_finding(found)
+    assert (f.cause, f.severity) == ("unrecognised", Severity.CRITICAL)
+    assert f.resource == rs_of(state, "logos-web")
+    assert f.parent is not None and f.parent.name == "logos-web"
+    assert 'serviceaccount "quota-exceeded" not found' in f.message
+    assert_root_of_its_workloads(found, f)
 
 
 def test_events_from_before_the_quota_was_raised_are_history() -> None:

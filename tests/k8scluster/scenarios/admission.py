@@ -203,15 +203,35 @@ def admission_limitrange(api: Any, namespace: str) -> None:
 @scenario("admission_pod_security")
 def admission_pod_security(api: Any, namespace: str) -> None:
     """Namespace labelled ``pod-security.kubernetes.io/enforce=restricted``: logos-chat's
-    privileged container and logos-redis-master's default security context violate it."""
+    privileged container, and the default security context of logos-redis-master (a
+    StatefulSet), a migration Job and a log-shipper DaemonSet, all violate it."""
     client.CoreV1Api(api).patch_namespace(namespace, {"metadata": {"labels": {
         "pod-security.kubernetes.io/enforce": "restricted"}}})  # fmt: skip
     create(api, namespace, deployment(namespace, "logos-chat", "chat", 2, [
         _container("chat", security={"privileged": True})]))  # fmt: skip
     create(api, namespace, statefulset(namespace, "logos-redis-master", "redis",
                                        [_container("redis")]))  # fmt: skip
+    batch, apps = client.BatchV1Api(api), client.AppsV1Api(api)
+    job = batch.create_namespaced_job(namespace, {
+        "metadata": {"name": "logos-db-migrate"},
+        "spec": {"backoffLimit": 1, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [_container("migrate")]}}}})  # fmt: skip
+    ds = apps.create_namespaced_daemon_set(namespace, {
+        "metadata": {"name": "logos-log-shipper"},
+        "spec": {"selector": {"matchLabels": _labels("log-shipper")},
+                 "template": {"metadata": {"labels": _labels("log-shipper")},
+                              "spec": {"containers": [_container("shipper")]}}}})  # fmt: skip
     wait_refused(api, namespace, "logos-chat")
     wait_sts_refused(api, namespace, "logos-redis-master")
+    for what, uid in (("Job", job.metadata.uid), ("DaemonSet", ds.metadata.uid)):
+        wait_for(lambda uid=uid: failed_create_events(api, namespace, uid), 60,
+                 f"FailedCreate on the {what}", interval=0.5)  # fmt: skip
+
+    def ds_counted() -> bool:  # the DaemonSet's status says how many pods it wants
+        st = apps.read_namespaced_daemon_set("logos-log-shipper", namespace).status
+        return bool(st.desired_number_scheduled)
+
+    wait_for(ds_counted, 30, "the DaemonSet's desiredNumberScheduled", interval=0.5)
 
 
 def _webhook_config(namespace: str, name: str, hook: str, client_config: dict[str, Any],
@@ -305,3 +325,14 @@ def admission_webhook_unavailable(api: Any, namespace: str) -> None:
     client.AdmissionregistrationV1Api(api).create_validating_webhook_configuration(config)
     create(api, namespace, deployment(namespace, "logos-chat", "chat", 2, [_container("chat")]))
     wait_refused(api, namespace, "logos-chat")
+
+
+@scenario("admission_unrecognised")
+def admission_unrecognised(api: Any, namespace: str) -> None:
+    """logos-web runs as ServiceAccount ``quota-exceeded``, which does not exist: the
+    ServiceAccount admission plugin refuses its pods, a refusal the check does not classify
+    and must quote."""
+    manifest = deployment(namespace, "logos-web", "web", 2, [_container("web")])
+    manifest["spec"]["template"]["spec"]["serviceAccountName"] = "quota-exceeded"
+    create(api, namespace, manifest)
+    wait_refused(api, namespace, "logos-web")
