@@ -157,7 +157,9 @@ def test_the_api_servers_own_service_is_not_flagged(cluster: Any, api: Any, tmp_
 @pytest.mark.parametrize(
     ("scenario", "cause", "pods", "severity"),
     [
-        ("gpu_no_nodes", "no-gpu-nodes", 4, "critical"),
+        # The shared pool (kwok-gpu-*) has GPUs but not this namespace's label.
+        ("gpu_no_nodes", "gpu-label-missing", 4, "critical"),
+        ("gpu_label_missing", "gpu-label-missing", 4, "critical"),
         ("gpu_insufficient", "insufficient-gpu", 2, "warning"),
         ("gpu_selector_mismatch", "selector-mismatch", 2, "critical"),
         ("gpu_taint_not_tolerated", "taint-not-tolerated", 2, "critical"),
@@ -204,6 +206,24 @@ def test_pending_gpu_pods_get_the_cause_with_the_deployment_as_parent(
             assert {c["resource"]["name"] for c in f["caused_by"]} == nodes
     else:
         assert node_findings == []
+    # Root cause on the first screen, and the Deployment's symptom says because of it.
+    assert all(f["root_cause"] for f in (node_findings or pod_findings))
+    (deployment,) = [
+        f
+        for f in doc["findings"]
+        if f["check"] == "workloads" and f["resource"]["name"] == "logos-completion"
+    ]
+    assert "gpu-nodes" in {c["check"] for c in deployment["caused_by"]}
+    # One cause per pod: the scheduling check leaves GPU pods to gpu-nodes.
+    assert not [f for f in doc["findings"] if f["check"] == "scheduling"]
+    if cause == "gpu-label-missing":
+        owned = f"logos-test/namespace={namespace}"
+        mine = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node(
+            label_selector=owned).items)
+        for f in pod_findings:
+            assert all(n in f["remediation"] for n in mine)
+            assert "kubectl label node " in f["remediation"]
+            assert f"logos-test/gpu-{namespace}"[:63] + "=true" in f["remediation"]
 
 
 def test_healthy_gpu_pool_is_quiet(
@@ -221,18 +241,16 @@ def test_no_metrics_server_and_missing_requests(
 ) -> None:
     build("hpa_no_metrics_server")
     found = ours(doctor(cluster, namespace, tmp_path, None), "hpa")
-    got = {(f["cause"], f["resource"]["name"], ref(f["parent"])) for f in found}
+    got = {(f["cause"], f["resource"]["kind"], f["resource"]["name"]) for f in found}
+    # One cause (the metrics API is not served), one finding, every HPA affected; the
+    # missing request is the workload's own problem.
     assert got == {
-        ("metrics-unavailable", "logos-web", ("Deployment", "logos-web")),
-        ("metrics-unavailable", "logos-worker", ("Deployment", "logos-worker")),
-        ("metrics-unavailable", "logos-batch", ("Deployment", "logos-batch")),
-        ("missing-requests", "logos-worker", ("Deployment", "logos-worker")),
+        ("metrics-unavailable", "APIService", "v1beta1.metrics.k8s.io"),
+        ("missing-requests", "Deployment", "logos-worker"),
     }
-    assert all(
-        "v1beta1.metrics.k8s.io does not exist" in f["message"]
-        for f in found
-        if f["cause"] == "metrics-unavailable"
-    )
+    (metrics,) = [f for f in found if f["cause"] == "metrics-unavailable"]
+    assert "v1beta1.metrics.k8s.io does not exist" in metrics["message"]
+    assert {a["name"] for a in metrics["affected"]} >= {"logos-web", "logos-worker", "logos-batch"}
 
 
 @pytest.mark.parametrize(
@@ -265,5 +283,6 @@ def test_healthy_logos_stack_has_nothing_to_say_but_the_missing_metrics_server(
     # The test cluster has no metrics-server on purpose, so logos-web's HPA really cannot
     # scale; everything else in the stack must be quiet.
     assert [(f["check"], f["cause"], f["resource"]["name"]) for f in loud] == [
-        ("hpa", "metrics-unavailable", "logos-web")
+        ("hpa", "metrics-unavailable", "v1beta1.metrics.k8s.io")
     ]
+    assert [a["name"] for a in loud[0]["affected"]] == ["logos-web"]

@@ -127,9 +127,12 @@ def test_logos_stack_healthy(kwok, api, namespace):
         assert pv.spec.claim_ref.uid == claim.metadata.uid
         assert pv.metadata.annotations["pv.kubernetes.io/provisioned-by"] == "ebs.csi.aws.com"
         assert pv.spec.persistent_volume_reclaim_policy == "Delete"
+        # Pinned to the zone of the node the scheduler chose, as the EBS CSI driver's
+        # CreateVolume answers (AccessibleTopology), never to that node's hostname.
         term = pv.spec.node_affinity.required.node_selector_terms[0].match_expressions[0]
-        assert term.key == "kubernetes.io/hostname"
-        assert term.values == [claim.metadata.annotations["volume.kubernetes.io/selected-node"]]
+        node = core.read_node(claim.metadata.annotations["volume.kubernetes.io/selected-node"])
+        assert term.key == "topology.kubernetes.io/zone"
+        assert term.values == [node.metadata.labels["topology.kubernetes.io/zone"]]
         key = f"{namespace}/{claim_name}"
         wait_event(api, namespace, claim_name, "Provisioning",
                    f'External provisioner is provisioning volume for claim "{key}"',
