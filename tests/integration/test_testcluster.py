@@ -214,17 +214,17 @@ def test_class_for_an_absent_provisioner_waits(kwok, api, namespace):
 RPC_ERRORS = {
     "notfound": 'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
                 'failed to resolve reference "{ref}": {ref}: not found',
-    "unauthorized": 'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+    "unauthorized": 'failed to pull and unpack image "{ref}": '
                     'failed to resolve reference "{ref}": failed to authorize: failed to fetch '
                     'anonymous token: unexpected status from GET request to '
                     'https://registry.logos-test.invalid/token?scope=repository%3Aunauthorized'
                     '%2Fx509-certificate-exporter%2Flogos%2Fweb%3Apull&service='
                     'registry.logos-test.invalid: 401 Unauthorized',
-    "denied": 'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+    "denied": 'failed to pull and unpack image "{ref}": '
               'failed to resolve reference "{ref}": pull access denied, repository does not '
               'exist or may require authorization: server message: insufficient_scope: '
               'authorization failed',
-    "unreachable": 'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+    "unreachable": 'failed to pull and unpack image "{ref}": '
                    'failed to resolve reference "{ref}": failed to do request: Head '
                    '"https://unreachable.logos-test.invalid/v2/mirror-429/logos/web/manifests/'
                    '1.0": '

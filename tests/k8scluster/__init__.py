@@ -19,9 +19,9 @@ registry.logos-test.invalid/notfound/<repo>[:tag]  Pending; ErrImagePull then Im
                                                    "rpc error: code = NotFound desc = failed to
                                                    pull and unpack image "<ref>": failed to
                                                    resolve reference "<ref>": <ref>: not found"
-registry.logos-test.invalid/unauthorized/<repo>..  same, "rpc error: code = Unknown desc = failed
-                                                   to pull and unpack image ...: failed to
-                                                   resolve reference ...: failed to authorize:
+registry.logos-test.invalid/unauthorized/<repo>..  same, "failed to pull and unpack image ...:
+                                                   failed to resolve reference ...: failed
+                                                   to authorize:
                                                    failed to fetch anonymous token: unexpected
                                                    status from GET request to https://registry.
                                                    logos-test.invalid/token?scope=repository%3A

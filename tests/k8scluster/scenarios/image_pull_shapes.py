@@ -36,14 +36,17 @@ from . import OWNER_LABEL, scenario
 from .workloads import deploy_stack
 
 NEW_KUBELET = "v1.37.2"  # writes the last pull error into the back-off message (>= 1.32)
-OLD_KUBELET = "v1.31.4"  # writes 'Back-off pulling image "X"' alone
+# Before 1.32 the back-off says 'Back-off pulling image "X"' alone; before 1.28 the CRI
+# client also keeps the "rpc error: code = Unknown desc = " prefix.
+OLD_KUBELET = "v1.27.16"
 TAINT_KEY = "logos-test/pull-shapes"
 SECRET_MISSING = "regcred-mirror"
 MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-# containerd 2 (remotes/docker resolver), through the CRI: kubelet >= 1.30's cri-client
-# (k8s.io/cri-client pkg/remote_image.go) drops "rpc error: code = Unknown desc = " and keeps
-# any other gRPC code; older kubelets keep it.
+# containerd (remotes/docker resolver), through the CRI: since 1.28 the kubelet's CRI client
+# (k8s.io/cri-client pkg/remote_image.go, kubernetes/kubernetes#117612) drops "rpc error:
+# code = Unknown desc = " and keeps any other gRPC code (the real node's recordings show
+# both); older kubelets keep it.
 _HEAD = 'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
 
 
@@ -74,8 +77,8 @@ SHAPES = (
         3,
         steps=("ErrImagePull", "ImagePullBackOff") * 2 + ("ErrImagePull",),
     ),
-    # A kubelet before 1.32: the back-off message has no error; the Failed event has it
-    # (GHCR's token endpoint refusing, as in rossoctl/rossoctl#116).
+    # A kubelet before 1.28: the back-off message has no error, the Failed event has it
+    # with the gRPC prefix (GHCR's token endpoint refusing, as in rossoctl/rossoctl#116).
     Shape(
         "logos-metrics",
         "ghcr.io/acme/x509-certificate-exporter:2.500",
