@@ -175,6 +175,7 @@ def pvc_pending(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per claim that is not Bound; one per class for a shared provisioning failure."""
     classes = {name(sc): sc for sc in state.list_of("storageclasses")}
     failures: dict[tuple[str, str], list[tuple[_Claim, Event]]] = {}
+    waiting: dict[str, list[tuple[_Claim, Finding]]] = {}
     for pvc in state.in_scope("persistentvolumeclaims"):
         claim_phase = (pvc.get("status") or {}).get("phase") or "Pending"
         if claim_phase == "Bound":
@@ -193,9 +194,44 @@ def pvc_pending(state: ClusterState, config: Config) -> Iterator[Finding]:
             key = (claim_class(pvc) or "", _VOLUME_NAME.sub("pvc-<uid>", failed.message))
             failures.setdefault(key, []).append((c, failed))
             continue
-        yield from _diagnose(state, config, c, classes)
+        for f in _diagnose(state, config, c, classes):
+            if f.cause == "waiting-for-provisioner" and f.severity > Severity.INFO:
+                waiting.setdefault(claim_class(pvc) or "", []).append((c, f))
+            else:
+                yield f
     for (cls, _), group in sorted(failures.items()):
         yield from _failed(state, cls, group)
+    for cls, late in sorted(waiting.items()):
+        yield from _unanswered(state, cls, late, classes)
+
+
+def _unanswered(
+    state: ClusterState, cls: str, late: list[tuple[_Claim, Finding]], classes: dict[str, Obj]
+) -> Iterator[Finding]:
+    """Claims of one class that its provisioner has not answered: one cause, one finding."""
+    if len(late) == 1 or not cls:
+        yield from (f for _, f in late)
+        return
+    claims = [c for c, _ in late]
+    pods = [p for c in claims for p in c.blocked]
+    names = [c.ref.name for c in claims]
+    shown = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+    provisioner = (classes.get(cls) or {}).get("provisioner", "the CSI driver")
+    firsts = [e.first for c in claims for e in c.events if e.reason == "ExternalProvisioning"]
+    since = min((t for t in firsts if t is not None), default=None)
+    sc = classes.get(cls)
+    yield CAUSES["waiting-for-provisioner"].finding(
+        resource=ObjectRef.of("StorageClass", sc) if sc else ObjectRef("StorageClass", None, cls),
+        message=(
+            f"provisioner {provisioner} has not answered {len(claims)} claim(s) of "
+            f"StorageClass {cls} for up to {age(since, state.now)} ({shown})"
+            + (f"; blocks {len(pods)} pod(s)" if pods else "")
+        ),
+        evidence=(*late[0][1].evidence[:3],),
+        affected=(*(c.ref for c in claims), *(ObjectRef.of("Pod", p) for p in pods)),
+        severity=max(f.severity for _, f in late),
+        provisioner=provisioner,
+    )
 
 
 def _finding(state: ClusterState, c: _Claim, cause: str, message: str, **kw: Any) -> Finding:

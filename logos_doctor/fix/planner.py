@@ -62,11 +62,15 @@ def plan_pvc(
 ) -> FixPlan:
     """The plan that makes the namespace's Pending claims bindable again."""
     ns = options.namespace
-    pending = [f for f in findings if f.check == "pvc-pending" and f.resource.namespace == ns]
+    pending = [f for f in findings if f.check == "pvc-pending" and _about_claims_in(f, ns)]
     refusals: list[Refusal] = []
     if options.claims:
         refusals += _named_claim_refusals(state, ns, options.claims, pending)
-        pending = [f for f in pending if f.resource.name in options.claims]
+        pending = [
+            f
+            for f in pending
+            if f.resource.name in options.claims or _claims_of(f) & set(options.claims)
+        ]
     notes: list[str] = []
     for f in pending:
         if f.cause in SELF_HEALING:
@@ -228,7 +232,7 @@ def _named_claim_refusals(
     state: ClusterState, ns: str, wanted: Sequence[str], pending: Sequence[Finding]
 ) -> list[Refusal]:
     out = []
-    flagged = {f.resource.name for f in pending}
+    flagged = {f.resource.name for f in pending} | {c for f in pending for c in _claims_of(f)}
     for claim in wanted:
         if claim in flagged:
             continue
@@ -461,13 +465,25 @@ def _verify_step(ns: str, checks: Sequence[str]) -> Step:
     )
 
 
+def _claims_of(f: Finding) -> set[str]:
+    return {r.name for r in f.affected if r.kind == "PersistentVolumeClaim"}
+
+
+def _about_claims_in(f: Finding, ns: str) -> bool:
+    """A claim's finding in ``ns``, or one about a class whose affected claims are in ``ns``
+    (pvc-pending reports a cause shared by a class's claims once, on the class)."""
+    if f.resource.kind == "PersistentVolumeClaim":
+        return f.resource.namespace == ns
+    return any(r.kind == "PersistentVolumeClaim" and r.namespace == ns for r in f.affected)
+
+
 def _problems(findings: Sequence[Finding], ns: str, wanted: Sequence[str]) -> list[Problem]:
     out = []
     for f in findings:
         if f.severity <= Severity.INFO:
             continue
-        if f.check == "pvc-pending" and f.resource.namespace == ns:
-            if not wanted or f.resource.name in wanted:
+        if f.check == "pvc-pending" and _about_claims_in(f, ns):
+            if not wanted or f.resource.name in wanted or _claims_of(f) & set(wanted):
                 out.append(Problem(f.check, f.cause, f.resource, f.message))
         elif f.check == "storage-class" and f.cause == "missing":
             out.append(Problem(f.check, f.cause, f.resource, f.message))

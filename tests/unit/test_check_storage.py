@@ -226,6 +226,23 @@ def test_claims_failing_for_one_class_are_one_finding_on_the_class() -> None:
     assert "quota" not in f.remediation.lower()
 
 
+def test_claims_a_provisioner_never_answers_are_one_finding_once_late() -> None:
+    # Claims named after causes they do not have: "provisioning-failed-a", "lost-c"...
+    early = findings("provisioner_absent_many")
+    assert {(f.cause, f.severity) for f in early} == {("waiting-for-provisioner", Severity.INFO)}
+    assert len(early) == 3, "within the expected time each claim is just waiting"
+    (late,) = findings("provisioner_absent_many", provisioner_wait_seconds=0)
+    assert (late.cause, late.severity) == ("waiting-for-provisioner", Severity.CRITICAL)
+    assert (late.resource.kind, late.resource.name) == (
+        "StorageClass", "absent-rec-provisioner-absent-many")
+    assert "provisioner example.com/absent has not answered 3 claim(s)" in late.message
+    assert {(r.kind, r.name) for r in late.affected} == {
+        ("PersistentVolumeClaim", "provisioning-failed-a"),
+        ("PersistentVolumeClaim", "selected-node-gone-b"),
+        ("PersistentVolumeClaim", "lost-c"),
+        ("Pod", "writer-0"), ("Pod", "writer-1"), ("Pod", "writer-2")}
+
+
 def test_claim_without_class_and_no_default() -> None:
     items = findings("no_default_class")
     (root,) = only(items, "storage-class", "no-default")

@@ -302,3 +302,16 @@ def test_the_plan_reads_in_ten_seconds():
     assert len(numbered) == 8
     assert sum(1 for line in lines if line.strip().startswith("$ ")) == 8
     assert "Backups and journal: /fixes/x/" in text
+
+
+def test_claims_behind_one_class_level_cause_are_refused_through_it():
+    # pvc-pending reports an unknown EBS volume type once, on the class; fix pvc cannot
+    # change a class's parameters, and says so instead of forgetting the claims.
+    plan = planned("bad_volume_type_shared")
+
+    assert plan.steps == ()
+    assert [(r.resource.kind, r.resource.name) for r in plan.refusals] == [
+        ("StorageClass", "gp9-rec-bad-volume-type-shared")
+    ]
+    assert "provisioning-failed" in plan.refusals[0].reason
+    assert [p.cause for p in plan.problems] == ["provisioning-failed"]

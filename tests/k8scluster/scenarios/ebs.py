@@ -127,3 +127,23 @@ def no_default_class_many(api: Any, namespace: str) -> dict[str, Any]:
         wait_for(lambda n=n: events_with(api, namespace, "FailedBinding", n), 60,
                  f"FailedBinding on {n}")
     return storage_config(namespace)
+
+
+@scenario("provisioner_absent_many")
+def provisioner_absent_many(api: Any, namespace: str) -> dict[str, Any]:
+    """Three claims of a class whose provisioner runs nowhere: one cause, three claims."""
+    make_class(api, class_name(namespace), namespace)
+    name = f"absent-{namespace}"
+    make_class(api, name, namespace, provisioner="example.com/absent", binding_mode="Immediate")
+    core = client.CoreV1Api(api)
+    claims = ("provisioning-failed-a", "selected-node-gone-b", "lost-c")  # none of those
+    for i, c in enumerate(claims):
+        core.create_namespaced_persistent_volume_claim(namespace, claim(namespace, c, name))
+        core.create_namespaced_pod(namespace, pod_with_claim(namespace, f"writer-{i}", c))
+    for c in claims:
+        wait_for(lambda c=c: events_with(api, namespace, "ExternalProvisioning", c), 60,
+                 f"ExternalProvisioning on {c}")
+    for i in range(len(claims)):
+        wait_for(lambda i=i: events_with(api, namespace, "FailedScheduling", f"writer-{i}"), 60,
+                 f"FailedScheduling on writer-{i}")
+    return storage_config(namespace)
