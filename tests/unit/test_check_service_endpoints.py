@@ -149,3 +149,18 @@ def test_without_ingresses_listed_services_are_still_checked() -> None:
         objects, now=state.now, scope=state.scope, unavailable={"ingresses": "forbidden"}
     )
     assert findings("ingress_backend_missing", state=partial) == []
+
+
+def test_many_services_behind_one_cause_hang_under_it_none_is_a_root() -> None:
+    # The missing StorageClass keeps both databases' pods Pending: four Services (primary
+    # and headless for each) lose their endpoints for that one reason.
+    from logos_doctor.runner import root_causes
+
+    state, config = recorded("storage_class_missing")
+    report = run_checks(state, list(default_registry()), config)
+    services = [f for f in report.findings if f.check == CHECK.id]
+    assert len(services) == 4 and {f.cause for f in services} == {"pods-not-ready"}
+    roots = dict(root_causes(report.findings))
+    assert not {f.key for f in roots} & {f.key for f in services}
+    (missing,) = [f for f in roots if (f.check, f.cause) == ("storage-class", "missing")]
+    assert {f.key for f in services} <= roots[missing]
