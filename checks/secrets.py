@@ -237,7 +237,7 @@ def _kubelet_blocks(state: ClusterState) -> list[_Block]:
         return []
     out: list[_Block] = []
     for pod in state.in_scope("pods"):
-        if is_terminating(pod) or phase(pod) in ("Succeeded", "Failed"):
+        if is_terminating(pod) or phase(pod) in ("Succeeded", "Failed") or not namespace(pod):
             continue
         ns = namespace(pod) or ""
         waiting = [cs for cs in container_states(pod) if cs.waiting_reason in _NOT_STARTED]
@@ -343,6 +343,8 @@ def _needs(
             need.keys.setdefault(wanted_key, []).append(user)
 
     for kind, obj, pod_spec in sources:
+        if not namespace(obj):
+            continue  # a namespaced object without a namespace: nothing to look it up in
         for secret_name, ref_key in _references(pod_spec):
             add(f"{kind} {name(obj)}", namespace(obj) or "", secret_name, ref_key)
     for b in blocks:  # what no template names: a pod of an older revision, a bare pod

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from k8scluster import logos_stack
 from k8scluster.scenarios import storage
 
 pytestmark = pytest.mark.integration
@@ -82,11 +83,33 @@ def test_missing_storage_class_is_found_with_cause_resource_and_parent(
 def test_healthy_stack_has_no_storage_problem_and_exits_zero(
     cluster: Any, api: Any, namespace: str, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path, storage.healthy_logos(api, namespace))
-    result = doctor(cluster, "check", "storage-class", "pvc-pending", "-n", namespace,
-                    "-o", "json", config=config)
+    overrides = storage.healthy_logos(api, namespace)
+    config = write_config(tmp_path, overrides)
+    args = ("check", "storage-class", "pvc-pending", "-n", namespace, "-o", "json")
+    result = doctor(cluster, *args, config=config)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)["findings"] == []
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == []
+    # Quiet because it looked and found all well, not because it looked at nothing: both
+    # checks ran on this namespace, whose claims are bound to the expected class ...
+    assert doc["cluster"]["namespaces"] == [namespace]
+    assert {c["id"]: c["status"] for c in doc["checks"]} == {
+        "storage-class": "ok",
+        "pvc-pending": "ok",
+    }
+    snap = tmp_path / "healthy.json"
+    assert doctor(cluster, "snapshot", "-n", namespace, "-o", str(snap)).returncode == 0
+    claims = json.loads(snap.read_text())["objects"]["persistentvolumeclaims"]
+    assert {c["metadata"]["name"]: (c["spec"]["storageClassName"], c["status"]["phase"])
+            for c in claims} == {
+        pvc: (storage.class_name(namespace), "Bound") for pvc in logos_stack.PVCS
+    }  # fmt: skip
+    # ... and the same run on the same stack speaks up, exit 1, once its class is gone.
+    logos_stack.delete_storage_class(api, storage.class_name(namespace))
+    broken = doctor(cluster, *args, config=config)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    causes = {(f["check"], f["cause"]) for f in json.loads(broken.stdout)["findings"]}
+    assert ("storage-class", "missing") in causes
 
 
 def test_snapshot_gives_the_same_findings_offline(

@@ -37,6 +37,7 @@ from logos_doctor.cli.check import Outcome
 from logos_doctor.collect import Target
 from logos_doctor.config import Config, apply_config, apply_helm_values, load_config
 from logos_doctor.errors import DoctorError
+from logos_doctor.finding import Severity
 from logos_doctor.fix.journal import FixRecord
 from logos_doctor.kinds import KINDS
 from logos_doctor.registry import default_registry
@@ -44,7 +45,7 @@ from logos_doctor.render.formats import render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
 from logos_doctor.runbook import PARAM_TYPES, Param, Step, UsageError, scan_placeholders
-from logos_doctor.runner import run_checks
+from logos_doctor.runner import root_causes, run_checks
 from logos_doctor.transcript import transcript_path
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "fixtures" / "snapshots"
@@ -241,12 +242,40 @@ def _check_and_render(state: Any, config: Config) -> None:
     report = run_checks(state, checks, config)
     failed = [(r.id, r.detail) for r in report.results if r.status == "error"]
     assert not failed, failed
-    json.dumps(report_json(report, config))
+    _assert_findings_hold_together(state, report)
+    doc = report_json(report, config)
+    assert doc["version"] == 1 and len(doc["findings"]) == len(report.findings)
+    json.dumps(doc)
     render_plain(report, verbose=True)
     render_rich(report, Console(file=io.StringIO(), width=120, force_terminal=True), verbose=True)
     outcome = Outcome(Target(None, None), report)
     for fmt in ("markdown", "junit", "prometheus"):
         render_other(fmt, [outcome], config)
+
+
+def _assert_findings_hold_together(state: Any, report: Any) -> None:
+    """What must hold of any report, whatever the input: not only "no exception".
+
+    Every finding is of a check that ran and a cause it declares, about an object in scope,
+    with a message; each ``caused_by`` names another finding of the same report; no finding
+    is reported twice; and the chains are trees hanging from root causes (every finding is a
+    root or reached from one: no cycle leaves findings without a root).
+    """
+    ran = {c.id: c for c in report.checks}
+    keys = [f.key for f in report.findings]
+    assert len(keys) == len(set(keys)), "a finding reported twice"
+    known = set(keys)
+    for f in report.findings:
+        assert f.check in ran and f.cause in ran[f.check].causes, f.key
+        assert isinstance(f.severity, Severity)
+        assert f.message.strip(), f.key
+        assert state.scope.includes(f.resource.namespace), f.key
+        assert all(k in known and k != f.key for k in f.caused_by), f.key
+    reached: set[Any] = set()
+    for root, explained in root_causes(report.findings):
+        assert not root.caused_by
+        reached |= {root.key, *explained}
+    assert reached == known, "findings that no root cause reaches: a cycle"
 
 
 def _healthy_with(path: tuple[Any, ...], value: Any) -> tuple[dict[str, Any], Config]:
