@@ -357,7 +357,7 @@ def _diagnose(
     if kind == "host-port":
         return _host_port(state, spec, usable, on)
     if kind == "topology-spread":
-        return _spread(spec, usable, on)
+        return _spread(state, pod, selected, usable, on)
     return Diagnosis("unknown", f"the scheduler says: {verdict.said()}")
 
 
@@ -682,7 +682,10 @@ def _host_port(state: ClusterState, spec: Obj, usable: list[Obj], on: str) -> Di
     )
 
 
-def _spread(spec: Obj, usable: list[Obj], on: str) -> Diagnosis:
+def _spread(
+    state: ClusterState, pod: Obj, selected: list[Obj], usable: list[Obj], on: str
+) -> Diagnosis:
+    spec = mapping(pod.get("spec"))
     hard = [
         c
         for c in mappings(spec.get("topologySpreadConstraints"))
@@ -691,16 +694,29 @@ def _spread(spec: Obj, usable: list[Obj], on: str) -> Diagnosis:
     parts = []
     for c in hard:
         key = str(c.get("topologyKey"))
-        values = {labels_of(n)[key] for n in usable if key in labels_of(n)}
+        selector = mapping(c.get("labelSelector"))
+        counts: Counter[str] = Counter()
+        for node in selected:
+            if key in labels_of(node):
+                counts[labels_of(node)[key]] += sum(
+                    1
+                    for p in state.pods_on_node(name(node))
+                    if namespace(p) == namespace(pod)
+                    and label_selector_matches(selector, labels_of(p))
+                )
+        reachable = {labels_of(n)[key] for n in usable if key in labels_of(n)}
+        blocked = sorted(v for v in counts if v not in reachable)
         unlabelled = sum(1 for n in usable if key not in labels_of(n))
         parts.append(
-            f"maxSkew {c.get('maxSkew')} over {key} ({len(values)} value(s) among the nodes "
-            f"it may use" + (f", {unlabelled} node(s) without the label)" if unlabelled else ")")
+            f"maxSkew {c.get('maxSkew')} over {key}, matching pods per value: "
+            + ", ".join(f"{v}={n}" for v, n in sorted(counts.items()))
+            + (f"; no node it may use in {', '.join(blocked)}" if blocked else "")
+            + (f"; {unlabelled} node(s) without the label" if unlabelled else "")
         )
     key = str(hard[0].get("topologyKey")) if hard else "topology"
     return Diagnosis(
         "topology-spread",
-        f"its topology spread constraint(s) cannot be met: {'; '.join(parts) or 'see message'}{on}",
+        f"its topology spread constraint cannot be met ({'; '.join(parts) or 'none found'}){on}",
         facts={"topology": key},
     )
 

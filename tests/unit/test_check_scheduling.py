@@ -61,6 +61,8 @@ def one(scenario: str, cause: str) -> Finding:
         ("sched_claim_missing", "claim-not-found", "pvc-pending-proxy"),
         ("sched_host_port", "host-port-conflict", "node-affinity-gateway"),
         ("sched_cordoned", "unschedulable-node", "host-port-sync"),
+        ("sched_topology_spread", "topology-spread", "anti-affinity-api"),
+        ("sched_pod_affinity", "pod-affinity-unsatisfiable", "topology-spread-sidecar"),
     ],
 )
 def test_the_deployment_is_caused_by_the_scheduling_finding(
@@ -144,6 +146,19 @@ def test_cordoned_node_is_named_with_uncordon() -> None:
     found = one("sched_cordoned", "unschedulable-node")
     (node,) = found.depends_on
     assert "cordoned" in found.message and f"kubectl uncordon {node.name}" in found.remediation
+
+
+def test_topology_spread_counts_pods_per_domain_and_names_the_unreachable_one() -> None:
+    found = one("sched_topology_spread", "topology-spread")
+    assert "maxSkew 1 over logos-test/rack-" in found.message
+    assert "matching pods per value: a=1, b=0; no node it may use in b" in found.message
+    assert "didn't match pod topology spread constraints" in found.evidence[0]
+
+
+def test_pod_affinity_to_pods_that_do_not_exist() -> None:
+    found = one("sched_pod_affinity", "pod-affinity-unsatisfiable")
+    assert "app.kubernetes.io/name=logos-cache" in found.message
+    assert "0 such pod(s)" in found.message and "kubernetes.io/hostname" in found.message
 
 
 def test_healthy_and_scaled_to_zero_are_quiet() -> None:

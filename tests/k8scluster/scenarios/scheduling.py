@@ -383,3 +383,68 @@ def sched_healthy(api: Any, namespace: str) -> None:
     create(api, namespace, deployment(namespace, "web", 2))
     create(api, namespace, deployment(namespace, "paused", 0))
     wait_placed(api, namespace, "web", running=2, unschedulable=0)
+
+
+@scenario("sched_topology_spread")
+def sched_topology_spread(api: Any, namespace: str) -> None:
+    """`anti-affinity-api` spreads 3 replicas over `logos-test/rack` with maxSkew 1 and
+    DoNotSchedule; rack a's node takes one, rack b's node is cordoned: the rest must wait."""
+    rack = f"logos-test/rack-{namespace}"[:63]
+    own_nodes(api, namespace, "racked", 1, **{rack: "a"})
+    cordoned = own_nodes(api, namespace, "racked-b", 1, **{rack: "b"})[0]
+    client.CoreV1Api(api).patch_node(cordoned, {"spec": {"unschedulable": True}})
+    app = "anti-affinity-api"
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": rack,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
+        }
+    ]
+    create(
+        api,
+        namespace,
+        deployment(
+            namespace,
+            app,
+            3,
+            pod={
+                "nodeSelector": {},
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {"matchExpressions": [{"key": rack, "operator": "Exists"}]}
+                            ]
+                        }
+                    }
+                },
+                "tolerations": tolerate_isolation(namespace),
+                "topologySpreadConstraints": spread,
+            },
+        ),
+    )
+    wait_placed(api, namespace, app, running=1, unschedulable=2)
+
+
+@scenario("sched_pod_affinity")
+def sched_pod_affinity(api: Any, namespace: str) -> None:
+    """`topology-spread-sidecar` must run on the node of a `logos-cache` pod (required pod
+    affinity), and no such pod exists."""
+    affinity = {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "logos-cache"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+    create(
+        api,
+        namespace,
+        deployment(namespace, "topology-spread-sidecar", 1, pod={"affinity": affinity}),
+    )
+    wait_placed(api, namespace, "topology-spread-sidecar", running=0, unschedulable=1)
