@@ -32,7 +32,14 @@ Why these choices:
   kubelet serves on that address only.
 * Pods on the node use ``hostNetwork: true``: the CNI configuration is loopback-only
   (enough for containerd to report the network ready), so a pod with its own network
-  namespace fails at sandbox creation.
+  namespace fails at sandbox creation (``FailedCreatePodSandBox``: ``failed to setup
+  network for sandbox "ID": failed to find network info for sandbox "ID"``), after a
+  ``MissingClusterDNS`` warning (the kubelet has no cluster DNS).  A bridge would let pod
+  traffic be forwarded off the machine.
+* Registry names never resolve (``nxdomain``), so no image can come from a public
+  registry by name; an image naming some other IP address literally is not blocked by
+  containerd's configuration: images on the node name 127.0.0.1 or a host under
+  ``.invalid`` only.
 * The kubelet sets six kernel sysctls at start (vm.overcommit_memory=1, kernel.panic=10,
   kernel.panic_on_oops=1 ...).  It runs in a mount namespace of its own in which the
   /proc/sys files that differ are covered by files holding the values it wants, so it
