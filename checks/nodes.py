@@ -60,7 +60,7 @@ CAUSES = Causes(
         Severity.CRITICAL,
         "The node stopped reporting: Ready is Unknown",
         remediation=(
-            "The kubelet on {node} has not posted status for {since}: check the machine "
+            "The kubelet on {node} stopped reporting (last status {since} ago): check the machine "
             "(is it up, is the kubelet running: 'systemctl status kubelet', can it reach the "
             "API server). Pods there are not ready and are evicted after their "
             "tolerationSeconds (300s by default); StatefulSet pods stay Terminating until "
@@ -125,7 +125,8 @@ def nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
     hosting: dict[str, list[Obj]] = {}
     for pod in state.in_scope("pods"):
         node = mapping(pod.get("spec")).get("nodeName")
-        if node and phase(pod) not in ("Succeeded", "Failed"):
+        # A pod the kubelet evicted (phase Failed) still says where it ran, and why it left.
+        if node and phase(pod) != "Succeeded":
             hosting.setdefault(str(node), []).append(pod)
     everything = state.scope.namespaces is None
     for node in state.list_of("nodes"):
@@ -177,8 +178,9 @@ def _node(state: ClusterState, node: Obj, pods: list[Obj]) -> Finding | None:
     if status == "Unknown" or (not ready and _older(state, node, GRACE)):
         cause = "unknown"
         what = (
-            f"has not reported since {age(beat, state.now)} ago "
-            f"(Ready=Unknown for {age(since, state.now)}: {ready.get('message') or 'no status'})"
+            f"stopped reporting: Ready=Unknown for {age(since, state.now)} "
+            f"({ready.get('message') or ready.get('reason')}; "
+            f"last status posted {age(beat, state.now)} ago)"
             if ready
             else "never reported a Ready condition"
         )
@@ -197,7 +199,9 @@ def _node(state: ClusterState, node: Obj, pods: list[Obj]) -> Finding | None:
         cause, what = "cordoned", "is cordoned (spec.unschedulable): no new pod is placed on it"
     else:
         return None
-    stuck = [p for p in pods if cause in ("unknown", "not-ready") or not is_ready(p)]
+    live = [p for p in pods if phase(p) != "Failed"]
+    stuck = [p for p in live if cause in ("unknown", "not-ready") or not is_ready(p)]
+    evicted = [p for p in pods if mapping(p.get("status")).get("reason") == "Evicted"]
     if cause == "cordoned" and not stuck:
         severity = Severity.INFO  # its pods run; only new ones go elsewhere
     affected: dict[ObjectRef, None] = {}
@@ -208,6 +212,11 @@ def _node(state: ClusterState, node: Obj, pods: list[Obj]) -> Finding | None:
     lines += [_taint_line(state, t) for t in mappings(mapping(node.get("spec")).get("taints"))]
     if cordoned and cause != "cordoned":
         lines.append("also cordoned (spec.unschedulable)")
+    if evicted:
+        lines.append(
+            f"{len(evicted)} pod(s) in scope evicted from it: "
+            + ", ".join(name(p) for p in evicted[:6])
+        )
     if stuck:
         shown = ", ".join(
             name(p) + (" (terminating)" if is_terminating(p) else "") for p in stuck[:6]
