@@ -111,6 +111,10 @@ class Config:
     release_labels: Mapping[str, str] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "logos"}
     )
+    # The edge: warn this many days before an Ingress's TLS certificate expires; where the
+    # ServiceMonitor that scrapes Logos lives (the guide: namespace monitoring).
+    certificate_warning_days: int = 14
+    monitoring_namespace: str = "monitoring"
     source: str = "built-in defaults"
 
 
@@ -135,6 +139,8 @@ _TOP_KEYS = {
     "severity": dict,
     "releaseLabels": dict,
     "fix": dict,
+    "ingress": dict,
+    "monitoring": dict,
 }
 
 
@@ -261,6 +267,20 @@ def apply_config(config: Config, data: Mapping[str, Any], source: str) -> Config
             if not all(isinstance(a, str) for a in cmd) or not cmd:
                 raise ConfigError("key fix.helmUpgrade must be a non-empty list of strings")
             changes["helm_upgrade"] = tuple(cmd)
+    if data.get("ingress") is not None:
+        _check_keys(data["ingress"], {"certificateWarningDays": int}, "ingress.")
+        days = data["ingress"].get("certificateWarningDays")
+        if days is not None:
+            if isinstance(days, bool) or days < 0:
+                raise ConfigError("key ingress.certificateWarningDays must be a number of days")
+            changes["certificate_warning_days"] = int(days)
+    if data.get("monitoring") is not None:
+        _check_keys(data["monitoring"], {"namespace": str}, "monitoring.")
+        mon_ns = data["monitoring"].get("namespace")
+        if mon_ns is not None:
+            if not is_namespace_name(mon_ns):
+                raise ConfigError(f"key monitoring.namespace: {mon_ns!r} is not a namespace name")
+            changes["monitoring_namespace"] = mon_ns
     return replace(config, **changes)
 
 

@@ -32,6 +32,9 @@ class Kind:
         return f"{base}/{self.plural}"
 
 
+CERT_MANAGER = "cert-manager.io"
+ACME = "acme.cert-manager.io"
+
 _ALL = (
     Kind("pods", "Pod", "", "v1", True),
     Kind("persistentvolumeclaims", "PersistentVolumeClaim", "", "v1", True),
@@ -63,6 +66,17 @@ _ALL = (
         "v1",
         False,
     ),
+    Kind("ingressclasses", "IngressClass", "networking.k8s.io", "v1", False),
+    # Custom resources (cert-manager, prometheus-operator): a cluster without their CRDs
+    # answers 404 for the list, and the fetcher marks the kind unavailable; the checks that
+    # read them declare them optional and tell "not installed" from "not fetched".
+    Kind("certificates", "Certificate", CERT_MANAGER, "v1", True),
+    Kind("certificaterequests", "CertificateRequest", CERT_MANAGER, "v1", True),
+    Kind("issuers", "Issuer", CERT_MANAGER, "v1", True),
+    Kind("clusterissuers", "ClusterIssuer", CERT_MANAGER, "v1", False),
+    Kind("orders", "Order", ACME, "v1", True),
+    Kind("challenges", "Challenge", ACME, "v1", True),
+    Kind("servicemonitors", "ServiceMonitor", "monitoring.coreos.com", "v1", True),
     Kind(
         "mutatingwebhookconfigurations",
         "MutatingWebhookConfiguration",
