@@ -166,9 +166,10 @@ def _finding(state: ClusterState, block: _Block) -> Finding:
     # Each blocked controller still serves with some ready pods: degraded, not down.
     degraded = all(_ready(k, o) > 0 for k, o in block.controllers)
     default = CAUSES[block.cause].severity
+    what = "claims" if block.refusal.kind == "persistentvolumeclaims" else "pods"
     return CAUSES[block.cause].finding(
         resource=block.resource,
-        message=f"{block.message}; cannot create pods for {blocked}",
+        message=f"{block.message}; cannot create {what} for {blocked}",
         evidence=(*block.seen[:4], *block.lines)[:8],
         affected=tuple(affected),
         parent=affected[-1] if block.cause == "unrecognised" else None,
@@ -377,7 +378,7 @@ def _pod_security(state: ClusterState, ns: str, refusal: Refusal) -> _Block:
         "pod-security",
         ref,
         refusal,
-        f"namespace {ns} enforces PodSecurity {level}, which the pod template violates: "
+        f"namespace {ns} enforces PodSecurity {level}, and the pods violate it: "
         + ", ".join(first)
         + (f" (+{len(refusal.violations) - 2} more)" if len(refusal.violations) > 2 else ""),
         {
