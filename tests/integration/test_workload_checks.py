@@ -213,3 +213,89 @@ def test_a_secrets_value_appears_in_no_snapshot_and_no_output(
         )  # fmt: skip
         assert offline.returncode == 0, offline.stderr
         assert canary not in offline.stdout + offline.stderr, fmt
+
+
+# -- the real kubelet (scenarios/workload_shapes.py) -------------------------------------------
+
+
+@pytest.fixture
+def real_node() -> None:
+    from k8scluster import realnode
+
+    why = realnode.unavailable_reason()
+    if why:
+        pytest.skip(f"needs the real node: {why}")
+
+
+def test_missing_secret_keys_are_the_root_of_the_deployment_and_the_service(
+    real_node: None, build: Any, cluster: Any, namespace: str, tmp_path: Path
+) -> None:
+    """issue 14 item 9: the real kubelet refuses to start the pods; `check --all` must put the
+    Secret in the root-cause block and hang the Deployment and the Service from it."""
+    config = build("secret_blocks_chat")
+    doc = check_json(cluster, namespace, tmp_path, config, "--all")
+    by = {(f["check"], f["resource"]["kind"], f["resource"]["name"]): f for f in doc["findings"]}
+    db = by[("secrets", "Secret", "logos-db-credentials")]
+    redis = by[("secrets", "Secret", "logos-redis-credentials")]
+    assert (db["cause"], redis["cause"]) == ("missing-key", "missing-secret")
+    assert db["root_cause"] and redis["root_cause"]
+    pods = {a["name"] for a in db["affected"] if a["kind"] == "Pod"}
+    assert len(pods) == 2 and all(p.startswith("logos-chat-") for p in pods)
+    assert {"kind": "Deployment", "namespace": namespace, "name": "logos-chat"} in db["affected"]
+
+    def because(key: tuple[str, str, str]) -> set[tuple[str, str]]:
+        return {(c["check"], c["resource"]["name"]) for c in by[key]["caused_by"]}
+
+    assert ("secrets", "logos-db-credentials") in because(("workloads", "Deployment", "logos-chat"))
+    assert ("secrets", "logos-db-credentials") in because(
+        ("service-endpoints", "Service", "logos-chat")
+    )
+    assert ("secrets", "logos-redis-credentials") in because(
+        ("workloads", "Deployment", "logos-web")
+    )
+    # Every pod-level finding about these pods hangs from the Secret too.
+    for f in doc["findings"]:
+        if f["resource"]["kind"] == "Pod" and f["resource"]["name"] in pods:
+            assert ("secrets", "logos-db-credentials") in {
+                (c["check"], c["resource"]["name"]) for c in f["caused_by"]
+            }, f
+
+
+def test_crash_shapes_from_the_real_kubelet(
+    real_node: None, build: Any, cluster: Any, namespace: str, tmp_path: Path
+) -> None:
+    config = build("crash_shapes")
+    doc = check_json(cluster, namespace, tmp_path, config, "workloads")
+    found = summary(doc, "workloads")
+    assert ("crash-loop", "Pod", "logos-chat-*") in found  # running again or in back-off
+    assert ("crash-loop", "Pod", "logos-web-*") in found  # Init:CrashLoopBackOff
+    assert ("oom-killed", "Pod", "logos-redis-master-*") in found
+    assert ("unavailable-replicas", "Deployment", "logos-web") in found
+    quiet = {name for _, _, name in found}
+    assert not quiet & {"logos-completion-*", "logos-completion", "logos-indexer"}
+    web = next(f for f in doc["findings"] if f["message"].startswith("pod logos-web-"))
+    assert "init container migrate" in web["message"]
+
+
+def test_pods_refused_by_quota_are_reported_at_once(
+    build: Any, cluster: Any, namespace: str, tmp_path: Path
+) -> None:
+    """issue 15: the ReplicaSet's FailedCreate is definitive; no two-minute wait."""
+    config = build("replicas_refused_by_quota")
+    doc = check_json(cluster, namespace, tmp_path, config, "--all")
+    (chat,) = [f for f in doc["findings"]
+               if f["check"] == "workloads" and f["resource"]["name"] == "logos-chat"]  # fmt: skip
+    assert chat["cause"] == "unavailable-replicas" and "refused creation" in chat["message"]
+    assert any("exceeded quota: compute-resources" in x for x in chat["evidence"])
+    sets = [r for r in chat["depends_on"] if r["kind"] == "ReplicaSet"]
+    assert len(sets) == 1
+    # The finding that names the quota lists the ReplicaSet or the Deployment as affected;
+    # it is the root cause and the Deployment hangs from it.
+    explains = [f for f in doc["findings"]
+                if sets[0] in f.get("affected", [])
+                or {"kind": "Deployment", "namespace": namespace, "name": "logos-chat"}
+                in f.get("affected", [])]  # fmt: skip
+    for f in explains:
+        assert {"check": f["check"], "cause": f["cause"], "resource": f["resource"]} in chat[
+            "caused_by"
+        ]

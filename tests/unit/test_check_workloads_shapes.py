@@ -12,7 +12,10 @@ recording that lost it), then what the check must make of it.
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
+
+import pytest
 
 from logos_doctor.checks.workloads import CHECK, GRACE
 from logos_doctor.finding import Finding, Severity
@@ -178,3 +181,65 @@ def test_a_refusal_that_has_healed_is_not_reported() -> None:
     ]
     healed = ClusterState.build(objects, now=state.now, scope=state.scope)
     assert [f for f in run(healed, "replicas_refused_by_quota")] == []
+
+
+# -- recordings from the real node (scenarios/kubelet.py, by the real-node work) -------------
+
+
+def real(scenario: str) -> ClusterState:
+    from recorded import SNAPSHOTS
+
+    if not (SNAPSHOTS / f"{scenario}.json.gz").exists():
+        pytest.skip(f"{scenario} not recorded")
+    return recorded(scenario)[0]
+
+
+def test_real_crash_loop_with_the_kubelets_back_off() -> None:
+    state = real("real_crashloop")
+    (worker,) = [cs for p in state.list_of("pods") for cs in container_states(p)]
+    assert worker.waiting_reason == "CrashLoopBackOff" and worker.last_exit_code == 1
+    (f,) = [f for f in run(state, "real_crashloop") if f.resource.kind == "Pod"]
+    assert (f.cause, f.severity) == ("crash-loop", Severity.CRITICAL)
+    assert any("last exit code 1 (Error)" in x for x in f.evidence)
+
+
+def test_real_oom_kill_running_again_is_a_loop_and_later_a_warning() -> None:
+    state = real("real_oom_killed")
+    (cache,) = [cs for p in state.list_of("pods") for cs in container_states(p)]
+    assert (cache.last_exit_code, cache.last_terminated_reason) == (137, "OOMKilled")
+    assert cache.restarts >= 2
+    (f,) = [f for f in run(state, "real_oom_killed") if f.resource.kind == "Pod"]
+    assert (f.cause, f.severity) == ("oom-killed", Severity.CRITICAL)
+    # Half an hour on, running since its last restart (the kubelet's shape after a back-off:
+    # state.running.startedAt, lastState.terminated kept), it has recovered: a warning while
+    # the kill is recent, nothing once it is old.
+    objects = copy.deepcopy({k: list(v) for k, v in state.objects.items()})
+    for pod in objects["pods"]:
+        for cs in pod["status"]["containerStatuses"]:
+            finished = cs["lastState"]["terminated"]["finishedAt"]
+            cs["state"] = {"running": {"startedAt": finished}}
+            cs["ready"] = cs["started"] = True
+    recovered = ClusterState.build(objects, now=state.now, scope=state.scope)
+    (g,) = [
+        f
+        for f in run(later(recovered, timedelta(minutes=30)), "real_oom_killed")
+        if f.resource.kind == "Pod"
+    ]
+    assert (g.cause, g.severity) == ("oom-killed", Severity.WARNING)
+    assert "runs again" in g.message
+    old = run(later(recovered, timedelta(hours=2)), "real_oom_killed")
+    assert [f for f in old if f.resource.kind == "Pod"] == []
+
+
+def test_restarts_by_a_failing_liveness_probe_are_not_called_a_crash() -> None:
+    """The kubelet kills the container itself ("failed liveness probe, will be restarted"):
+    that is the probe's finding (the containers check), not a crash of the application."""
+    state = real("real_liveness_restarts")
+    kills = [
+        e
+        for p in state.list_of("pods")
+        for e in state.events_for("Pod", p)
+        if e.reason == "Killing" and "failed liveness probe, will be restarted" in e.message
+    ]
+    assert kills
+    assert [f for f in run(state, "real_liveness_restarts") if f.cause == "crash-loop"] == []
