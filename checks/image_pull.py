@@ -108,6 +108,16 @@ CAUSES = Causes(
         ),
     ),
     Cause(
+        "no-matching-platform",
+        Severity.CRITICAL,
+        "The image exists, but not for the node's OS and architecture",
+        remediation=(
+            "{image} has no variant for this node's platform: publish one (a multi-arch "
+            "build with linux/amd64 and linux/arm64), or keep {workload} on nodes of a "
+            "platform it is built for (nodeSelector kubernetes.io/arch)."
+        ),
+    ),
+    Cause(
         "image-content-missing",
         Severity.CRITICAL,
         "The image resolved but one of its layers is missing",
@@ -233,6 +243,17 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                 r"ThrottlingException",
                 # kubelet registryPullQPS: "pull QPS exceeded" (aws/karpenter-provider-aws#4742)
                 r"pull QPS exceeded",
+            ),
+        ),
+        (
+            "no-matching-platform",
+            (
+                # containerd: "failed to pull and unpack image \"R\": no match for platform in
+                # manifest: not found" (codefactoryhu/manifest#11, kubewarden/adm-controller
+                # #1378); Docker: "no matching manifest for linux/arm64/v8 in the manifest
+                # list entries" (kube-rbac-proxy/kube-rbac-proxy#79, moby/moby#39201)
+                r"no match for platform in manifest",
+                r"no matching manifest for \S+ in the manifest list",
             ),
         ),
         (
@@ -448,6 +469,7 @@ def _explain(d: _Draft) -> str:
         "unauthorized": "the registry refused the pull credentials (or the pull had none)",
         "registry-unreachable": "the node cannot reach the registry (DNS, network or TLS)",
         "rate-limited": "the registry is rate-limiting pulls",
+        "no-matching-platform": "the image has no variant for this node's OS and architecture",
         "image-content-missing": "the image resolved, but a layer it names was not found",
         "invalid-image-name": "the image reference is not valid",
     }[d.cause]

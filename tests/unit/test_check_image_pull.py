@@ -363,6 +363,15 @@ REAL = [  # (source, image, waiting reason, runtime message, cause, misleads)
      "rpc error: code = Unknown desc = Error response from daemon: Get https://registry-1."
      "docker.io/v2/acme/nginx-tls/manifests/v1.429: EOF",
      "registry-unreachable", True),
+    ("containerd: no match for platform (codefactoryhu/manifest#11)",
+     "ghcr.io/acme/forbidden-api:0.1.5", "ErrImagePull",
+     'rpc error: code = NotFound desc = failed to pull and unpack image "ghcr.io/acme/'
+     'forbidden-api:0.1.5": no match for platform in manifest: not found',
+     "no-matching-platform", True),
+    ("Docker: no matching manifest in the manifest list (kube-rbac-proxy#79)",
+     "quay.io/acme/x509-certificate-exporter:v0.10.0", "ErrImagePull",
+     "rpc error: code = Unknown desc = no matching manifest for linux/arm64/v8 in the manifest "
+     "list entries", "no-matching-platform", False),
     ("containerd: content digest not found (containerd/containerd#3604)",
      "docker.io/acme/forbidden-api:v1.429", "ErrImagePull",
      'rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/acme/'
