@@ -148,7 +148,13 @@ def cert_manager(state: ClusterState, config: Config) -> Iterator[Finding]:
             ObjectRef.of("Certificate", c) for s in secrets if (c := certs.get((namespace(ing), s)))
         ]
         severity = _severity(state, config, namespace(ing), secrets)
-        yield from _issuer(state, kind, namespace(ing), issuer, affected, severity, seen, [])
+        lines = [
+            line
+            for s in secrets
+            if (c := certs.get((namespace(ing), s))) is not None
+            for line in _chain_lines(state, c)
+        ]
+        yield from _issuer(state, kind, namespace(ing), issuer, affected, severity, seen, lines)
     for cert in state.in_scope("certificates"):
         yield from _certificate(state, config, cert, seen)
 
@@ -289,6 +295,15 @@ def _issuer(
         kind=kind.lower(),
         name=issuer,
     )
+
+
+def _chain_lines(state: ClusterState, cert: Obj) -> list[str]:
+    """What the Certificate and its newest CertificateRequest say, for evidence."""
+    lines = [f"Certificate {name(cert)}: {_says(_condition(cert, 'Ready'))}"]
+    request = _newest(state.children(cert, "CertificateRequest"))
+    if request is not None:
+        lines.append(f"CertificateRequest {name(request)}: {_says(_condition(request, 'Ready'))}")
+    return lines
 
 
 def _newest(objs: list[Obj]) -> Obj | None:

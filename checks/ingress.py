@@ -279,7 +279,6 @@ def _certificate(
         f"{', '.join(names) or 'none'}, {issuer}, valid {facts.get('notBefore')} to "
         f"{facts.get('notAfter')}"
     )
-    certificate = f"{ref.namespace}/{secret}"
     not_after = parse_time(facts.get("notAfter"))
     if not_after is not None:
         left = not_after - state.now
@@ -289,7 +288,7 @@ def _certificate(
                 message=f"Secret {secret}: the certificate expired on {facts['notAfter']} "
                 f"({_days(-left)} ago); browsers refuse {common['hosts']}",
                 evidence=(about,),
-                certificate=certificate,
+                certificate=f"-n {ref.namespace} {secret}",
                 **common,
             )
         elif left < timedelta(days=config.certificate_warning_days):

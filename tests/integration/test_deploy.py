@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from k8scluster import crds
 from k8scluster.cluster import build_binaries
 from k8scluster.kube import wait_for
 
@@ -120,7 +121,8 @@ def test_every_object_but_the_servicemonitor_passes_server_side_dry_run(
         ]
 
 
-def test_servicemonitor_passes_server_side_dry_run(cluster, kubectl, rendered):
+def test_servicemonitor_passes_server_side_dry_run(cluster, api, kubectl, rendered):
+    crds.ensure(api)  # the prometheus-operator CRDs, as the edge scenarios install them
     if not has_crd(kubectl, Path(cluster.kubeconfig), SERVICEMONITOR_CRD):
         pytest.skip(
             f"CRD {SERVICEMONITOR_CRD} is not installed on the test cluster (no Prometheus "
