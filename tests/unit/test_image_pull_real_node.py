@@ -14,10 +14,12 @@ from __future__ import annotations
 import pytest
 from image_pull_oracle import naive
 
-from logos_doctor.checks.image_pull import CHECK
+from logos_doctor.checks.image_pull import CHECK, MISSING_SECRET_REASON
 from logos_doctor.checks.workloads import CHECK as WORKLOADS
 from logos_doctor.finding import Severity
+from logos_doctor.objects import name
 from logos_doctor.runner import run_checks
+from logos_doctor.state import ClusterState
 from logos_doctor.workloads import container_states
 from recorded import recorded
 
@@ -73,3 +75,44 @@ def test_pulls_that_worked_are_quiet(scenario: str) -> None:
     report = run_checks(state, [CHECK], config)
     assert [r.status for r in report.results] == ["ok"]
     assert report.findings == ()
+
+
+def _without(state: ClusterState, plural: str) -> ClusterState:
+    objects = {k: v for k, v in state.objects.items() if k != plural}
+    return ClusterState.build(
+        objects, now=state.now, scope=state.scope, cluster=state.cluster,
+        unavailable={**state.unavailable, plural: f"forbidden to list {plural}"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("secrets_listed", [True, False])
+def test_the_real_kubelets_missing_secret_event_names_the_cause(secrets_listed: bool) -> None:
+    """The real kubelet wrote "Unable to retrieve some image pull secrets (regcred-mirror);
+    attempting to pull the image may not succeed." beside the registry's 401 (scenario
+    real_pull_secret_missing in k8scluster/scenarios/image_pull_shapes.py).  Whether or not
+    Secrets may be listed, the cause is the missing Secret, not the credentials."""
+    state, config = recorded("real_pull_secret_missing")
+    pod = next(p for p in state.list_of("pods") if name(p).startswith("exporter-"))
+    said = [e.message for e in state.events_for("Pod", pod) if e.reason == MISSING_SECRET_REASON]
+    assert said == [
+        "Unable to retrieve some image pull secrets (regcred-mirror); attempting to pull the "
+        "image may not succeed."
+    ]
+    if not secrets_listed:
+        state = _without(state, "secrets")
+    (f,) = run_checks(state, [CHECK], config).findings
+    assert (f.cause, f.severity) == ("pull-secret-missing", Severity.CRITICAL)
+    assert [d.name for d in f.depends_on] == ["regcred-mirror"]
+    assert any("401 Unauthorized" in x for x in f.evidence), "the registry's answer is kept"
+
+
+def test_the_real_kubelets_retries_are_counted_and_still_read_as_not_found() -> None:
+    """Three real pull attempts: Pulling and Failed aggregated x3, the back-off x2; the
+    waiting message wraps the last error.  One finding, with the counts in its evidence."""
+    state, config = recorded("real_pull_retries")
+    pod = next(p for p in state.list_of("pods") if name(p).startswith("docs-"))
+    pulling = [e.count for e in state.events_for("Pod", pod) if e.reason == "Pulling"]
+    assert pulling and max(pulling) >= 3
+    (f,) = run_checks(state, [CHECK], config).findings
+    assert f.cause == "image-not-found"
+    assert any(x.startswith("Failed (x") and "not found" in x for x in f.evidence), f.evidence

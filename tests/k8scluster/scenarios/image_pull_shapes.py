@@ -262,8 +262,17 @@ def _status(pod: Any, shape: Shape, reason: str, started: str) -> dict[str, Any]
     }}  # fmt: skip
 
 
-def _event(pod: Any, node: str, kind: str, reason: str, message: str, count: int,
-           first_ago: float, last_ago: float, field_path: str | None) -> dict[str, Any]:
+def _event(
+    pod: Any,
+    node: str,
+    kind: str,
+    reason: str,
+    message: str,
+    count: int,
+    first_ago: float,
+    last_ago: float,
+    field_path: str | None,
+) -> dict[str, Any]:
     """An event as the kubelet's recorder writes it (client-go tools/record: name
     "<pod>.<hex nanoseconds>", source kubelet/<node>, counts aggregated by the correlator)."""
     meta = pod.metadata
@@ -322,7 +331,8 @@ def build_shapes(api: Any, namespace: str, shapes: tuple[Shape, ...] = SHAPES) -
 
     def pod_of(shape: Shape) -> Any:
         pods = core.list_namespaced_pod(
-            namespace, label_selector=f"app.kubernetes.io/component={shape.name}").items
+            namespace, label_selector=f"app.kubernetes.io/component={shape.name}"
+        ).items
         return pods[0] if len(pods) == 1 else None
 
     started = _ts(600)
@@ -361,3 +371,60 @@ def image_pull_shapes(api: Any, namespace: str) -> dict[str, Any]:
     overrides = deploy_stack(api, namespace)
     build_shapes(api, namespace)
     return overrides
+
+
+# ------------------------------------------------------------------- on the real kubelet
+# The same shapes, where the real node (k8scluster/realnode.py, kubelet v1.37.2 and
+# containerd) can give them: nothing below is written by us.
+
+
+def _pull_count(api: Any, namespace: str, app: str) -> int:
+    """How many times the real kubelet has said "Pulling image" for ``app``'s pod."""
+    from .kubelet import events_for, live_pods
+
+    counts = [e.count or 1 for p in live_pods(api, namespace, app)
+              for e in events_for(api, namespace, p) if e.reason == "Pulling"]  # fmt: skip
+    return max(counts, default=0)
+
+
+@scenario("real_pull_secret_missing")
+def real_pull_secret_missing(api: Any, namespace: str) -> None:
+    """A private image whose pod names a pull secret that does not exist: the real kubelet
+    pulls without it, gets 401, and says "Unable to retrieve some image pull secrets
+    (regcred-mirror); attempting to pull the image may not succeed." (pkg/kubelet/kubelet.go
+    SyncPod).  The image, x509-exporter, is refused, not a TLS problem."""
+    from .. import realnode
+    from .kubelet import deploy, wait_waiting
+
+    deploy(api, namespace, "exporter",
+           [{"name": "exporter", "image": realnode.toolbox_image("auth"),
+             "imagePullPolicy": "Always"}], image_pull_secrets=[SECRET_MISSING])  # fmt: skip
+    wait_waiting(
+        api,
+        namespace,
+        "exporter",
+        "ImagePullBackOff",
+        (MISSING_SECRET, "Unable to retrieve some image pull secrets"),
+    )
+
+
+MISSING_SECRET = "FailedToRetrieveImagePullSecret"
+
+
+@scenario("real_pull_retries")
+def real_pull_retries(api: Any, namespace: str) -> None:
+    """A missing tag (v1.403) the real kubelet keeps retrying: ErrImagePull and
+    ImagePullBackOff alternate, and its events are aggregated with growing counts (three
+    pull attempts, 10 s then 20 s apart)."""
+    from .. import realnode
+    from .kubelet import deploy
+
+    deploy(api, namespace, "docs",
+           [{"name": "docs", "image": realnode.toolbox_image(tag="v1.403"),
+             "imagePullPolicy": "Always"}])  # fmt: skip
+    wait_for(
+        lambda: _pull_count(api, namespace, "docs") >= 3,
+        120,
+        "three pull attempts by the real kubelet",
+        interval=1,
+    )
