@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from logos_doctor.objects import Obj, age, parse_time
 
@@ -100,4 +100,5 @@ def evidence(events: Sequence[Event], now: datetime, *, limit: int = 4) -> tuple
 
 
 def _when(ev: Event) -> datetime:
-    return ev.last or ev.first or datetime.min.replace(tzinfo=None).astimezone()
+    # An event without any time sorts first (astimezone() on datetime.min overflows).
+    return ev.last or ev.first or datetime.min.replace(tzinfo=UTC)
