@@ -92,7 +92,7 @@ def test_alternating_pull_shows_the_attempts_counted_by_the_kubelet() -> None:
     (cs,) = container_states(pod)
     assert cs.waiting_reason == "ErrImagePull" and cs.waiting_message.endswith(": not found")
     assert any(x.startswith("Failed (x3,") for x in docs.evidence), docs.evidence
-    assert any(x.startswith("BackOff (x4,") for x in docs.evidence), docs.evidence
+    assert any(x.startswith("BackOff (x2,") for x in docs.evidence), docs.evidence
 
 
 def test_a_pre_132_back_off_takes_the_cause_from_the_failed_event() -> None:

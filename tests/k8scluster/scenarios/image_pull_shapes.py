@@ -299,7 +299,9 @@ def _events(pod: Any, shape: Shape, node: str) -> list[dict[str, Any]]:
     path = f"spec.containers{{{container}}}"
     span = 10 * (2 ** min(n, 5)) if n > 1 else 1
     error = shape.error.format(ref=ref)
-    backoffs = max(2 * (n - 1), 1) if shape.waiting == "ImagePullBackOff" or n > 1 else 0
+    # One back-off per wait between attempts, as the real kubelet counted them
+    # (real_pull_retries: Pulling x3, BackOff x2).
+    backoffs = max(n - 1, 1) if shape.waiting == "ImagePullBackOff" or n > 1 else 0
     out = [
         _event(pod, node, "Normal", "Pulling", f'Pulling image "{ref}"', n, span + 2, 3, path),
         _event(pod, node, "Warning", "Failed", f'Failed to pull image "{ref}": {error}', n,
