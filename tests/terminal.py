@@ -17,7 +17,11 @@ from collections.abc import Mapping
 
 
 def run_in_pty(
-    args: list[str], *, env: Mapping[str, str] | None = None, columns: int = 400
+    args: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    columns: int = 400,
+    no_color: bool = False,
 ) -> tuple[int, bytes, bytes]:
     """``(exit status, terminal output, stderr)``; stderr is piped, stdin is /dev/null."""
     master, slave = pty.openpty()
@@ -26,6 +30,8 @@ def run_in_pty(
     for name in ("NO_COLOR", "COLUMNS", "LINES"):
         base.pop(name, None)
     base.update(TERM="xterm-256color", COLUMNS=str(columns))
+    if no_color:
+        base["NO_COLOR"] = "1"
     proc = subprocess.Popen(
         args, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=base
     )

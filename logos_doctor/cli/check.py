@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from logos_doctor import snapshot as snapshots
 from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
@@ -157,30 +158,59 @@ def exit_status(outcomes: Sequence[Outcome], fail_on: str) -> int:
     return 0
 
 
-def render(outcomes: Sequence[Outcome], fmt: str, config: Config, verbose: bool) -> str | None:
-    """Render to a string, or print rich output directly (returns None)."""
+def render(
+    outcomes: Sequence[Outcome],
+    fmt: str,
+    config: Config,
+    verbose: bool,
+    *,
+    offline: bool = False,
+    scope_flags: Sequence[str] = (),
+) -> str | None:
+    """Render to a string, or print rich output directly (returns None).
+
+    A terminal gets the rich tree whether or not ``NO_COLOR`` is set (it only drops colour);
+    anything else gets the plain list, wrapped to ``COLUMNS``.
+    """
     if fmt == "json":
         if len(outcomes) == 1 and outcomes[0].report:
             return json.dumps(report_json(outcomes[0].report, config), indent=2)
         return json.dumps(multi_json(outcomes, config), indent=2)
     if fmt in ("markdown", "junit", "prometheus"):
-        return render_other(fmt, outcomes, config)
-    use_rich = fmt == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    if use_rich:
-        console = Console()
+        return render_other(fmt, outcomes, config, verbose=verbose)
+    if fmt == "table" and sys.stdout.isatty():
+        console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
         for out in outcomes:
             if out.report:
-                render_rich(out.report, console, verbose=verbose)
+                render_rich(
+                    out.report, console, verbose=verbose, offline=offline, scope_flags=scope_flags
+                )
             else:
-                console.print(f"[bold red]cluster {out.target.context}: {out.error}[/]")
+                console.print(Text(f"cluster {out.target.context}: {out.error}", style="bold red"))
         return None
     parts = []
     for out in outcomes:
         if out.report:
-            parts.append(render_plain(out.report, verbose=verbose))
+            parts.append(
+                render_plain(out.report, verbose=verbose, offline=offline, scope_flags=scope_flags)
+            )
         else:
             parts.append(f"cluster {out.target.context}: error: {out.error}")
     return "\n\n".join(parts)
+
+
+def scope_hint_flags(
+    kubeconfig: str | None, contexts: Sequence[str], namespace: str | None
+) -> list[str]:
+    """The flags that chose the cluster and namespace, for hints the user will paste."""
+    flags: list[str] = []
+    if kubeconfig:
+        flags += ["--kubeconfig", kubeconfig]
+    if len(contexts) == 1:
+        flags += ["--context", contexts[0]]
+    if namespace:
+        flags += ["-n", namespace]
+    return flags
 
 
 @cli.command("check")
@@ -244,7 +274,8 @@ def check_cmd(
         page_size=page_size,
     )
     gathered = time.perf_counter()
-    text = render(outcomes, fmt, config, verbose)
+    flags = [] if snapshot else scope_hint_flags(kubeconfig, contexts, namespace)
+    text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)
     if text is not None:
         click.echo(text)
     if os.environ.get(STATS_ENV):

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from logos_doctor.config import Config
-from logos_doctor.render.human import groups
+from logos_doctor.finding import Finding
 from logos_doctor.render.json_out import VERSION, report_json
 from logos_doctor.render.text import clean
+from logos_doctor.render.view import build_view, evidence_lines, objects_line
 from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report
 
@@ -42,11 +43,13 @@ def multi_json(outcomes: Sequence[Outcome], config: Config) -> dict[str, Any]:
     return {"version": VERSION, "clusters": clusters, "summary": summary}
 
 
-def render_other(fmt: str, outcomes: Sequence[Outcome], config: Config) -> str:
+def render_other(
+    fmt: str, outcomes: Sequence[Outcome], config: Config, *, verbose: bool = False
+) -> str:
     """markdown, junit or prometheus text for one or more clusters."""
     reports = [o.report for o in outcomes if o.report]
     if fmt == "markdown":
-        return "\n\n".join(markdown(r, config) for r in reports)
+        return "\n\n".join(markdown(r, config, verbose=verbose) for r in reports)
     if fmt == "junit":
         return junit(reports)
     return prometheus(reports)
@@ -56,32 +59,50 @@ def _md(text: object) -> str:
     return clean(text, 500).replace("|", "\\|").replace("<", "&lt;").replace("`", "'")
 
 
-def markdown(report: Report, config: Config) -> str:
-    """An incident-ticket summary: counts, then findings grouped by component."""
+def markdown(report: Report, config: Config, *, verbose: bool = False) -> str:
+    """An incident-ticket summary: counts, the root causes, then the details by component."""
+    view = build_view(report, verbose=verbose)
     state = report.state
-    counts = report.counts()
+    counts = view.counts
+
+    def url(f: Finding) -> str:
+        check = report.check(f.check)
+        return runbook_url(check.runbook if check else f.check, f.cause, config.runbook_base_url)
+
     lines = [
         f"## logos-doctor report: {_md(state.cluster.context or state.cluster.server or '-')}",
         "",
         f"- Time: {state.now.isoformat()}",
         f"- Scope: {state.scope.describe()}",
         f"- Summary: **{counts['critical']} critical**, {counts['warning']} warning, "
-        f"{counts['info']} info",
+        f"{counts['info']} info; {len(view.roots)} root cause(s)",
         "",
     ]
-    for comp, items in groups(report.findings):
+    if view.roots:
+        lines += ["### Root causes (fix these first)", ""]
+        for group in view.roots:
+            f = group.first
+            lines.append(
+                f"1. **{f.severity.label.upper()}** `{f.check}/{f.cause}` on "
+                f"{_md(objects_line(group, verbose))}: {_md(f.message)} ([runbook]({url(f)}))"
+            )
+            if f.fix:
+                lines.append(f"   - fix: `{f.fix}`")
+        lines.append("")
+    for comp, entries in view.components:
         lines.append(f"### {_md(comp)}")
         lines.append("")
-        for f in items:
-            check = report.check(f.check)
-            url = runbook_url(check.runbook if check else f.check, f.cause, config.runbook_base_url)
+        for entry in entries:
+            f = entry.first
             lines.append(
-                f"- **{f.severity.label.upper()}** `{f.check}/{f.cause}` on {_md(f.resource)}: "
-                f"{_md(f.message)} ([runbook]({url}))"
+                f"- **{f.severity.label.upper()}** `{f.check}/{f.cause}` on {_md(entry.where())}: "
+                f"{_md(f.message)} ([runbook]({url(f)}))"
             )
+            if entry.names():
+                lines.append(f"  - objects: {_md(entry.names())}")
             for key in f.caused_by:
                 lines.append(f"  - because: `{key.check}/{key.cause}` on {_md(key.resource)}")
-            for ev in f.evidence[:3]:
+            for ev in evidence_lines(entry, verbose):
                 lines.append(f"  - evidence: {_md(ev)}")
             if f.fix:
                 lines.append(f"  - fix: `{f.fix}`")

@@ -42,13 +42,16 @@ def test_example_names_the_three_root_causes() -> None:
 
 def test_example_first_lines_are_the_root_causes() -> None:
     lines = run().stdout.splitlines()
-    assert lines[1] == "ROOT CAUSES (fix these first):"
-    assert "storage-class/missing StorageClass/ssd-premium" in lines[2]
-    assert "fix: logos-doctor fix storageclass" in lines[2]
-    body = "\n".join(lines[3:6])
-    assert "3 Pods of Deployment/logos/logos-chat" in body
-    assert "4 Pods of Deployment/logos/logos-completion" in body
-    assert "gpu-nodes/gpu-label-missing" in body
-    # The label command is on the first screen, in the finding's message.
-    first_screen = "\n".join(lines[:24])
-    assert "kubectl label node kwok-gpu-0 kwok-gpu-1 nvidia.com/gpu=true" in first_screen
+    start = lines.index("ROOT CAUSES (fix these first):")
+    assert start <= 2  # right under the header (which says the snapshot is offline)
+    assert "offline: snapshot taken" in " ".join(lines[:start])
+    assert "storage-class/missing StorageClass/ssd-premium" in lines[start + 1]
+    block = "\n".join(lines[start:]).split("\n\n")[0]
+    roots = " ".join(line.strip() for line in block.splitlines())  # as read, not as wrapped
+    assert "fix: logos-doctor fix storageclass" in roots
+    assert "3 Pods of Deployment/logos/logos-chat" in roots
+    assert "4 Pods of Deployment/logos/logos-completion" in roots
+    assert "gpu-nodes/gpu-label-missing" in roots
+    # The label command is on the first screen, whole, as the thing to run.
+    first_screen = " ".join(line.strip() for line in lines[:24])
+    assert "run: kubectl label node kwok-gpu-0 kwok-gpu-1 nvidia.com/gpu=true" in first_screen
