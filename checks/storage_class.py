@@ -15,6 +15,7 @@ from logos_doctor.config import Config, StorageClassSpec
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, annotations_of, meta, name, namespace
 from logos_doctor.registry import Check
+from logos_doctor.release import logos_namespaces
 from logos_doctor.state import ClusterState
 
 DEFAULT_ANNOTATIONS = (
@@ -128,8 +129,11 @@ def storage_class(state: ClusterState, config: Config) -> Iterator[Finding]:
     references = _references(state)
 
     expected = classes.get(spec.name)
-    if expected is None:
-        users = references.get(spec.name, [])
+    users = references.get(spec.name, [])
+    # The expected class is Logos's: it matters where Logos is deployed or something in
+    # scope uses it, not on a run that looks at kube-system.
+    relevant = bool(users) or bool(logos_namespaces(state, config))
+    if expected is None and relevant:
         yield CAUSES["missing"].finding(
             resource=ObjectRef("StorageClass", None, spec.name),
             message=(
@@ -141,7 +145,7 @@ def storage_class(state: ClusterState, config: Config) -> Iterator[Finding]:
             name=spec.name,
             provisioner=spec.provisioner,
         )
-    else:
+    elif expected is not None and relevant:
         diffs = drift(spec, expected)
         if diffs:
             yield CAUSES["parameters-drift"].finding(
