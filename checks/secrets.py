@@ -118,14 +118,15 @@ class _Block:
 
 def secrets(state: ClusterState, config: Config) -> Iterator[Finding]:
     """missing-secret, missing-key and wrong-type, one finding per Secret and cause."""
-    blocks = _kubelet_blocks(state)
+    waiting = _not_started(state)
+    blocks = _kubelet_blocks(state, waiting)
     needs = _needs(state, config, blocks)
     for (ns, secret_name), need in sorted(needs.items()):
         ref = ObjectRef("Secret", ns, secret_name)
         users = tuple(f"needed by {u}" for u in need.users[:6])
         secret = state.get("Secret", ns, secret_name)
         if secret is None:
-            stuck = _stuck(state, ns, secret_name, None, blocks)
+            stuck = _stuck(waiting, ns, secret_name, None, blocks)
             yield CAUSES["missing-secret"].finding(
                 resource=ref,
                 message=f"Secret {secret_name} does not exist in namespace {ns}"
@@ -138,7 +139,7 @@ def secrets(state: ClusterState, config: Config) -> Iterator[Finding]:
         present = set(secret.get("dataKeys") or [])
         absent = [k for k in need.keys if k not in present]
         if absent:
-            stuck = _stuck(state, ns, secret_name, set(absent), blocks)
+            stuck = _stuck(waiting, ns, secret_name, set(absent), blocks)
             yield CAUSES["missing-key"].finding(
                 resource=ref,
                 message=f"Secret {secret_name} lacks key(s) {', '.join(absent)}"
@@ -183,8 +184,31 @@ def _affected(state: ClusterState, stuck: list[_Block]) -> tuple[ObjectRef, ...]
     return tuple(refs.values())
 
 
+# Per pod that has not started: its containers waiting where a missing Secret keeps them.
+_Waiting = dict[str, list[tuple[Obj, set[tuple[str, str]]]]]
+
+
+def _not_started(state: ClusterState) -> _Waiting:
+    """Pods in scope, by namespace, with the containers waiting to be created or started."""
+    out: _Waiting = {}
+    if not state.has("pods"):
+        return out
+    for pod in state.in_scope("pods"):
+        ns = namespace(pod)
+        if not ns or is_terminating(pod) or phase(pod) in ("Succeeded", "Failed"):
+            continue
+        waiting = {
+            (cs.name, cs.waiting_reason)
+            for cs in container_states(pod)
+            if cs.waiting_reason in _NOT_STARTED
+        }
+        if waiting:  # a pod that started since: older events no longer hold
+            out.setdefault(ns, []).append((pod, waiting))
+    return out
+
+
 def _stuck(
-    state: ClusterState, ns: str, secret: str, keys: set[str] | None, blocks: list[_Block]
+    waiting: _Waiting, ns: str, secret: str, keys: set[str] | None, blocks: list[_Block]
 ) -> list[_Block]:
     """Pods that cannot start for want of this Secret (``keys``: of these keys of it).
 
@@ -199,15 +223,8 @@ def _stuck(
         and (keys is None or b.key is None or b.key in keys)
     ]
     told = {name(b.pod) for b in out}
-    for pod in state.list_of("pods", ns) if state.has("pods") else ():
-        if name(pod) in told or is_terminating(pod) or phase(pod) in ("Succeeded", "Failed"):
-            continue
-        waiting = {
-            (cs.name, cs.waiting_reason)
-            for cs in container_states(pod)
-            if cs.waiting_reason in _NOT_STARTED
-        }
-        if not waiting:
+    for pod, containers in waiting.get(ns, ()):
+        if name(pod) in told:
             continue
         for ref_name, key, where in _pod_references(mapping(pod.get("spec"))):
             if ref_name != secret or key == PULL:
@@ -215,7 +232,7 @@ def _stuck(
             if keys is not None and (key is None or key not in keys):
                 continue
             reason = "ContainerCreating" if where == "volume" else "CreateContainerConfigError"
-            stalled = [c for c, r in waiting if r == reason]
+            stalled = sorted(c for c, r in containers if r == reason)
             if stalled:
                 what = f"Secret {secret}" + (f" key {key}" if key else "")
                 out.append(
@@ -231,47 +248,46 @@ def _stuck(
     return out
 
 
-def _kubelet_blocks(state: ClusterState) -> list[_Block]:
+def _kubelet_blocks(state: ClusterState, waiting: _Waiting) -> list[_Block]:
     """What the kubelet said about pods that cannot start for want of a Secret or key."""
-    if not state.has("pods"):
-        return []
     out: list[_Block] = []
-    for pod in state.in_scope("pods"):
-        if is_terminating(pod) or phase(pod) in ("Succeeded", "Failed") or not namespace(pod):
+    for ns, pods in waiting.items():
+        for pod, _ in pods:
+            out += _pod_blocks(state, ns, pod)
+    return out
+
+
+def _pod_blocks(state: ClusterState, ns: str, pod: Obj) -> list[_Block]:
+    out: list[_Block] = []
+    seen: set[tuple[str, str | None]] = set()
+    for cs in container_states(pod):
+        if cs.waiting_reason != "CreateContainerConfigError":
             continue
-        ns = namespace(pod) or ""
-        waiting = [cs for cs in container_states(pod) if cs.waiting_reason in _NOT_STARTED]
-        if not waiting:
-            continue  # started since: older events no longer hold
-        seen: set[tuple[str, str | None]] = set()
-        for cs in waiting:
-            if cs.waiting_reason != "CreateContainerConfigError":
-                continue
-            found = _parse_env(cs.waiting_message, ns)
-            if found and found not in seen:
-                seen.add(found)
-                out.append(
-                    _Block(
-                        pod,
-                        *found,
-                        f"pod {name(pod)}: container {cs.name} CreateContainerConfigError: "
-                        f"{cs.waiting_message}",
-                    )
+        found = _parse_env(cs.waiting_message, ns)
+        if found and found not in seen:
+            seen.add(found)
+            out.append(
+                _Block(
+                    pod,
+                    *found,
+                    f"pod {name(pod)}: container {cs.name} CreateContainerConfigError: "
+                    f"{cs.waiting_message}",
                 )
-        volumes = {
-            str(v.get("name")): str(mapping(v.get("secret")).get("secretName"))
-            for v in mappings(mapping(pod.get("spec")).get("volumes"))
-            if mapping(v.get("secret")).get("secretName")
-        }
-        for ev in state.events_for("Pod", pod):
-            found = None
-            if ev.reason == "Failed" and ev.message.startswith("Error: "):
-                found = _parse_env(ev.message, ns)
-            elif ev.reason == "FailedMount":
-                found = _parse_mount(ev.message, volumes)
-            if found and found not in seen:
-                seen.add(found)
-                out.append(_Block(pod, *found, f"pod {name(pod)}: {ev.describe(state.now)}"))
+            )
+    volumes = {
+        str(v.get("name")): str(mapping(v.get("secret")).get("secretName"))
+        for v in mappings(mapping(pod.get("spec")).get("volumes"))
+        if mapping(v.get("secret")).get("secretName")
+    }
+    for ev in state.events_for("Pod", pod):
+        found = None
+        if ev.reason == "Failed" and ev.message.startswith("Error: "):
+            found = _parse_env(ev.message, ns)
+        elif ev.reason == "FailedMount":
+            found = _parse_mount(ev.message, volumes)
+        if found and found not in seen:
+            seen.add(found)
+            out.append(_Block(pod, *found, f"pod {name(pod)}: {ev.describe(state.now)}"))
     return out
 
 

@@ -350,7 +350,7 @@ def _workload(state: ClusterState, kind: str, wl: Obj) -> Finding | None:
             [
                 *(ObjectRef.of("Pod", p) for p in not_ready),
                 *(ObjectRef("PersistentVolumeClaim", ns, c) for c in sorted(claims)),
-                *refused,
+                *(r for r in refused if r.kind != kind),
                 *sets,
             ]
         ),

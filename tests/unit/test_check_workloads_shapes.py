@@ -243,3 +243,31 @@ def test_restarts_by_a_failing_liveness_probe_are_not_called_a_crash() -> None:
     ]
     assert kills
     assert [f for f in run(state, "real_liveness_restarts") if f.cause == "crash-loop"] == []
+
+
+def test_a_statefulset_refused_pods_by_quota_is_reported_at_once() -> None:
+    state, _ = recorded("statefulset_refused_by_quota")
+    ns = state.scope.namespaces[0]  # type: ignore[index]
+    sts = state.get("StatefulSet", ns, "logos-redis-master")
+    assert sts is not None
+    created = parse_time(meta(sts).get("creationTimestamp"))
+    assert created is not None and state.now - created < GRACE
+    (event,) = {
+        e.message for e in state.events_for("StatefulSet", sts) if e.reason == "FailedCreate"
+    }
+    assert "in StatefulSet logos-redis-master failed error:" in event and "exceeded quota" in event
+    (f,) = [
+        f for f in run(state, "statefulset_refused_by_quota") if f.resource.kind == "StatefulSet"
+    ]
+    assert (f.cause, f.severity) == ("unavailable-replicas", Severity.WARNING)
+    assert f.message.endswith("1/2 replicas available; pods are refused creation")
+    assert f.resource not in f.depends_on
+    quota = Finding(
+        check="admission",
+        cause="quota-exceeded",
+        severity=Severity.WARNING,
+        resource=ObjectRef("ResourceQuota", ns, "redis-pods"),
+        message="quota exhausted",
+        affected=(f.resource,),
+    )
+    assert next(x for x in correlate([f, quota]) if x.key == f.key).caused_by == (quota.key,)

@@ -457,3 +457,56 @@ def replicas_refused_by_quota(api: Any, namespace: str) -> dict[str, Any]:
         refused, 60, "FailedCreate and ReplicaFailure on logos-chat's ReplicaSet", interval=0.5
     )
     return storage_config(namespace, secrets=[])
+
+
+@scenario("statefulset_refused_by_quota")
+def statefulset_refused_by_quota(api: Any, namespace: str) -> dict[str, Any]:
+    """A ResourceQuota allows 1 pod; logos-redis-master (a StatefulSet without claims) asks
+    for 2.  The real StatefulSet controller creates pod 0 and is refused pod 1
+    (``FailedCreate`` ``Create Pod logos-redis-master-1 in StatefulSet logos-redis-master
+    failed error: pods "logos-redis-master-1" is forbidden: exceeded quota: ...``; v1.37
+    writes the verb capitalised, older controllers lower-case, see
+    pkg/controller/statefulset/stateful_pod_control.go recordPodEvent).  StatefulSets have
+    no ReplicaFailure condition: the event is the signal."""
+    make_class(api, class_name(namespace), namespace)
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.create_namespaced_resource_quota(
+        namespace, {"metadata": {"name": "redis-pods"}, "spec": {"hard": {"pods": "1"}}}
+    )
+    labels = _labels("redis")
+    apps.create_namespaced_stateful_set(
+        namespace,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "logos-redis-master", "labels": labels},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "logos-redis-headless",
+                "podManagementPolicy": "Parallel",
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": "bitnami/redis:7.4.1",
+                                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    )
+
+    def refused() -> bool:
+        return any(
+            (e.message or "").lower().startswith("create pod logos-redis-master-")
+            and "exceeded quota" in (e.message or "")
+            for e in _events(api, namespace, "FailedCreate")
+        )
+
+    wait_for(refused, 120, "FailedCreate on logos-redis-master", interval=0.5)
+    return storage_config(namespace, secrets=[])
