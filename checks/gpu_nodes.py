@@ -93,7 +93,7 @@ CAUSES = Causes(
         remediation=(
             "The pods ask for {wants}; the GPU nodes carry {have}. Correct the nodeSelector of "
             "{workload} (the chart's value), or label the GPU nodes as the chart expects: "
-            "'kubectl label node {nodes} {wants} --overwrite'."
+            "kubectl label node {nodes} {wants} --overwrite"
         ),
     ),
     Cause(
@@ -102,8 +102,8 @@ CAUSES = Causes(
         "The GPU nodes have a taint the GPU pods do not tolerate",
         remediation=(
             "Add to {workload}'s pod template (the chart's tolerations) the toleration "
-            "{toleration}; or, if the taint was put on by mistake, 'kubectl taint node {node} "
-            "{taint_off}'."
+            "{toleration}; or, if the taint was put on by mistake, remove it with kubectl "
+            "taint node {node} {taint_off}"
         ),
     ),
 )

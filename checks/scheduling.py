@@ -82,7 +82,7 @@ CAUSES = Causes(
         remediation=(
             "If {workload} belongs on {nodes}, add to its pod template the toleration "
             "{toleration}; if the taint was put there by mistake, remove it with "
-            "'kubectl taint node {node} {taint_off}'."
+            "kubectl taint node {node} {taint_off}"
         ),
     ),
     Cause(
@@ -90,8 +90,8 @@ CAUSES = Causes(
         Severity.CRITICAL,
         "No node carries the labels the pod's nodeSelector asks for",
         remediation=(
-            "Label the nodes meant for {workload} ('kubectl label node NODE {selector}') or "
-            "correct its nodeSelector{nearest}."
+            "Correct the nodeSelector of {workload}{nearest}, or label the nodes meant for it: "
+            "kubectl label node NODE {selector}"
         ),
     ),
     Cause(
@@ -265,7 +265,11 @@ def _finding(state: ClusterState, members: list[tuple[Obj, Diagnosis, str]]) -> 
     first, found, said = members[0]
     owner, workload = _controller(state, first), state.workload_of(first)
     top = workload or owner
-    who = f"pod {name(first)}" if owner.kind == "Pod" else f"{len(pods)} Pod(s) of {top}"
+    who = (
+        f"pod {name(first)}"
+        if owner.kind == "Pod"
+        else f"{len(pods)} pod(s) of {top.kind} {top.name}"
+    )
     serving = workload is not None and any(
         is_ready(p) for p in state.in_scope("pods") if state.workload_of(p) == workload
     )
@@ -274,7 +278,8 @@ def _finding(state: ClusterState, members: list[tuple[Obj, Diagnosis, str]]) -> 
     return CAUSES[found.cause].finding(
         resource=owner,
         parent=workload if workload is not None and workload != owner else None,
-        message=f"{who} cannot be scheduled: {found.message}",
+        # The cause first: it is what a clipped first screen must still show.
+        message=f"{found.message}; {who} cannot be scheduled",
         evidence=(f"scheduler: {said}", *evidence(events, state.now, limit=2), *found.evidence),
         affected=(*(ObjectRef.of("Pod", p) for p in pods), *sorted(waiting)),
         depends_on=found.depends_on,
@@ -378,7 +383,7 @@ def _claim_not_found(state: ClusterState, pod: Obj, said: list[str]) -> Diagnosi
     claim = missing[0] if missing else "?"
     return Diagnosis(
         "claim-not-found",
-        f'it mounts PersistentVolumeClaim "{claim}", which does not exist in {ns}',
+        f'the pod mounts PersistentVolumeClaim "{claim}", which does not exist in {ns}',
         depends_on=tuple(ObjectRef("PersistentVolumeClaim", ns, c) for c in missing),
         facts={"claim": claim},
     )
@@ -399,7 +404,7 @@ def _selector(spec: Obj, nodes: list[Obj]) -> Diagnosis:
         missing = "; ".join(near) or f"no node has the label {' or '.join(sorted(selector))}"
         return Diagnosis(
             "node-selector-mismatch",
-            f"its nodeSelector {text} matches none of the {len(nodes)} node(s): {missing}",
+            f"nodeSelector {text} matches none of the {len(nodes)} node(s): {missing}",
             facts={"selector": text, "nearest": nearest},
         )
     terms = mappings(
@@ -412,7 +417,7 @@ def _selector(spec: Obj, nodes: list[Obj]) -> Diagnosis:
     affinity = " or ".join(_term_text(t) for t in terms) or "its node affinity"
     return Diagnosis(
         "node-affinity-mismatch",
-        f"its required node affinity ({affinity}) matches none of the {len(nodes)} node(s)"
+        f"required node affinity ({affinity}) matches none of the {len(nodes)} node(s)"
         + (f" its nodeSelector allows ({len(by_selector)})" if selector else ""),
         facts={"affinity": affinity},
     )
@@ -441,8 +446,8 @@ def _taint(selected: list[Obj], taints: dict[str, list[str]]) -> Diagnosis:
     on = [n for n in names if first in taints[n]]
     return Diagnosis(
         "untolerated-taint",
-        f"the {len(selected)} node(s) it selects ({_names(names)}) have taint(s) it does not "
-        f"tolerate: {', '.join(every)}",
+        f"untolerated taint {', '.join(every)} on the {len(selected)} node(s) it selects "
+        f"({_names(names)})",
         evidence=tuple(f"node {n}: untolerated {', '.join(taints[n])}" for n in names[:4]),
         depends_on=tuple(ObjectRef("Node", None, n) for n in names),
         facts={
@@ -481,7 +486,7 @@ def _insufficient(
     what = "a pod slot" if res == "pods" else f"{_show(res, want)} {res}"
     scope = "" if state.scope.namespaces is None else ", counting the pods in scope"
     message = (
-        f"it requests {what}; the most free on the {len(usable)} node(s) it may use is "
+        f"the pod requests {what}; the most free on the {len(usable)} node(s) it may use is "
         f"{_show(res, free)} on {best} ({_show(res, alloc)} allocatable{scope}){on}"
     )
     if res != "pods" and want > biggest:
@@ -607,7 +612,7 @@ def _anti_affinity(
         )
     else:
         message = (
-            f"its required anti-affinity allows one matching pod per {key}; {replicas} "
+            f"required pod anti-affinity allows one matching pod per {key}; {replicas} "
             f"replica(s) want placing, and the {len(usable)} node(s) it may use offer "
             f"{len(domains)} {key} value(s){on}"
         )
@@ -635,7 +640,7 @@ def _affinity(state: ClusterState, pod: Obj, usable: list[Obj], on: str) -> Diag
     placed = [p for p in peers if mapping(p.get("spec")).get("nodeName")]
     return Diagnosis(
         "pod-affinity-unsatisfiable",
-        f"its required pod affinity wants a pod with {text} in the same {key}; {len(peers)} "
+        f"required pod affinity wants a pod with {text} in the same {key}; {len(peers)} "
         f"such pod(s) in {ns}, {len(placed)} placed, none on the nodes it may use{on}",
         facts={"selector": text, "topology": key},
     )
@@ -676,8 +681,8 @@ def _host_port(state: ClusterState, spec: Obj, usable: list[Obj], on: str) -> Di
     held = f"held by {', '.join(holders[:4])}" if holders else "held by pods outside the scope"
     return Diagnosis(
         "host-port-conflict",
-        f"it binds host port {text}; on the {len(usable)} node(s) it may use the port is "
-        f"{held}{on}",
+        f"host port {text} is bound by each pod; on the {len(usable)} node(s) it may use the "
+        f"port is {held}{on}",
         facts={"ports": text},
     )
 
@@ -716,7 +721,7 @@ def _spread(
     key = str(hard[0].get("topologyKey")) if hard else "topology"
     return Diagnosis(
         "topology-spread",
-        f"its topology spread constraint cannot be met ({'; '.join(parts) or 'none found'}){on}",
+        f"topology spread constraint cannot be met ({'; '.join(parts) or 'none found'}){on}",
         facts={"topology": key},
     )
 

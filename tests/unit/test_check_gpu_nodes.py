@@ -165,7 +165,7 @@ def test_untolerated_operator_taint_on_the_gpu_pool() -> None:
         assert "logos-test/dedicated=" in f.message and ":NoSchedule" in f.message
         assert "1 node(s) had untolerated taint(s)" in f.message
         assert "{key: logos-test/dedicated, operator: Equal, value: rec-gpu-taint" in f.remediation
-        assert ":NoSchedule-'" in f.remediation and "kubectl taint node gpu-" in f.remediation
+        assert f.remediation.endswith(":NoSchedule-") and "kubectl taint node gpu-" in f.remediation
 
 
 def test_cordoned_and_silent_gpu_nodes() -> None:

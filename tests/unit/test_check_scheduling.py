@@ -81,7 +81,10 @@ def test_the_deployment_is_caused_by_the_scheduling_finding(
 def test_memory_request_bigger_than_any_node_names_request_and_largest_node() -> None:
     found = one("sched_insufficient_memory", "insufficient-resources")
     assert found.severity == Severity.CRITICAL  # no replica runs
-    assert "2 Pod(s) of Deployment/" in found.message
+    assert found.message.startswith("the pod requests 512Gi memory")
+    assert found.message.endswith(
+        "; 2 pod(s) of Deployment taint-tolerant-cache cannot be scheduled"
+    )
     assert "requests 512Gi memory" in found.message
     assert "256Gi allocatable" in found.message
     assert "the largest has 256Gi" in found.remediation
