@@ -267,7 +267,8 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     def finding(cause: str, message: str, on: list[Obj], **facts: Any) -> Finding:
         return CAUSES[cause].finding(
             resource=ObjectRef.of("Pod", pod),
-            message=f"pod {name(pod)} needs {need} {res} and cannot be scheduled: {message}",
+            # The cause first: it is what a clipped first screen must still show.
+            message=f"{message}; pod {name(pod)} needs {need} {res} and cannot be scheduled",
             parent=parent,
             evidence=(*([f"scheduler: {verdict}"] if verdict else []), *ev, *_node_lines(on, res)),
             depends_on=tuple(ObjectRef.of("Node", n) for n in on),
