@@ -164,6 +164,20 @@ def test_pod_affinity_to_pods_that_do_not_exist() -> None:
     assert "0 such pod(s)" in found.message and "kubernetes.io/hostname" in found.message
 
 
+def test_statefulset_pods_are_one_finding_on_the_statefulset_its_symptom_links_to() -> None:
+    found = run("sched_statefulset", WORKLOADS)
+    (sched,) = ours(found)
+    assert (sched.cause, sched.resource.kind, sched.parent) == (
+        "untolerated-taint",
+        "StatefulSet",
+        None,
+    )
+    assert "logos-test/dedicated=batch:NoExecute" in sched.message
+    assert "effect: NoExecute}" in sched.remediation
+    (symptom,) = [f for f in found if f.check == "workloads"]
+    assert symptom.resource == sched.resource and symptom.caused_by == (sched.key,)
+
+
 def test_healthy_and_scaled_to_zero_are_quiet() -> None:
     assert run("sched_healthy") == []
     assert ours(run("healthy_logos")) == []

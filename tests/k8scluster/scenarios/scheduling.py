@@ -448,3 +448,25 @@ def sched_pod_affinity(api: Any, namespace: str) -> None:
         deployment(namespace, "topology-spread-sidecar", 1, pod={"affinity": affinity}),
     )
     wait_placed(api, namespace, "topology-spread-sidecar", running=0, unschedulable=1)
+
+
+@scenario("sched_statefulset")
+def sched_statefulset(api: Any, namespace: str) -> None:
+    """StatefulSet `selector-mismatch-db` (2 replicas) selects the namespace's nodes, which are
+    dedicated (`logos-test/dedicated=batch:NoExecute`): its first pod cannot be placed, and
+    the StatefulSet waits for it before making the second."""
+    dedicated = {"key": "logos-test/dedicated", "value": "batch", "effect": "NoExecute"}
+    own_nodes(api, namespace, "db", 1, taints=[dedicated])
+    sts = deployment(
+        namespace,
+        "selector-mismatch-db",
+        2,
+        pod={
+            "nodeSelector": {role_label(namespace): "db"},
+            "tolerations": tolerate_isolation(namespace),
+        },
+    )
+    sts["kind"] = "StatefulSet"
+    sts["spec"]["serviceName"] = "selector-mismatch-db"
+    client.AppsV1Api(api).create_namespaced_stateful_set(namespace, sts)
+    wait_placed(api, namespace, "selector-mismatch-db", running=0, unschedulable=1)
