@@ -213,19 +213,26 @@ def scheduling(state: ClusterState, config: Config) -> Iterator[Finding]:
     nodes = state.list_of("nodes")
     gpu = owned_pods(state, config)
     groups: dict[tuple[str, str | None, str, str], list[tuple[Obj, Diagnosis, str]]] = {}
+    # Pods of one controller share a spec: one diagnosis per controller and verdict, not one
+    # pass over the nodes per pending pod.
+    seen: dict[tuple[str, str | None, str, str], Diagnosis | None] = {}
     for pod in state.in_scope("pods"):
         if uid(pod) in gpu:
             continue  # gpu-nodes explains it (a GPU pod whose cause is not GPUs stays here)
         said = _verdict(state, pod)
         if said is None:
             continue
-        found = _diagnose(state, pod, parse_verdict(said), said, nodes)
+        owner = _controller(state, pod)
+        known = (owner.kind, owner.namespace, owner.name, said)
+        if known not in seen or owner.kind == "Pod":
+            seen[known] = _diagnose(state, pod, parse_verdict(said), said, nodes)
+        found = seen[known]
         if found is not None:
-            owner = _controller(state, pod)
             key = (owner.kind, owner.namespace, owner.name, found.cause)
             groups.setdefault(key, []).append((pod, found, said))
+    serving = {state.workload_of(p) for p in state.in_scope("pods") if groups and is_ready(p)}
     for members in groups.values():
-        yield _finding(state, members)
+        yield _finding(state, members, serving)
 
 
 def _verdict(state: ClusterState, pod: Obj) -> str | None:
@@ -260,7 +267,11 @@ def _controller(state: ClusterState, pod: Obj) -> ObjectRef:
     return ObjectRef(str(ref.get("kind", "?")), namespace(pod), str(ref.get("name", "?")))
 
 
-def _finding(state: ClusterState, members: list[tuple[Obj, Diagnosis, str]]) -> Finding:
+def _finding(
+    state: ClusterState,
+    members: list[tuple[Obj, Diagnosis, str]],
+    serving: set[ObjectRef | None],
+) -> Finding:
     pods = [p for p, _, _ in members]
     first, found, said = members[0]
     owner, workload = _controller(state, first), state.workload_of(first)
@@ -269,9 +280,6 @@ def _finding(state: ClusterState, members: list[tuple[Obj, Diagnosis, str]]) -> 
         f"pod {name(first)}"
         if owner.kind == "Pod"
         else f"{len(pods)} pod(s) of {top.kind} {top.name}"
-    )
-    serving = workload is not None and any(
-        is_ready(p) for p in state.in_scope("pods") if state.workload_of(p) == workload
     )
     events = [e for p in pods for e in _failed(state, p)]
     waiting = {c for p in pods for c in _waiting_claims(state, p)}
@@ -284,7 +292,7 @@ def _finding(state: ClusterState, members: list[tuple[Obj, Diagnosis, str]]) -> 
         affected=(*(ObjectRef.of("Pod", p) for p in pods), *sorted(waiting)),
         depends_on=found.depends_on,
         # A workload still serving from its other replicas has lost capacity, not the service.
-        severity=Severity.WARNING if serving else None,
+        severity=Severity.WARNING if workload is not None and workload in serving else None,
         **{
             "workload": f"{top.kind}/{top.name}",
             "namespace": namespace(first) or "",
