@@ -128,16 +128,13 @@ def cert_manager(state: ClusterState, config: Config) -> Iterator[Finding]:
             yield _not_installed(state, config, ingresses)
         return
     seen: set[ObjectRef] = set()
-    certs = {(namespace(c), _spec(c).get("secretName")): c for c in state.in_scope("certificates")}
+    certs = {(namespace(c), _secret_name(c)): c for c in state.in_scope("certificates")}
     for ing in ingresses:
         ann = annotations_of(ing)
         kind, issuer = (
             ("ClusterIssuer", ann[CLUSTER_ISSUER])
-            if CLUSTER_ISSUER in ann
-            else (
-                "Issuer",
-                ann[ISSUER],
-            )
+            if ann.get(CLUSTER_ISSUER)
+            else ("Issuer", ann[ISSUER])
         )
         secrets = _secrets(ing)
         affected = [
@@ -166,6 +163,11 @@ def _asks(ing: Obj) -> bool:
 
 def _spec(obj: Obj) -> dict[str, Any]:
     return mapping(obj.get("spec"))
+
+
+def _secret_name(cert: Obj) -> str:
+    value = _spec(cert).get("secretName")
+    return value if isinstance(value, str) else ""
 
 
 def _secrets(ing: Obj) -> list[str]:
@@ -316,7 +318,7 @@ def _certificate(
     ready = _condition(cert, "Ready")
     if ready is not None and ready.get("status") == "True":
         return
-    ns, secret = namespace(cert), str(_spec(cert).get("secretName") or "")
+    ns, secret = namespace(cert), _secret_name(cert)
     ref = ObjectRef.of("Certificate", cert)
     users = [
         ObjectRef.of("Ingress", i)

@@ -346,23 +346,29 @@ def _duplicates(ingresses: list[Obj]) -> Iterator[Finding]:
                 if key not in seen:
                     seen.add(key)
                     claims[key].append(ing)
+    clashes: dict[str, tuple[Obj, list[tuple[str, Obj, list[Obj]]]]] = {}
     for (_, host, path), owners in sorted(claims.items()):
         if len(owners) < 2:
             continue
         owners = sorted(owners, key=lambda o: (str(meta(o).get("creationTimestamp")), name(o)))
         first, *later = owners
         for ing in later:
-            yield CAUSES["duplicate-host"].finding(
-                resource=ObjectRef.of("Ingress", ing),
-                message=f"Ingress {name(ing)} claims {host}{path}, which Ingress "
-                f"{namespace(first)}/{name(first)} (older) claims too",
-                evidence=tuple(
-                    f"{namespace(o)}/{name(o)} created {meta(o).get('creationTimestamp')}"
-                    for o in owners
-                ),
-                host=host,
-                path=path,
-            )
+            entry = clashes.setdefault(f"{namespace(ing)}/{name(ing)}", (ing, []))
+            entry[1].append((f"{host}{path}", first, owners))
+    for _, (ing, items) in sorted(clashes.items()):
+        where, first, owners = items[0]
+        claimed = ", ".join(w for w, _, _ in items)
+        yield CAUSES["duplicate-host"].finding(
+            resource=ObjectRef.of("Ingress", ing),
+            message=f"Ingress {name(ing)} claims {claimed}, which Ingress "
+            f"{namespace(first)}/{name(first)} (older) claims too",
+            evidence=tuple(
+                f"{w}: " + ", ".join(f"{namespace(o)}/{name(o)}" for o in os_)
+                for w, _, os_ in items
+            ),
+            host=where.split("/", 1)[0],
+            path="/" + where.split("/", 1)[1] if "/" in where else "/",
+        )
 
 
 CHECK = Check(

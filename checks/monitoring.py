@@ -98,7 +98,7 @@ def selects(sm: Obj, svc: Obj) -> bool:
     ns_sel = mapping(spec.get("namespaceSelector"))
     if not ns_sel.get("any"):
         allowed: list[str | None] = [
-            n for n in ns_sel.get("matchNames") or [] if isinstance(n, str)
+            n for n in _list(ns_sel.get("matchNames")) if isinstance(n, str)
         ]
         if namespace(svc) not in (allowed or [namespace(sm)]):
             return False
@@ -112,7 +112,7 @@ def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> 
             return False
     for expr in mappings(selector.get("matchExpressions")):
         key, op = str(expr.get("key")), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
+        values = [str(v) for v in _list(expr.get("values"))]
         if op == "In" and labels.get(key) not in values:
             return False
         if op == "NotIn" and key in labels and labels[key] in values:
@@ -122,6 +122,10 @@ def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> 
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _mismatch(sm: Obj, services: list[Obj]) -> Finding:
