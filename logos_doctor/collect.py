@@ -9,18 +9,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-
-from kubernetes import config as k8s_config
-from kubernetes.config.config_exception import ConfigException
+from typing import TYPE_CHECKING
 
 from logos_doctor.config import Config, is_namespace_name
-from logos_doctor.connection import connect
 from logos_doctor.errors import ClusterError, SnapshotError, UsageError
-from logos_doctor.fetch import PAGE_SIZE, Fetcher, FetchOptions, FetchStats
+from logos_doctor.kinds import PAGE_SIZE
 from logos_doctor.objects import name as name_of
 from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState, Scope
+
+if TYPE_CHECKING:
+    from logos_doctor.fetch import FetchStats
 
 # Listed with every run (a single cheap LIST; skipped quietly where RBAC forbids it).
 NAMESPACES = "namespaces"
@@ -101,6 +101,10 @@ def require_namespaces(state: ClusterState) -> None:
 
 def targets(kubeconfig: str | None, contexts: Iterable[str], all_contexts: bool) -> list[Target]:
     """The clusters named by ``--context`` (repeatable) or ``--all-contexts``."""
+    # The client is imported where a cluster is reached: an offline run never pays for it.
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
     if all_contexts:
         try:
             found, _ = k8s_config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
@@ -124,6 +128,9 @@ def fetch_live(
     page_size: int = PAGE_SIZE,
 ) -> tuple[ClusterState, FetchStats]:
     """Fetch a live state; returns ``(ClusterState, stats)``."""
+    from logos_doctor.connection import connect
+    from logos_doctor.fetch import Fetcher, FetchOptions
+
     conn = connect(target.kubeconfig, target.context)
     try:
         # One fetch per process (check, snapshot): its state lives until exit, so freeze it.

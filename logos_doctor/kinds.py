@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Objects per LIST page: big enough that a large cluster takes few round trips, small enough
+# that one page never holds the API server's memory for long.
+PAGE_SIZE = 500
+
 
 @dataclass(frozen=True)
 class Kind:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from logos_doctor.errors import SnapshotError
-from logos_doctor.fetch import strip_configmap, strip_secret
 from logos_doctor.kinds import KINDS
 from logos_doctor.objects import parse_time
+from logos_doctor.redact import REDACT
 from logos_doctor.schema import SchemaMismatch, normalise
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
@@ -117,7 +117,7 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
                     "no API server sends that: the file was edited or corrupted; record it again",
                 ) from None
         items = normalised
-        strip = {"secrets": strip_secret, "configmaps": strip_configmap}.get(plural)
+        strip = REDACT.get(plural)
         clean[plural] = [strip(i) for i in items] if strip else items
     cluster = doc.get("cluster") or {}
     scope_doc = doc.get("scope") or {}

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -27,8 +28,8 @@ from logos_doctor.collect import (
 )
 from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
-from logos_doctor.fetch import PAGE_SIZE, FetchStats
 from logos_doctor.finding import Severity
+from logos_doctor.kinds import PAGE_SIZE
 from logos_doctor.outcome import Outcome, Target
 from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
@@ -37,6 +38,9 @@ from logos_doctor.render.json_out import report_json
 from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
+
+if TYPE_CHECKING:
+    from logos_doctor.fetch import FetchStats
 
 FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 # A file to write what the run cost (requests, bytes, time per phase) to, as JSON: for the

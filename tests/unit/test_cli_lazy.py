@@ -55,3 +55,27 @@ def test_every_lazy_command_is_listed_and_resolves() -> None:
         sub = CliRunner().invoke(cli, [name, "--help"])
         assert sub.exit_code == 0, (name, sub.output)
         assert "Usage:" in sub.output
+
+
+PROBE_THIRD_PARTY = """
+import json, sys
+from logos_doctor.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+def test_an_offline_check_never_imports_the_kubernetes_client() -> None:
+    # Importing the official client costs most of a short run's time; reading a snapshot
+    # reaches no cluster, so it must not pay for it.
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_THIRD_PARTY, "check", "--all", "--snapshot", str(EXAMPLE),
+         "-o", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    top = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "logos_doctor" in top
+    assert "kubernetes" not in top and "urllib3" not in top
