@@ -1,7 +1,8 @@
 """secrets: the Secrets Logos needs exist, with the right type and key names.
 
 Expected Secrets come from the config (``secrets:``, by default the production guide's
-``logos-db-credentials``, ``logos-redis-credentials`` and ``regcred``), from what the
+``logos-db-credentials``, ``logos-redis-credentials`` and ``regcred``, expected where Logos
+is deployed: the configured namespace, or namespaces holding the release), from what the
 workloads in scope reference (env ``secretKeyRef``, ``envFrom``, volumes, imagePullSecrets,
 also a ServiceAccount's), so a Secret that a chart renamed is caught too, and from what the
 kubelet says it could not find.  Only names, types and key names are ever read: the fetcher
@@ -46,6 +47,7 @@ from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, mapping, mappings, name, namespace
 from logos_doctor.registry import Check
+from logos_doctor.release import logos_namespaces
 from logos_doctor.state import ClusterState
 from logos_doctor.workloads import container_states, controllers, is_terminating, phase
 
@@ -325,7 +327,9 @@ def _needs(
     """Every Secret required in scope: configured ones, those workloads reference, and those
     the kubelet could not find for a pod (a pod of an older ReplicaSet may name another)."""
     needs: dict[tuple[str, str], _Need] = {}
-    for ns in state.scope.namespaces or (config.namespace,):
+    # The configured Secrets are the Logos release's: they are expected where Logos is
+    # deployed (logos_namespaces), not in whatever namespace the run looks at.
+    for ns in logos_namespaces(state, config):
         for spec in config.secrets:
             need = needs.setdefault((ns, spec.name), _Need())
             need.type = spec.type

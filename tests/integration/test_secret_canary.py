@@ -140,11 +140,12 @@ def seeded(cluster: Any, api: Any, namespace: str, canary: str, tmp_path: Path) 
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, seeded: str) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         yaml.safe_dump(
             {
+                "namespace": seeded,  # the configured Secrets are expected where Logos runs
                 "secrets": [
                     {"name": "logos-db-credentials", "keys": ["password", "postgres-password"]},
                     {"name": "logos-redis-credentials", "keys": ["redis-password", "missing"]},

@@ -187,6 +187,7 @@ def test_a_secrets_value_appears_in_no_snapshot_and_no_output(
         "stringData": {"token": canary},
     })  # fmt: skip
     config = {
+        "namespace": namespace,  # the configured Secrets are expected where Logos runs
         "secrets": [
             {"name": "logos-api-token", "keys": ["token", "rotation-token"]},
             {"name": "logos-applied", "keys": ["token"], "type": "Opaque"},

@@ -36,7 +36,7 @@ from logos_doctor.objects import ObjectRef, name
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
 from logos_doctor.runner import root_causes, run_checks
-from logos_doctor.state import ClusterState
+from logos_doctor.state import ClusterState, Scope
 from logos_doctor.workloads import container_states
 from recorded import SNAPSHOTS, recorded
 
@@ -319,3 +319,17 @@ def test_a_configmap_the_kubelet_cannot_find_is_not_a_secret() -> None:
     assert any(m.startswith('configmap "') and m.endswith('" not found') for m in waiting)
     report = run_checks(state, [CHECK], replace(config, secrets=()))
     assert list(report.findings) == []
+
+
+def test_the_configured_secrets_are_expected_where_logos_runs_not_where_n_points() -> None:
+    """issue 14 item 7: `check -n kube-system` must not demand logos-db-credentials there."""
+    state, config = recorded("secrets_faults")
+    elsewhere = replace(state, scope=Scope(("kube-system",)))
+    assert run_checks(elsewhere, [CHECK], config).findings == ()
+    # A namespace without the release, with the config pointing elsewhere: only what its own
+    # workloads reference is expected (real_crashloop's worker references no Secret).
+    if (SNAPSHOTS / "real_crashloop.json.gz").exists():
+        real, real_config = recorded("real_crashloop")
+        assert run_checks(real, [CHECK], real_config).findings, "the configured ns: expected"
+        away = replace(real_config, namespace="logos")
+        assert run_checks(real, [CHECK], away).findings == ()
