@@ -238,8 +238,7 @@ def issuance(api: Any, namespace: str, ing: dict, issuer: tuple[str, str], *,
         "metadata": {"name": order_name, "namespace": namespace,
                      "ownerReferences": _owner(cr, "CertificateRequest", f"{CM}/v1")},
         "spec": {"request": request, "issuerRef": ref, "dnsNames": [host]},
-    }, {"url": f"{acme_url}/order/123456789/987654321",
-        "finalizeURL": f"{acme_url}/finalize/123456789/987654321", **order})
+    }, _order_status(acme_url, order))
     if challenge is None:
         return
     _create_cr(api, ACME, "challenges", {
@@ -252,6 +251,20 @@ def issuance(api: Any, namespace: str, ing: dict, issuer: tuple[str, str], *,
                  "type": "HTTP-01", "url": f"{acme_url}/chall-v3/424242/AbCdEf",
                  "solver": {"http01": {"ingress": {"ingressClassName": "nginx"}}}},
     }, challenge)
+
+
+def _order_status(acme_url: str, order: dict) -> dict:
+    # pkg/controller/acmeorders/sync.go: createOrder sets status.url and finalizeURL only when
+    # the ACME server accepted the order; a 4xx there leaves them unset, state "errored",
+    # reason "Failed to create Order: <err>"; setOrderState stamps failureTime on any failure
+    # state (pkg/acme IsFailureState: invalid, expired, errored).
+    status = dict(order)
+    if status.get("state") in ("invalid", "expired", "errored"):
+        status["failureTime"] = crds.now()
+    if not str(status.get("reason") or "").startswith("Failed to create Order"):
+        status["url"] = f"{acme_url}/order/123456789/987654321"
+        status["finalizeURL"] = f"{acme_url}/finalize/123456789/987654321"
+    return status
 
 
 def _pending(message: str) -> dict:
@@ -333,7 +346,7 @@ def edge_cert_manager_chain(api: Any, namespace: str) -> None:
                 '"invalid" state: ')
     issuance(api, namespace, ings["c"], ("ClusterIssuer", crds.CLUSTER_ISSUER),
              request_ready=_failed(failed_c), cert_issuing=_issuing_failed(failed_c),
-             order={"state": "invalid", "reason": ""},
+             order={"state": "invalid"},
              challenge={"processing": False, "presented": False, "state": "invalid",
                         "reason": authz})
 
@@ -432,8 +445,8 @@ def edge_healthy(api: Any, namespace: str) -> dict[str, Any]:
     ing = api.sanitize_for_serialization(
         client.NetworkingV1Api(api).read_namespaced_ingress("logos", namespace))
     # pkg/controller/certificates/readiness: every policy passes -> Ready=True, reason
-    # "Ready", message "Certificate is up to date and has not expired"; the issuing
-    # controller then sets Issuing=False... it removes the Issuing condition on success.
+    # "Ready", message "Certificate is up to date and has not expired"; on success the
+    # issuing controller removes the Issuing condition, so there is none.
     ready = crds.ready_condition("True", "Ready", "Certificate is up to date and has not expired")
     cert = _create_cr(api, CM, "certificates", {
         "apiVersion": f"{CM}/v1", "kind": "Certificate",
