@@ -36,10 +36,12 @@ Why these choices:
   network for sandbox "ID": failed to find network info for sandbox "ID"``), after a
   ``MissingClusterDNS`` warning (the kubelet has no cluster DNS).  A bridge would let pod
   traffic be forwarded off the machine.
-* Registry names never resolve (``nxdomain``), so no image can come from a public
-  registry by name; an image naming some other IP address literally is not blocked by
-  containerd's configuration: images on the node name 127.0.0.1 or a host under
-  ``.invalid`` only.
+* containerd's registry hosts directory sends every registry it does not know (a public
+  one, an IP address) to the closed local port, through containerd's ``_default`` hosts
+  entry: pulling ``postgres:16`` fails with ``failed to do request: Head
+  "http://127.0.0.1:P/v2/library/postgres/manifests/16?ns=docker.io": dial tcp
+  127.0.0.1:P: connect: connection refused``.  Only ``registry.invalid`` goes to the
+  resolver, which resolves nothing.
 * The kubelet sets six kernel sysctls at start (vm.overcommit_memory=1, kernel.panic=10,
   kernel.panic_on_oops=1 ...).  It runs in a mount namespace of its own in which the
   /proc/sys files that differ are covered by files holding the values it wants, so it
@@ -89,6 +91,7 @@ TOOLBOX_REPO = "acme/nginx-tls"
 TOOLBOX_TAG = "v1.2"
 PRIVATE_REPO = "acme/x509-exporter"
 PRIVATE_TAG = "v2.0.1"
+UNRESOLVABLE_REGISTRY = "registry.invalid"
 PROCS = ("nxdomain", "registry-open", "registry-auth", "containerd", "kubelet")
 # The sysctls the kubelet insists on (pkg/kubelet/cm/container_manager_linux.go).
 KUBELET_SYSCTLS = {
@@ -492,6 +495,22 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 """
 
 
+def write_registry_hosts(certs_d: Path, registries: dict[str, str]) -> None:
+    """containerd's registry hosts (read at every pull): plain HTTP to the local registries
+    (open, auth, and the closed port), ``registry.invalid`` left to the resolver (which
+    resolves nothing), and every other host, names and IP addresses alike, sent to the
+    closed local port: no pull can ever leave the machine."""
+    def hosts(directory: str, server: str) -> None:
+        (certs_d / directory).mkdir(parents=True, exist_ok=True)
+        (certs_d / directory / "hosts.toml").write_text(
+            f'server = "{server}"\n\n[host."{server}"]\n  capabilities = ["pull", "resolve"]\n')
+
+    for host in registries.values():
+        hosts(host, f"http://{host}")
+    hosts(UNRESOLVABLE_REGISTRY, f"https://{UNRESOLVABLE_REGISTRY}")
+    hosts("_default", f"http://{registries['closed']}")
+
+
 def _registry_config(root: Path, port: int, htpasswd: Path | None) -> str:
     cfg: dict[str, Any] = {
         "version": 0.1,
@@ -652,15 +671,7 @@ def _up(state: Any, rec: dict[str, Any], bin_dir: Path) -> None:
         _wait(rec, f"registry-{kind} on port {ports[kind]}", f"registry-{kind}",
               lambda p=ports[kind]: _port_open(p), 30)
 
-    # containerd: plain HTTP to the two local registries; every other host is left to the
-    # resolver, which resolves nothing.
-    for kind in ("open", "auth"):
-        host = rec["registries"][kind]
-        hdir = d / "containerd" / "certs.d" / host
-        hdir.mkdir(parents=True, exist_ok=True)
-        (hdir / "hosts.toml").write_text(
-            f'server = "http://{host}"\n\n[host."http://{host}"]\n'
-            f'  capabilities = ["pull", "resolve"]\n')
+    write_registry_hosts(d / "containerd" / "certs.d", rec["registries"])
     (d / "cni" / "10-loopback.conflist").write_text(json.dumps({
         "cniVersion": "1.0.0", "name": "logos-test-loopback",
         "plugins": [{"type": "loopback"}]}))

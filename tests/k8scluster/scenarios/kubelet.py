@@ -242,18 +242,18 @@ def real_image_pull_secret(api: Any, namespace: str) -> None:
 def real_registry_refused(api: Any, namespace: str) -> None:
     """Nothing listens on the registry's port (a registry that is down): connection
     refused."""
-    port = int(realnode.registry("closed").rsplit(":", 1)[1])
-    if realnode._port_open(port):  # someone took the port since: find another closed one
-        port = free_port()
-    _pull_failure(api, namespace, "web", f"127.0.0.1:{port}/{realnode.TOOLBOX_REPO}:"
-                                         f"{realnode.TOOLBOX_TAG}")
+    host = realnode.registry("closed")
+    if realnode._port_open(int(host.rsplit(":", 1)[1])):
+        raise RuntimeError(f"{host}, the real node's closed registry port, now has a listener")
+    _pull_failure(api, namespace, "web",
+                  f"{host}/{realnode.TOOLBOX_REPO}:{realnode.TOOLBOX_TAG}")
 
 
 @scenario("real_registry_unresolvable")
 def real_registry_unresolvable(api: Any, namespace: str) -> None:
     """The registry host does not resolve (a typo in the registry name)."""
-    _pull_failure(api, namespace, "web",
-                  f"registry.invalid/{realnode.TOOLBOX_REPO}:{realnode.TOOLBOX_TAG}")
+    _pull_failure(api, namespace, "web", f"{realnode.UNRESOLVABLE_REGISTRY}/"
+                                         f"{realnode.TOOLBOX_REPO}:{realnode.TOOLBOX_TAG}")
 
 
 # --------------------------------------------------------------------------- config
