@@ -126,10 +126,13 @@ def test_bad_image_on_logos_chat_is_one_tree_ending_at_the_image(
     assert chat[0]["caused_by"] == [
         {"check": "image-pull", "cause": "image-not-found", "resource": pulls[0]["resource"]}
     ]
-    # The human output says so, with the "because:" line under the Deployment.
-    plain = doctor(cluster, namespace, tmp_path, config, "--all", fmt="plain").stdout
-    line = next(x for x in plain.splitlines() if "workloads/rollout-stuck" in x)
-    assert f"image-pull/image-not-found Pod/{namespace}/{pulls[0]['resource']['name']}" in line
+    # The human output says so: the Deployment's entry says "because:" of the pull.
+    plain = doctor(cluster, namespace, tmp_path, config, "--all", fmt="plain").stdout.splitlines()
+    start = next(i for i, x in enumerate(plain) if "workloads/rollout-stuck" in x)
+    entry = [plain[start]] + [x for x in plain[start + 1 : start + 4] if x.startswith("    ")]
+    text = " ".join(x.strip() for x in entry)  # as read, not as wrapped
+    pod = pulls[0]["resource"]["name"]
+    assert f"because: image-pull/image-not-found on Pod/{namespace}/{pod}" in text
 
 
 def test_crash_loops_and_oom_kills(build: Any, cluster: Any, namespace: str,
