@@ -193,3 +193,27 @@ def test_no_servicemonitor_for_logos_and_a_monitoring_namespace_out_of_sight() -
     assert [(f.cause, f.severity) for f in found] == [("servicemonitor-missing", Severity.WARNING)]
     # The monitoring namespace was not fetched: not seen, not judged.
     assert not findings("edge_monitoring_missing", [MONITORING], monitoring_namespace="monitoring")
+
+
+def test_the_edge_config_keys_are_read_and_checked() -> None:
+    from logos_doctor.config import Config, apply_config
+    from logos_doctor.errors import ConfigError
+
+    config = apply_config(
+        Config(),
+        {"ingress": {"certificateWarningDays": 30}, "monitoring": {"namespace": "prom"}},
+        "test",
+    )
+    assert (config.certificate_warning_days, config.monitoring_namespace) == (30, "prom")
+    assert (Config().certificate_warning_days, Config().monitoring_namespace) == (14, "monitoring")
+    for bad in (
+        {"ingress": {"certificateWarningDay": 3}},
+        {"ingress": {"certificateWarningDays": "14"}},
+        {"ingress": {"certificateWarningDays": -1}},
+        {"monitoring": {"namespace": "Not A Namespace"}},
+    ):
+        try:
+            apply_config(Config(), bad, "test")
+        except ConfigError:
+            continue
+        raise AssertionError(f"accepted {bad}")
