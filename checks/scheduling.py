@@ -355,7 +355,11 @@ def _diagnose(
     if not rest:
         # The verdict blames only node selection, yet nodes in the state would take the pod:
         # the nodes changed since the scheduler's last try.  Say so, quoting it.
-        return Diagnosis("unknown", f"the scheduler says: {verdict.said()}")
+        return Diagnosis(
+            "unknown",
+            f"the scheduler says: {verdict.said()}; yet {len(usable)} node(s) would take the "
+            "pod now: the nodes changed since its last try",
+        )
     kind = max(rest, key=lambda k: (rest[k], -_ORDER.index(k) if k in _ORDER else -99))
     on = f" (on the nodes it may use: {_histogram(rest, verdict)})"
     if kind in ("insufficient", "too-many-pods"):

@@ -6,6 +6,7 @@ Deployment blocked by a taint is `insufficient-memory-report`, and so on)."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -275,3 +276,40 @@ def test_a_taint_named_by_an_older_scheduler_is_read() -> None:
         "dedicated: search",
     )
     assert parse_verdict('running PreBind plugin "VolumeBinding": binding volumes').total is None
+
+
+def _edited(scenario: str, edit: Any) -> ClusterState:
+    state, _ = recorded(scenario)
+    objects = copy.deepcopy(dict(state.objects))
+    edit(objects)
+    return ClusterState.build(objects, now=state.now, scope=state.scope, cluster=state.cluster)
+
+
+def test_a_verdict_the_nodes_no_longer_bear_out_is_unknown_and_quoted() -> None:
+    """The node was relabelled after the scheduler's last try: its verdict (selector) no
+    longer holds, and the check says so instead of inventing a cause."""
+
+    def relabel(objects: dict[str, Any]) -> None:
+        for node in objects["nodes"]:
+            labels = node["metadata"]["labels"]
+            for key in [k for k, v in labels.items() if k.startswith("logos-test/sched-")]:
+                labels[key] = "nvme"
+
+    (found,) = ours(
+        run("sched_selector_mismatch", state=_edited("sched_selector_mismatch", relabel))
+    )
+    assert (found.cause, found.severity) == ("unknown", Severity.WARNING)
+    assert "didn't match Pod's node affinity/selector" in found.message
+    assert "the nodes changed since its last try" in found.message
+
+
+def test_a_message_that_is_no_fit_verdict_is_unknown_and_quoted() -> None:
+    def no_nodes(objects: dict[str, Any]) -> None:
+        for pod in objects["pods"]:
+            for cond in pod["status"].get("conditions") or []:
+                if cond["type"] == "PodScheduled":
+                    cond["message"] = "no nodes available to schedule pods"
+
+    (found,) = ours(run("sched_claim_missing", state=_edited("sched_claim_missing", no_nodes)))
+    assert found.cause == "unknown"
+    assert "the scheduler says: no nodes available to schedule pods" in found.message
