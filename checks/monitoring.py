@@ -10,7 +10,7 @@ name no Service has, yields no target and no error anywhere: the dashboards just
 The Logos Services are those carrying the release labels (config ``releaseLabels``); the
 Logos ServiceMonitor is one that selects them, or one carrying those labels itself.  Nothing
 is said when the ServiceMonitor CRD is not served or the monitoring namespace was not
-fetched (add it with ``-n``): what was not seen is not judged.
+fetched (a run scoped to ``-n logos``; use ``-A``): what was not seen is not judged.
 """
 
 from __future__ import annotations
