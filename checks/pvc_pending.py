@@ -239,12 +239,18 @@ def _finding(state: ClusterState, c: _Claim, cause: str, message: str, **kw: Any
     severity = kw.pop("severity", None)
     if severity is None and CAUSES[cause].severity == Severity.WARNING and c.blocked:
         severity = Severity.CRITICAL  # a claim that holds pods back is an outage
+    pods = tuple(ObjectRef.of("Pod", p) for p in c.blocked)
+    # A claim waiting for its first consumer waits for the pod, not the other way round: the
+    # scheduling check's finding on the pod (which lists this claim as affected) explains it.
+    waits = cause == "consumer-unschedulable"
+    if waits:
+        kw["depends_on"] = (*kw.get("depends_on", ()), *pods)
     return CAUSES[cause].finding(
         resource=c.ref,
         parent=c.parent,
         message=message + blocks,
         evidence=(*evidence(c.events, state.now), *_pod_evidence(state, c.blocked)),
-        affected=tuple(ObjectRef.of("Pod", p) for p in c.blocked),
+        affected=() if waits else pods,
         namespace=c.ref.namespace,
         severity=severity,
         **kw,

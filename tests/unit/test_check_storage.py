@@ -113,7 +113,8 @@ def test_a_handed_back_claim_is_diagnosed_by_what_it_waits_for_now() -> None:
     # Claim "provisioning-failed", pod "node-gone": names that would mislead a name matcher.
     (f,) = findings("selected_node_gone_unplaceable")
     assert (f.cause, f.resource.name) == ("consumer-unschedulable", "provisioning-failed")
-    assert f.severity == Severity.CRITICAL and [p.name for p in f.affected] == ["node-gone"]
+    # The claim waits for its pod: the pod's scheduling finding explains the claim's.
+    assert f.severity == Severity.CRITICAL and [p.name for p in f.depends_on] == ["node-gone"]
     assert any("didn't match Pod's node affinity/selector" in e for e in f.evidence)
     # The old "node not found" is kept as history in the evidence, never as the cause.
     assert any('ProvisioningFailed' in e and 'not found' in e for e in f.evidence)
@@ -299,7 +300,7 @@ def test_claim_waiting_on_a_pod_the_scheduler_rejects() -> None:
     (f,) = findings("consumer_unschedulable")
     assert (f.cause, f.severity, f.resource.name) == ("consumer-unschedulable", Severity.CRITICAL,
                                                       "warehouse")
-    assert [p.name for p in f.affected] == ["loader"]
+    assert [p.name for p in f.depends_on] == ["loader"] and not f.affected
     assert any("Insufficient cpu" in e for e in f.evidence)
 
 
