@@ -17,6 +17,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -79,6 +80,11 @@ def check(
     checks: tuple[str, ...] = NAMESPACED_CHECKS,
     timeout: float = 5,
 ) -> Run:
+    if "--config" not in extra:
+        # The Logos expectations (its Secrets) apply where Logos is deployed: say it is here.
+        config = Path(tempfile.gettempdir()) / f"logos-doctor-faults-{namespace}.yaml"
+        config.write_text(yaml.safe_dump({"namespace": namespace}))
+        extra = (*extra, "--config", str(config))
     args = [
         sys.executable,
         "-m",
