@@ -355,7 +355,8 @@ def _certificate(
         return  # issuance under way, nothing failed yet: too early to tell
     yield CAUSES["certificate-not-ready"].finding(
         resource=ref,
-        message=f"Certificate {name(cert)} is not Ready ({_says(ready)})",
+        message=f"Certificate {name(cert)} is not Ready ({_says(ready)})"
+        + (f"; last issuance: {_says(issuing)}" if issuing is not None else ""),
         evidence=tuple(evidence),
         affected=tuple(affected[1:]),
         severity=severity,
@@ -395,7 +396,7 @@ def _request(
             lines.append(f"CertificateRequest {name(request)}: {_says(cond)}")
             break
     else:
-        if ready is None or ready.get("reason") != "Failed":
+        if ready is None or ready.get("reason") not in ("Failed", "Denied"):
             return
     yield CAUSES["request-failed"].finding(
         resource=ObjectRef.of("CertificateRequest", request),

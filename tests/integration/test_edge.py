@@ -107,9 +107,10 @@ def test_cert_manager_chain_roots_at_issuer_or_challenge(cluster: Any, api: Any,
     roots = {(f["cause"], f["resource"]["kind"]) for f in ours(doc) if f["root_cause"]}
     assert roots == {("issuer-missing", "ClusterIssuer"), ("issuer-not-ready", "Issuer"),
                      ("challenge-failed", "Challenge"), ("challenge-pending", "Challenge"),
-                     ("rate-limited", "Order")}
+                     ("rate-limited", "Order"), ("order-failed", "Order"),
+                     ("certificate-not-ready", "Certificate")}
     secrets = [f for f in ours(doc) if f["cause"] == "tls-secret-missing"]
-    assert len(secrets) == 5
+    assert len(secrets) == 7
     assert all(s["caused_by"][0]["check"] == "cert-manager" for s in secrets)
 
 

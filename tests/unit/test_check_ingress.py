@@ -132,12 +132,16 @@ def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
         ("challenge-failed", "tls-c"),
         ("challenge-pending", "tls-d"),
         ("rate-limited", "tls-e"),
+        ("order-failed", "tls-f"),
+        ("certificate-not-ready", "tls-g"),
     }
     by_kind = {c: f for (c, _), f in cm.items()}
     assert "ErrRegisterACMEAccount" in by_kind["issuer-not-ready"].message
     assert "403 urn:ietf:params:acme:error:unauthorized" in by_kind["challenge-failed"].message
     assert "failed to perform self check" in by_kind["challenge-pending"].message
     assert "retry after 2026-12-06T02:00:00Z" in by_kind["rate-limited"].message
+    assert "No order for ID" in by_kind["order-failed"].message
+    assert "has failed to complete and will be retried" in by_kind["certificate-not-ready"].message
     assert any(
         'Referenced "ClusterIssuer" not found' in e for e in by_kind["issuer-missing"].evidence
     )
@@ -145,7 +149,7 @@ def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
     # Secret's finding and its Ingress's, never the other way round.
     roots = {f.key for f, _ in root_causes(found)}
     assert roots == {f.key for f in cm.values()}
-    for letter in "abcde":
+    for letter in "abcdefg":
         secret = next(f for f in found if ident(f.resource) == ("Secret", ns, f"tls-{letter}"))
         assert secret.cause == "tls-secret-missing" and len(secret.caused_by) == 1
         assert secret.caused_by[0].check == "cert-manager"

@@ -290,9 +290,10 @@ def _issuing_failed(request_message: str) -> dict:
 
 @scenario("edge_cert_manager_chain")
 def edge_cert_manager_chain(api: Any, namespace: str) -> None:
-    """Five Ingresses asking cert-manager, each stuck at another link of the chain: a
+    """Ingresses asking cert-manager, each stuck at another link of the chain: a
     ClusterIssuer that does not exist, an Issuer that is not Ready, a challenge the ACME
-    server refused, one whose self check fails, an order refused for rate limits."""
+    server refused, one whose self check fails, an order refused for rate limits, an order
+    the ACME server lost, and a Certificate whose failed request was deleted."""
     crds.ensure(api)
     ingress_class(api)
     create(api, web_services(namespace))
@@ -304,6 +305,8 @@ def edge_cert_manager_chain(api: Any, namespace: str) -> None:
         ("c", "c.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
         ("d", "d.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
         ("e", "e.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
+        ("f", "f.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
+        ("g", "g.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
     ):
         body = ingress(namespace, f"ing-{key}", host, f"tls-{key}", annotations=ann)
         ings[key] = client.NetworkingV1Api(api).create_namespaced_ingress(namespace, body)
@@ -380,6 +383,26 @@ def edge_cert_manager_chain(api: Any, namespace: str) -> None:
     issuance(api, namespace, ings["e"], ("ClusterIssuer", crds.CLUSTER_ISSUER),
              request_ready=_failed(failed_e), cert_issuing=_issuing_failed(failed_e),
              order={"state": "errored", "reason": limited})
+
+    # (f) acmeorders/sync.go: the ACME server answers 4xx when the order is read back ->
+    # state "errored", reason "Failed to retrieve Order resource: <acme error>" (the detail is
+    # the ACME server's); no Challenge failed.
+    order_f = f"tls-f-1-{_hash(namespace, 'tls-f', 'order')}"
+    gone = ("Failed to retrieve Order resource: 404 urn:ietf:params:acme:error:malformed: "
+            "No order for ID 987654321")
+    failed_f = (f'Failed to wait for order resource "{order_f}" to become ready: order is in '
+                f'"errored" state: {gone}')
+    issuance(api, namespace, ings["f"], ("ClusterIssuer", crds.CLUSTER_ISSUER),
+             request_ready=_failed(failed_f), cert_issuing=_issuing_failed(failed_f),
+             order={"state": "errored", "reason": gone})
+
+    # (g) The failed CertificateRequest was deleted by hand (a common "retry" step): the
+    # Certificate keeps Issuing=False and its lastFailureTime, and the trigger controller
+    # waits out its back-off before making a new request; nothing beneath it says why.
+    issuance(api, namespace, ings["g"], ("ClusterIssuer", crds.CLUSTER_ISSUER),
+             request_ready=_failed(failed_f), cert_issuing=_issuing_failed(failed_f))
+    _custom(api).delete_namespaced_custom_object(CM, "v1", namespace, "certificaterequests",
+                                                 "tls-g-1")
 
 
 # =========================================================================== monitoring
