@@ -271,3 +271,37 @@ def test_a_statefulset_refused_pods_by_quota_is_reported_at_once() -> None:
         affected=(f.resource,),
     )
     assert next(x for x in correlate([f, quota]) if x.key == f.key).caused_by == (quota.key,)
+
+
+def test_a_pod_the_kubelet_cannot_mount_blocks_its_deployment_at_once() -> None:
+    """FailedMount is the kubelet's verdict, not a pod on its way: no grace period."""
+    from logos_doctor.checks.secrets import CHECK as SECRETS
+
+    state, config = recorded("secret_blocks_chat")
+    report = run_checks(state, [CHECK, SECRETS], config)
+    (dep,) = [
+        f
+        for f in report.findings
+        if (f.resource.kind, f.resource.name) == ("Deployment", "logos-completion")
+    ]
+    assert any("ContainerCreating: FailedMount" in x for x in dep.evidence)
+    assert {(k.check, k.resource.name) for k in dep.caused_by} == {
+        ("secrets", "logos-tls"),
+        ("secrets", "logos-s3-credentials"),
+    }
+
+
+def test_the_controllers_deadline_verdict_depends_on_the_new_replicaset() -> None:
+    state, _ = recorded("chat_rollout_deadline_exceeded")
+    ns = state.scope.namespaces[0]  # type: ignore[index]
+    dep = state.get("Deployment", ns, "logos-chat")
+    assert dep is not None
+    newest = max(
+        state.children(dep, "ReplicaSet"),
+        key=lambda rs: int(meta(rs)["annotations"]["deployment.kubernetes.io/revision"]),
+    )
+    (f,) = [
+        f for f in run(state, "chat_rollout_deadline_exceeded") if f.resource.kind == "Deployment"
+    ]
+    assert f.cause == "rollout-stuck"
+    assert ObjectRef.of("ReplicaSet", newest) in f.depends_on
