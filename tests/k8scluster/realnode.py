@@ -442,6 +442,12 @@ def _shim_pids(address: str) -> list[int]:
     return found
 
 
+def _other_real_nodes(cgroup_root: str | None) -> list[str]:
+    """The cgroup roots of other clusters' real nodes running on this machine."""
+    return [p.name for p in Path("/sys/fs/cgroup/memory").glob(f"{CGROUP_PREFIX}*")
+            if p.name != cgroup_root]
+
+
 def _has_address(ip: str) -> bool:
     out = _run("ip", "-o", "-4", "addr", "show", "dev", "lo", check=False).stdout
     return f" {ip}/" in out
@@ -640,11 +646,12 @@ def _up(state: Any, rec: dict[str, Any], bin_dir: Path) -> None:
     rec["mounted"] = str(d)
     state.save()
     _run("mount", "--make-rshared", str(d))
+    cgroup_root, dns_ip = _instance()
     if not _has_address(NODE_IP):
         _run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo")
         rec["added_address"] = NODE_IP
-        state.save()
-    cgroup_root, dns_ip = _instance()
+    elif not _other_real_nodes(cgroup_root):  # left by a real node that was not stopped
+        rec["added_address"] = NODE_IP
     rec["cgroup_root"], rec["dns_ip"] = cgroup_root, dns_ip
     state.save()
     _make_cgroups(cgroup_root)
@@ -777,9 +784,7 @@ def _stop(rec: dict[str, Any]) -> None:
     d = node_dir()
     if d.exists():
         _unmount_all(d)
-    others = [p for p in Path("/sys/fs/cgroup/memory").glob(f"{CGROUP_PREFIX}*")
-              if p.name != cgroup_root]
-    if rec.get("added_address") and not others:  # another cluster's real node may use it
+    if rec.get("added_address") and not _other_real_nodes(cgroup_root):  # else still used
         _run("ip", "addr", "del", f"{rec['added_address']}/32", "dev", "lo", check=False)
 
 
