@@ -122,8 +122,10 @@ GRACE = timedelta(minutes=2)
 # An OOM kill this recent is worth a warning even when the container runs again.
 RECENT_OOM = timedelta(hours=1)
 # The kubelet's crash back-off grows from 10 s to 5 min (MaxContainerBackOff, pkg/kubelet/
-# kubelet.go) and is forgotten once a container has run 2 x 5 min without exiting
-# (client-go util/flowcontrol/backoff.go): a restart within this window is part of a loop.
+# kubelet.go; a node may set another maximum since KEP-4603, crashLoopBackOff.
+# maxContainerRestartPeriod) and is forgotten once a container has run 2 x 5 min without
+# exiting (client-go util/flowcontrol/backoff.go): a restart within this window is part of
+# a loop.
 CRASH_WINDOW = timedelta(minutes=10)
 # Without back-off events (expired after the API server's --event-ttl, 1 h by default), this
 # many restarts with short runs, the last one within CRASH_WINDOW, is a loop.
