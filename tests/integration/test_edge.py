@@ -93,6 +93,7 @@ def test_tls_faults_each_named_on_its_secret(cluster: Any, api: Any, namespace: 
         ("certificate-host-mismatch", "Secret", "wildcard-all-hosts"),
         ("tls-secret-missing", "Secret", "present-tls"),
         ("tls-secret-missing-keys", "Secret", "tls-complete"),
+        ("certificate-unreadable", "Secret", "pem-bundle"),
         ("certificate-expiring", "Secret", "long-lived-cert"),
         ("ingress-class-missing", "Ingress", "classy"),
         ("duplicate-host", "Ingress", "dup-b"),
@@ -108,9 +109,10 @@ def test_cert_manager_chain_roots_at_issuer_or_challenge(cluster: Any, api: Any,
     assert roots == {("issuer-missing", "ClusterIssuer"), ("issuer-not-ready", "Issuer"),
                      ("challenge-failed", "Challenge"), ("challenge-pending", "Challenge"),
                      ("rate-limited", "Order"), ("order-failed", "Order"),
-                     ("certificate-not-ready", "Certificate")}
+                     ("certificate-not-ready", "Certificate"),
+                     ("request-failed", "CertificateRequest")}
     secrets = [f for f in ours(doc) if f["cause"] == "tls-secret-missing"]
-    assert len(secrets) == 7
+    assert len(secrets) == 8
     assert all(s["caused_by"][0]["check"] == "cert-manager" for s in secrets)
 
 

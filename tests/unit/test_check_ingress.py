@@ -60,6 +60,8 @@ def test_every_way_a_tls_secret_or_certificate_breaks_is_named_on_the_secret() -
         ("tls-broken", "www"): Severity.CRITICAL,
         ("tls-broken", "gone"): Severity.CRITICAL,
         ("tls-broken", "nokey"): Severity.CRITICAL,
+        ("certificate-unreadable", "pem-bundle"): Severity.CRITICAL,
+        ("tls-broken", "garbled"): Severity.CRITICAL,
     }
     # The valid certificate (in `expired-tls`) and the wildcard that covers its host are quiet.
     assert not [f for f in found.values() if f.resource.name in ("expired-tls", "tls-wild")]
@@ -124,7 +126,7 @@ def test_the_healthy_edge_gives_no_warning() -> None:
 def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
     found = findings("edge_cert_manager_chain")
     cm = by_cause([f for f in found if f.check == "cert-manager"])
-    keys = {(c, n.split("-1-")[0]) for c, n in cm}
+    keys = {(c, n.split("-1")[0]) for c, n in cm}
     ns = found[0].resource.namespace
     assert keys == {
         ("issuer-missing", f"letsencrypt-prod-{ns}"),
@@ -134,6 +136,7 @@ def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
         ("rate-limited", "tls-e"),
         ("order-failed", "tls-f"),
         ("certificate-not-ready", "tls-g"),
+        ("request-failed", "tls-h"),
     }
     by_kind = {c: f for (c, _), f in cm.items()}
     assert "ErrRegisterACMEAccount" in by_kind["issuer-not-ready"].message
@@ -141,6 +144,7 @@ def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
     assert "failed to perform self check" in by_kind["challenge-pending"].message
     assert "retry after 2026-12-06T02:00:00Z" in by_kind["rate-limited"].message
     assert "No order for ID" in by_kind["order-failed"].message
+    assert "requests a commonName that is not present" in by_kind["request-failed"].message
     assert "has failed to complete and will be retried" in by_kind["certificate-not-ready"].message
     assert any(
         'Referenced "ClusterIssuer" not found' in e for e in by_kind["issuer-missing"].evidence
@@ -149,7 +153,7 @@ def test_cert_manager_names_the_link_of_the_chain_that_fails() -> None:
     # Secret's finding and its Ingress's, never the other way round.
     roots = {f.key for f, _ in root_causes(found)}
     assert roots == {f.key for f in cm.values()}
-    for letter in "abcdefg":
+    for letter in "abcdefgh":
         secret = next(f for f in found if ident(f.resource) == ("Secret", ns, f"tls-{letter}"))
         assert secret.cause == "tls-secret-missing" and len(secret.caused_by) == 1
         assert secret.caused_by[0].check == "cert-manager"

@@ -131,11 +131,16 @@ def edge_tls_faults(api: Any, namespace: str) -> None:
                    "Opaque"),
         tls_secret(namespace, "tls-complete", {"tls.crt": valid[0]}, "Opaque"),
         tls_secret(namespace, "expired-tls", {"tls.crt": valid[0], "tls.key": valid[1]}),
+        # The API server checks only that a kubernetes.io/tls Secret has both keys.
+        tls_secret(namespace, "pem-bundle", {
+            "tls.crt": b"-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
+            "tls.key": valid[1]}),
         ingress(namespace, "fresh", "exp.logos.example.com", "renewed-2099-cert"),
         ingress(namespace, "soon", "soon.logos.example.com", "long-lived-cert"),
         ingress(namespace, "www", "www.logos.example.com", "wildcard-all-hosts"),
         ingress(namespace, "api", "api.logos.example.com", "tls-wild"),
         ingress(namespace, "gone", "gone.logos.example.com", "present-tls"),
+        ingress(namespace, "garbled", "garbled.logos.example.com", "pem-bundle"),
         ingress(namespace, "opaque", "ok.logos.example.com", "kubernetes-io-tls", path="/o"),
         ingress(namespace, "nokey", "ok.logos.example.com", "tls-complete", path="/k"),
         ingress(namespace, "ok", "ok.logos.example.com", "expired-tls"),
@@ -307,6 +312,7 @@ def edge_cert_manager_chain(api: Any, namespace: str) -> None:
         ("e", "e.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
         ("f", "f.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
         ("g", "g.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
+        ("h", "h.logos.example.com", {"cert-manager.io/cluster-issuer": crds.CLUSTER_ISSUER}),
     ):
         body = ingress(namespace, f"ing-{key}", host, f"tls-{key}", annotations=ann)
         ings[key] = client.NetworkingV1Api(api).create_namespaced_ingress(namespace, body)
@@ -403,6 +409,16 @@ def edge_cert_manager_chain(api: Any, namespace: str) -> None:
              request_ready=_failed(failed_f), cert_issuing=_issuing_failed(failed_f))
     _custom(api).delete_namespaced_custom_object(CM, "v1", namespace, "certificaterequests",
                                                  "tls-g-1")
+
+    # (h) certificaterequests/acme/acme.go: a CSR whose commonName is not among its DNS names
+    # is refused before any Order: reporter.Failed(cr, err, "InvalidOrder", message) with
+    # err `%q does not exist in %s or %s` (Go prints the lists as [a b]).
+    invalid = ("The CSR PEM requests a commonName that is not present in the list of dnsNames "
+               "or ipAddresses. If a commonName is set, ACME requires that the value is also "
+               'present in the list of dnsNames or ipAddresses: "logos.example.com" does not '
+               "exist in [h.logos.example.com] or []")
+    issuance(api, namespace, ings["h"], ("ClusterIssuer", crds.CLUSTER_ISSUER),
+             request_ready=_failed(invalid), cert_issuing=_issuing_failed(invalid))
 
 
 # =========================================================================== monitoring
