@@ -110,6 +110,9 @@ def ingress_class(api: Any) -> None:
 # =========================================================================== TLS faults
 
 
+NOT_A_CERTIFICATE = b"-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"
+
+
 @scenario("edge_tls_faults")
 def edge_tls_faults(api: Any, namespace: str) -> None:
     """Ingresses whose TLS Secret or certificate is broken in every way, one valid one, a
@@ -132,9 +135,7 @@ def edge_tls_faults(api: Any, namespace: str) -> None:
         tls_secret(namespace, "tls-complete", {"tls.crt": valid[0]}, "Opaque"),
         tls_secret(namespace, "expired-tls", {"tls.crt": valid[0], "tls.key": valid[1]}),
         # The API server checks only that a kubernetes.io/tls Secret has both keys.
-        tls_secret(namespace, "pem-bundle", {
-            "tls.crt": b"-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
-            "tls.key": valid[1]}),
+        tls_secret(namespace, "pem-bundle", {"tls.crt": NOT_A_CERTIFICATE, "tls.key": valid[1]}),
         ingress(namespace, "fresh", "exp.logos.example.com", "renewed-2099-cert"),
         ingress(namespace, "soon", "soon.logos.example.com", "long-lived-cert"),
         ingress(namespace, "www", "www.logos.example.com", "wildcard-all-hosts"),
