@@ -62,6 +62,12 @@ UNABLE = re.compile(
     r"(?P<err>.*)$",
     re.S,
 )
+# pkg/kubelet/volumemanager/populator/desired_state_of_world_populator.go: "error processing
+# PVC %s/%s: %v" with the API server's `persistentvolumeclaims "x" not found`.
+CLAIM_GONE = re.compile(
+    r"error processing PVC (?P<ns>[^/\s]+)/(?P<name>\S+): "
+    r'.*persistentvolumeclaims? "[^"]+" not found'
+)
 # pkg/controller/volume/attachdetach/reconciler/reconciler.go reportMultiAttachError, written
 # by the attach/detach controller (kube-controller-manager), not the kubelet: v1.37.2 says
 # `Waiting for detach for volume "X" Volume is already exclusively attached to one node, ...`
@@ -105,6 +111,8 @@ FIELD_PATH = re.compile(
 
 # A failing probe seen this recently is current; older Unhealthy events describe the past.
 RECENT = timedelta(hours=1)
+# Killed twice or more, the last time this recently: a restart loop, going on now.
+LOOP = timedelta(minutes=10)
 # Not ready this long with a readiness probe and no event left to quote: still failing.
 GRACE = timedelta(minutes=2)
 # An init container running this long is stuck (a warning), this long an outage.
@@ -225,6 +233,7 @@ class _Seen:
 def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     """The kubelet's reasons, one finding per pod and cause."""
     events = _pod_events(state)
+    blocks: list[_Block] = []
     for pod in state.in_scope("pods"):
         if phase(pod) == "Failed":
             if mapping(pod.get("status")).get("reason") == "Evicted":
@@ -233,12 +242,13 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
         if phase(pod) == "Succeeded" or is_terminating(pod):
             continue
         seen = events.get(_uid(pod), [])
-        yield from _config(state, pod, seen)
-        yield from _volumes(state, pod, seen)
+        blocks.extend(_blocks(state, pod, seen))
+        yield from _attach(state, pod, seen)
         yield from _init(state, pod)
         node = state.get("Node", None, str(mapping(pod.get("spec")).get("nodeName") or ""))
         if not node_down(node):
             yield from _probes(state, pod, seen)
+    yield from _report_blocks(state, blocks)
 
 
 def _uid(obj: Obj) -> str:
@@ -287,56 +297,116 @@ def _pod_finding(
     )
 
 
-# --- CreateContainerConfigError ---------------------------------------------------------------
+# --- CreateContainerConfigError and FailedMount ---------------------------------------------
 
 
-def _config(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
-    ns = namespace(pod) or ""
-    failing = {
-        str(cs.get("name")): str(
-            mapping(mapping(cs.get("state")).get("waiting")).get("message") or ""
-        )
-        for key in ("initContainerStatuses", "containerStatuses")
-        for cs in mappings(mapping(pod.get("status")).get(key))
-        if mapping(mapping(cs.get("state")).get("waiting")).get("reason")
-        == "CreateContainerConfigError"
-    }
-    if not failing:
-        return
-    by_cause: dict[str, tuple[str, ObjectRef | None, str, list[str]]] = {}
-    for container, text in failing.items():
-        # The kubelet's Failed event says "Error: <the same message>"
-        # (kuberuntime_container.go startContainer); it survives a status without a message.
-        events = [s.event for s in seen if s.container == container and s.event.reason == "Failed"]
-        if not text and events:
-            text = max(events, key=_last).message.removeprefix("Error: ")
-        cause, ref, key = _config_cause(ns, text)
-        if cause not in by_cause:
-            by_cause[cause] = (container, ref, key, [f"container {container}: {text}"])
-            by_cause[cause][3].extend(evidence(events, state.now, limit=2))
+@dataclass(frozen=True)
+class _Block:
+    """One thing keeping one pod from starting, as the kubelet named it."""
+
+    cause: str
+    pod: Obj
+    target: ObjectRef | None  # the ConfigMap, Secret or claim named, if any
+    what: str  # "ConfigMap x does not exist", "volume data: <error>"
+    lines: tuple[str, ...]
+    key: str = ""
+    volume: str = ""
+
+
+def _blocks(state: ClusterState, pod: Obj, seen: list[_Seen]) -> list[_Block]:
+    return [*_config(state, pod, seen), *_mounts(state, pod, seen)]
+
+
+def _report_blocks(state: ClusterState, blocks: list[_Block]) -> Iterator[Finding]:
+    """A missing ConfigMap is reported once, on the ConfigMap, with every pod it keeps from
+    starting as affected: it is the root cause, and a missing Secret's finding (which lists
+    the same pods) must not hide it.  Everything else is reported on the pod."""
+    by_configmap: dict[tuple[str, ObjectRef], list[_Block]] = {}
+    per_pod: dict[tuple[str, str], list[_Block]] = {}
+    for b in blocks:
+        if b.target is not None and b.target.kind == "ConfigMap":
+            by_configmap.setdefault((b.cause, b.target), []).append(b)
         else:
-            by_cause[cause][3].append(f"container {container}: {text}")
-    for cause, (container, ref, key, lines) in by_cause.items():
-        obj_name = ref.name if ref else ""
-        what = (
-            f"{ref.kind} {obj_name}" + (f" has no key {key}" if key else " does not exist")
-            if ref
-            else lines[0].split(": ", 1)[-1]
-        )
-        if ref is not None and ref.kind == "ConfigMap" and state.has("configmaps"):
-            lines.append(_configmap_now(state, ref, key))
+            per_pod.setdefault((b.cause, _uid(b.pod)), []).append(b)
+    for (cause, ref), found in by_configmap.items():
+        yield _configmap_finding(state, cause, ref, found)
+    for (cause, _), found in per_pod.items():
+        first = found[0]
+        depends = tuple(dict.fromkeys(b.target for b in found if b.target is not None))
+        what = "; ".join(dict.fromkeys(b.what for b in found))
+        doing = "cannot start" if cause != "mount-failed" else "cannot mount its volumes"
         yield _pod_finding(
             state,
             cause,
-            pod,
-            f"pod {name(pod)}: container {container} cannot start: {what} "
-            "(CreateContainerConfigError)",
-            lines,
-            depends_on=(ref,) if ref else (),
-            configmap=obj_name,
-            secret=obj_name,
-            with_key=f" with key {key}" if key else "",
+            first.pod,
+            f"pod {name(first.pod)} {doing}: {what[:300]}",
+            [line for b in found for line in b.lines],
+            depends_on=depends,
+            secret=first.target.name if first.target else "",
+            with_key=f" with key {first.key}" if first.key else "",
+            volume=", ".join(dict.fromkeys(b.volume for b in found if b.volume)) or "?",
+            node=str(mapping(first.pod.get("spec")).get("nodeName") or "?"),
         )
+
+
+def _configmap_finding(
+    state: ClusterState, cause: str, ref: ObjectRef, found: list[_Block]
+) -> Finding:
+    pods = list({_uid(b.pod): b.pod for b in found}.values())
+    owners = {state.workload_of(p) for p in pods}
+    parent = owners.pop() if len(owners) == 1 else None
+    first = found[0]
+    whose = f" of {parent.kind} {parent.name}" if parent else ""
+    how = (
+        "cannot start (CreateContainerConfigError)"
+        if cause == "config-missing"
+        else f"cannot mount volume {first.volume} (FailedMount)"
+    )
+    affected: dict[ObjectRef, None] = {}
+    for pod in pods:
+        affected[ObjectRef.of("Pod", pod)] = None
+        affected.update(dict.fromkeys(owner_chain(state, pod)))
+    lines = [line for b in found for line in b.lines]
+    if state.has("configmaps"):
+        lines.append(_configmap_now(state, ref, first.key))
+    return CAUSES[cause].finding(
+        resource=ref,
+        parent=parent,
+        message=f"{first.what}: {len(pods)} pod(s){whose} {how}",
+        evidence=tuple(dict.fromkeys(line[:300] for line in lines if line)),
+        affected=tuple(affected),
+        configmap=ref.name,
+        namespace=ref.namespace or "",
+        with_key=f" with key {first.key}" if first.key else "",
+        volume=first.volume or "?",
+        node=str(mapping(first.pod.get("spec")).get("nodeName") or "?"),
+    )
+
+
+def _config(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[_Block]:
+    """Containers waiting in CreateContainerConfigError, with what the kubelet said."""
+    ns = namespace(pod) or ""
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in mappings(mapping(pod.get("status")).get(key)):
+            waiting = mapping(mapping(cs.get("state")).get("waiting"))
+            if waiting.get("reason") != "CreateContainerConfigError":
+                continue
+            container, text = str(cs.get("name")), str(waiting.get("message") or "")
+            # The kubelet's Failed event says "Error: <the same message>"
+            # (kuberuntime_container.go startContainer); it survives a status without one.
+            events = [
+                s.event for s in seen if s.container == container and s.event.reason == "Failed"
+            ]
+            if not text and events:
+                text = max(events, key=_last).message.removeprefix("Error: ")
+            cause, ref, missing = _config_cause(ns, text)
+            what = f"{ref.kind} {ref.name}" if ref else text
+            what += (f" has no key {missing}" if missing else " does not exist") if ref else ""
+            lines = (
+                f"pod {name(pod)}: container {container}: {text}",
+                *evidence(events, state.now, limit=1),
+            )
+            yield _Block(cause, pod, ref, what, lines, key=missing)
 
 
 def _config_cause(ns: str, text: str) -> tuple[str, ObjectRef | None, str]:
@@ -363,61 +433,50 @@ def _configmap_now(state: ClusterState, ref: ObjectRef, key: str) -> str:
 # --- volumes ---------------------------------------------------------------------------------
 
 
-def _volumes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+def _mounts(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[_Block]:
+    """Each volume the kubelet failed to set up: its latest specific FailedMount, else the
+    summary ``Unable to attach or mount volumes`` naming the volumes left unmounted."""
     if phase(pod) != "Pending" or _all_started(pod):
         return  # mounted: old FailedMount events describe the past
-    recent = [s.event for s in seen if _recent(state, s.event)]
-    attach = [
-        e for e in recent if e.reason == "FailedAttachVolume" and MULTI_ATTACH.match(e.message)
-    ]
-    if attach:
-        yield _multi_attach(state, pod, max(attach, key=_last), attach)
-        return
-    mounts = [e for e in recent if e.reason == "FailedMount"]
-    if not mounts:
-        return
-    sources = _volume_sources(pod)
-    specific = [e for e in mounts if VOLUME_OP.match(e.message)]
-    summary = [e for e in mounts if UNABLE.match(e.message)]
-    if specific:
-        chosen = max(specific, key=_last)
-        op = VOLUME_OP.match(chosen.message)
-        assert op is not None
-        volume, err = op.group("volume"), op.group("err").strip()
-    else:
-        chosen = max(summary or mounts, key=_last)
-        un = UNABLE.match(chosen.message)
-        volume = un.group("unmounted").split()[0] if un and un.group("unmounted") else "?"
-        err = un.group("err") if un else chosen.message
-    source = sources.get(volume)
-    ns = namespace(pod) or ""
-    depends: tuple[ObjectRef, ...] = ()
-    gone = NOT_FOUND.match(err)
-    if gone:
-        kind = "ConfigMap" if gone.group("what") == "configmap" else "Secret"
-        depends = (ObjectRef(kind, ns, gone.group("name")),)
-        why = f"{kind} {gone.group('name')} does not exist"
-    elif (no_key := NO_VOLUME_KEY.match(err)) and source:
-        depends = (source,)
-        why = f"{source.kind} {source.name} has no key {no_key.group('key')}"
-    else:
-        why = err
-        if source is not None and source.kind != "PersistentVolume":
-            depends = (source,)
-    lines = evidence(mounts, state.now, limit=3)
-    if source is not None:
-        lines = (f"volume {volume}: {source.kind} {source.name}", *lines)
-    node = str(mapping(pod.get("spec")).get("nodeName") or "?")
-    yield _pod_finding(
-        state,
-        "mount-failed",
-        pod,
-        f"pod {name(pod)}: volume {volume} cannot be mounted: {why[:200]}",
-        list(lines),
-        depends_on=depends,
-        volume=volume,
-        node=node,
-    )
+    mounts = [s.event for s in seen if s.event.reason == "FailedMount" and _recent(state, s.event)]
+    failing: dict[str, tuple[str, Event]] = {}
+    for ev in sorted(mounts, key=_last):
+        if op := VOLUME_OP.match(ev.message):
+            failing[op.group("volume")] = (op.group("err").strip(), ev)
+    for ev in sorted(mounts, key=_last):
+        un = UNABLE.match(ev.message)
+        if un is None:
+            continue
+        for volume in un.group("unmounted").split():
+            failing.setdefault(volume, (un.group("err").strip(), ev))
+    if mounts and not failing:
+        latest = max(mounts, key=_last)
+        failing["?"] = (latest.message, latest)
+    sources, ns = _volume_sources(pod), namespace(pod) or ""
+    for volume, (err, ev) in failing.items():
+        source = sources.get(volume)
+        target, missing, cause = source, "", "mount-failed"
+        if gone := NOT_FOUND.match(err):
+            kind = "ConfigMap" if gone.group("what") == "configmap" else "Secret"
+            target = ObjectRef(kind, ns, gone.group("name"))
+            what = f"{kind} {gone.group('name')} does not exist"
+        elif (no_key := NO_VOLUME_KEY.match(err)) and source is not None:
+            missing = no_key.group("key")
+            what = f"{source.kind} {source.name} has no key {missing}"
+        elif claim := CLAIM_GONE.search(err):
+            target = ObjectRef("PersistentVolumeClaim", claim.group("ns"), claim.group("name"))
+            what = f"volume {volume}: claim {claim.group('name')} does not exist"
+        else:
+            what = f"volume {volume}: {err}"
+        if target is not None and target.kind == "Secret":
+            cause = "secret-missing"  # the secrets check owns the Secret; this hangs under it
+        lines = (
+            f"volume {volume}: {source.kind} {source.name}" if source else "",
+            *evidence(
+                [e for e in mounts if f'"{volume}"' in e.message or e is ev], state.now, limit=2
+            ),
+        )
+        yield _Block(cause, pod, target, what, lines, key=missing, volume=volume)
 
 
 def _volume_sources(pod: Obj) -> dict[str, ObjectRef]:
@@ -433,6 +492,20 @@ def _volume_sources(pod: Obj) -> dict[str, ObjectRef]:
             claim = str(vol["persistentVolumeClaim"]["claimName"])
             out[vname] = ObjectRef("PersistentVolumeClaim", ns, claim)
     return out
+
+
+def _attach(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+    if phase(pod) != "Pending" or _all_started(pod):
+        return
+    attach = [
+        s.event
+        for s in seen
+        if s.event.reason == "FailedAttachVolume"
+        and MULTI_ATTACH.match(s.event.message)
+        and _recent(state, s.event)
+    ]
+    if attach:
+        yield _multi_attach(state, pod, max(attach, key=_last), attach)
 
 
 def _multi_attach(state: ClusterState, pod: Obj, event: Event, events: list[Event]) -> Finding:
@@ -571,7 +644,12 @@ def _probes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Findin
                 kills or (kind == "startup" and events and not cs.get("started"))
             ):
                 continue
-            current = not cs.get("ready") or not mapping(cs.get("state")).get("running")
+            # Still failing: not ready or not running, or killed again and again of late
+            # (a container without a readiness probe reads Ready between two kills).
+            looping = sum(k.count for k in kills) >= 2 and any(
+                k.last is not None and state.now - k.last <= LOOP for k in kills
+            )
+            current = looping or not cs.get("ready") or not mapping(cs.get("state")).get("running")
             found[cause] = _probe_finding(
                 state,
                 pod,
@@ -593,7 +671,7 @@ def _probes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Findin
             continue
         events = unhealthy.get(("readiness", cname), []) + unhealthy.get(("readiness", ""), [])
         since = parse_time(mapping(condition(pod, "Ready")).get("lastTransitionTime"))
-        threshold = int(mapping(spec.get("readinessProbe")).get("failureThreshold") or 3)
+        threshold = _count(mapping(spec.get("readinessProbe")).get("failureThreshold"), 3)
         long_unready = since is not None and state.now - since > GRACE
         if not (long_unready or sum(e.count for e in events) >= threshold):
             continue  # starting up: the first probes of a new container may fail
@@ -626,7 +704,7 @@ def _probe_finding(
     described = describe_probe(probe)
     last = max(events, key=_last, default=None)
     output = _output(last.message) if last else "(no Unhealthy event left to quote)"
-    restarts = int(status.get("restartCount") or 0)
+    restarts = _count(status.get("restartCount"), 0)
     if cause == "readiness-failing":
         doing = "is running but not ready"
     else:
@@ -737,6 +815,11 @@ def _evicted_at(pod: Obj, seen: list[_Seen]) -> datetime | None:
     when = parse_time(cond.get("lastTransitionTime"))
     events = [s.event for s in seen if s.event.reason == "Evicted"]
     return when or (max(events, key=_last).last if events else None)
+
+
+def _count(value: object, default: int) -> int:
+    """A count from the API (an int), else ``default``: a snapshot can hold anything."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _recent(state: ClusterState, event: Event) -> bool:
