@@ -152,8 +152,14 @@ def cert_manager(state: ClusterState, config: Config) -> Iterator[Finding]:
             for line in _chain_lines(state, c)
         ]
         yield from _issuer(state, kind, namespace(ing), issuer, affected, severity, seen, lines)
+    # Who serves each TLS Secret, indexed once: per Certificate it would be certificates x
+    # Ingresses on a large cluster.
+    served: dict[tuple[str | None, str], list[ObjectRef]] = {}
+    for ing in state.in_scope("ingresses"):
+        for s in _secrets(ing):
+            served.setdefault((namespace(ing), s), []).append(ObjectRef.of("Ingress", ing))
     for cert in state.in_scope("certificates"):
-        yield from _certificate(state, config, cert, seen)
+        yield from _certificate(state, config, cert, seen, served)
 
 
 def _asks(ing: Obj) -> bool:
@@ -313,18 +319,18 @@ def _newest(objs: list[Obj]) -> Obj | None:
 
 
 def _certificate(
-    state: ClusterState, config: Config, cert: Obj, seen: set[ObjectRef]
+    state: ClusterState,
+    config: Config,
+    cert: Obj,
+    seen: set[ObjectRef],
+    served: dict[tuple[str | None, str], list[ObjectRef]],
 ) -> Iterator[Finding]:
     ready = _condition(cert, "Ready")
     if ready is not None and ready.get("status") == "True":
         return
     ns, secret = namespace(cert), _secret_name(cert)
     ref = ObjectRef.of("Certificate", cert)
-    users = [
-        ObjectRef.of("Ingress", i)
-        for i in state.in_scope("ingresses")
-        if namespace(i) == ns and secret in _secrets(i)
-    ]
+    users = served.get((ns, secret), [])
     affected = [ref, *([ObjectRef("Secret", ns, secret)] if secret else []), *users]
     severity = _severity(state, config, ns, [secret]) if secret else Severity.WARNING
     facts: dict[str, Any] = {"certificate": f"-n {ns} {name(cert)}"}
