@@ -234,6 +234,7 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     """The kubelet's reasons, one finding per pod and cause."""
     events = _pod_events(state)
     blocks: list[_Block] = []
+    serving = _serving(state)
     for pod in state.in_scope("pods"):
         if phase(pod) == "Failed":
             if mapping(pod.get("status")).get("reason") == "Evicted":
@@ -243,11 +244,11 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
             continue
         seen = events.get(_uid(pod), [])
         blocks.extend(_blocks(state, pod, seen))
-        yield from _attach(state, pod, seen)
-        yield from _init(state, pod)
+        yield from _attach(state, pod, seen, serving)
+        yield from _init(state, pod, serving)
         node = state.get("Node", None, str(mapping(pod.get("spec")).get("nodeName") or ""))
         if not node_down(node):
-            yield from _probes(state, pod, seen)
+            yield from _probes(state, pod, seen, serving)
     yield from _report_blocks(state, blocks)
 
 
@@ -494,7 +495,9 @@ def _volume_sources(pod: Obj) -> dict[str, ObjectRef]:
     return out
 
 
-def _attach(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+def _attach(
+    state: ClusterState, pod: Obj, seen: list[_Seen], serving: frozenset[ObjectRef]
+) -> Iterator[Finding]:
     if phase(pod) != "Pending" or _all_started(pod):
         return
     attach = [
@@ -505,10 +508,16 @@ def _attach(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Findin
         and _recent(state, s.event)
     ]
     if attach:
-        yield _multi_attach(state, pod, max(attach, key=_last), attach)
+        yield _multi_attach(state, pod, max(attach, key=_last), attach, serving)
 
 
-def _multi_attach(state: ClusterState, pod: Obj, event: Event, events: list[Event]) -> Finding:
+def _multi_attach(
+    state: ClusterState,
+    pod: Obj,
+    event: Event,
+    events: list[Event],
+    serving: frozenset[ObjectRef],
+) -> Finding:
     match = MULTI_ATTACH.match(event.message)
     assert match is not None
     volume = match.group("volume")
@@ -543,6 +552,9 @@ def _multi_attach(state: ClusterState, pod: Obj, event: Event, events: list[Even
         f"it is still attached to {holder}",
         lines,
         depends_on=(claim,) if claim else (),
+        # A rolling update whose old pod still holds the volume: the old pod serves, the
+        # rollout is blocked; an outage only when nothing of the workload is ready.
+        severity=None if _none_ready(state, pod, serving) else Severity.WARNING,
         volume=volume,
         holder=holder,
     )
@@ -565,7 +577,7 @@ def _all_started(pod: Obj) -> bool:
 # --- init containers ---------------------------------------------------------------------------
 
 
-def _init(state: ClusterState, pod: Obj) -> Iterator[Finding]:
+def _init(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> Iterator[Finding]:
     if mapping(condition(pod, "Initialized")).get("status") != "False":
         return
     specs = {
@@ -599,7 +611,9 @@ def _init(state: ClusterState, pod: Obj) -> Iterator[Finding]:
                 f"Initialized=False ({init_cond.get('reason')}): {init_cond.get('message')}",
             ],
             # Critical once it is an outage: stuck for long, or nothing of the workload serves.
-            severity=None if took >= INIT_STUCK or _none_ready(state, pod) else Severity.WARNING,
+            severity=None
+            if took >= INIT_STUCK or _none_ready(state, pod, serving)
+            else Severity.WARNING,
             container=str(cs.get("name")),
             command=command,
             running=age(started, state.now),
@@ -610,7 +624,9 @@ def _init(state: ClusterState, pod: Obj) -> Iterator[Finding]:
 # --- probes -------------------------------------------------------------------------------------
 
 
-def _probes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Finding]:
+def _probes(
+    state: ClusterState, pod: Obj, seen: list[_Seen], serving: frozenset[ObjectRef]
+) -> Iterator[Finding]:
     specs = {
         str(c.get("name")): c
         for key in ("initContainers", "containers")
@@ -684,7 +700,7 @@ def _probes(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[Findin
             events,
             [],
             cs,
-            None if _none_ready(state, pod) else Severity.WARNING,
+            None if _none_ready(state, pod, serving) else Severity.WARNING,
         )
     yield from found.values()
 
@@ -750,15 +766,19 @@ def _output(message: str) -> str:
     return (match.group("out") if match.group("out") is not None else match.group("err")).strip()
 
 
-def _none_ready(state: ClusterState, pod: Obj) -> bool:
-    """Whether no pod of this pod's workload is ready (or it is a bare pod)."""
-    owner = mapping(pod.get("metadata")).get("ownerReferences")
-    siblings = [
-        p
-        for p in state.list_of("pods", namespace(pod))
-        if mapping(p.get("metadata")).get("ownerReferences") == owner and not is_terminating(p)
-    ]
-    return not any(is_ready(p) for p in siblings) if owner else True
+def _serving(state: ClusterState) -> frozenset[ObjectRef]:
+    """The workloads in scope with at least one ready pod (any revision)."""
+    return frozenset(
+        w
+        for p in state.in_scope("pods")
+        if is_ready(p) and not is_terminating(p) and (w := state.workload_of(p)) is not None
+    )
+
+
+def _none_ready(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> bool:
+    """Whether nothing of this pod's workload is ready (a bare pod: it is not)."""
+    workload = state.workload_of(pod)
+    return workload is None or workload not in serving
 
 
 # --- evictions -----------------------------------------------------------------------------------

@@ -130,3 +130,16 @@ def test_a_node_that_stops_reporting_is_the_root_cause_of_its_pods_service(
         "drain-me": "info",
         "flapping": "info",
     }, "disk-pressure-node is healthy; a cordon and a brief NotReady are info only"
+
+
+def test_a_rollout_blocked_by_a_volume_attached_elsewhere_names_volume_and_node(
+    cluster: Any, namespace: str, build: Any
+) -> None:
+    build("multi_attach")
+    doc = check_all(cluster, namespace)
+    (attach,) = findings(doc, "containers", "multi-attach")
+    assert attach["root_cause"] is True
+    assert f"volume pv-{namespace}-search-index" in attach["message"]
+    assert f"still attached to node attach-a-{namespace}" in attach["message"]
+    deployment = of(doc, "workloads", "Deployment", "logos-search")
+    assert ("containers", "multi-attach") in caused_by(deployment)

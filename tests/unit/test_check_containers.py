@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from logos_doctor.checks.containers import CHECK, PROBE, describe_probe
+from logos_doctor.checks.containers import (
+    CHECK,
+    MULTI_ATTACH,
+    PROBE,
+    UNABLE,
+    VOLUME_OP,
+    describe_probe,
+)
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import root_causes, run_checks
@@ -318,3 +325,87 @@ def test_real_kubelet_init_container_is_stuck_only_once_it_ran_for_minutes() -> 
 def test_real_kubelet_states_that_are_not_ours_stay_quiet(scenario: str) -> None:
     state, config = recorded(scenario)
     assert run_checks(state, [CHECK], config).findings == ()
+
+
+# -- multi-attach, from the real attach/detach controller (scenario multi_attach) ------------
+
+
+def test_a_volume_still_attached_elsewhere_names_the_volume_and_the_node_holding_it() -> None:
+    state, config = recorded("multi_attach")
+    checks = [c for c in default_registry() if c.id in ("containers", "workloads")]
+    report = run_checks(state, checks, config)
+    (attach,) = [f for f in report.findings if f.check == "containers"]
+    ns = state.scope.namespaces[0] if state.scope.namespaces else ""
+    volume, old_node, new_node = f"pv-{ns}-search-index", f"attach-a-{ns}", f"attach-b-{ns}"
+    assert attach.cause == "multi-attach"
+    assert attach.message == (
+        f"pod {attach.resource.name} cannot attach volume {volume} on node {new_node}: "
+        f"it is still attached to node {old_node}"
+    )
+    # kube-controller-manager v1.37.2 words it "Waiting for detach ... already used by pod(s)"
+    assert any("Waiting for detach for volume" in e for e in attach.evidence)
+    assert [(d.kind, d.name) for d in attach.depends_on] == [
+        ("PersistentVolumeClaim", "search-index")
+    ]
+    assert attach.severity == Severity.WARNING, "the old pod still serves: a blocked rollout"
+    (rollout,) = [f for f in report.findings if f.check == "workloads"]
+    assert [k.cause for k in rollout.caused_by] == ["multi-attach"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # kube-controller-manager before 1.37 (reconciler.go reportMultiAttachError)
+        'Multi-Attach error for volume "pvc-0a1b" Volume is already exclusively attached to one '
+        "node and can't be attached to another",
+        'Multi-Attach error for volume "pvc-0a1b" Volume is already used by pod(s) web-1, web-2',
+        # v1.37.2
+        'Waiting for detach for volume "pvc-0a1b" Volume is already exclusively attached to one '
+        "node, waiting on detach before it can be attached to another node",
+    ],
+)
+def test_multi_attach_messages_of_each_release(message: str) -> None:
+    match = MULTI_ATTACH.match(message)
+    assert match is not None and match.group("volume") == "pvc-0a1b"
+
+
+@pytest.mark.parametrize(
+    ("message", "volume", "error"),
+    [
+        (
+            'MountVolume.SetUp failed for volume "docs-config" : configmap "x" not found',
+            "docs-config",
+            'configmap "x" not found',
+        ),
+        (
+            'MountVolume.MountDevice failed for volume "pvc-9" : rpc error: code = Internal '
+            "desc = could not format /dev/xvdba",
+            "pvc-9",
+            "rpc error: code = Internal desc = could not format /dev/xvdba",
+        ),
+        (
+            'MountVolume.NewMounter initialization failed for volume "pvc-9" : kubernetes.io/csi: '
+            "driver name ebs.csi.aws.com not found in the list of registered CSI drivers",
+            "pvc-9",
+            "kubernetes.io/csi: driver name ebs.csi.aws.com not found in the list of registered "
+            "CSI drivers",
+        ),
+    ],
+)
+def test_volume_operation_messages(message: str, volume: str, error: str) -> None:
+    match = VOLUME_OP.match(message)
+    assert match is not None and (match.group("volume"), match.group("err")) == (volume, error)
+
+
+def test_the_mount_summary_of_every_release() -> None:
+    older = (
+        "Unable to attach or mount volumes: unmounted volumes=[data config], unattached "
+        "volumes=[data config kube-api-access-x]: timed out waiting for the condition"
+    )
+    v137 = (
+        "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[], "
+        "failed to process volumes=[]: context deadline exceeded"
+    )
+    first, second = UNABLE.match(older), UNABLE.match(v137)
+    assert first is not None and first.group("unmounted").split() == ["data", "config"]
+    assert second is not None and second.group("err") == "context deadline exceeded"

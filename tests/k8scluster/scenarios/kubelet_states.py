@@ -533,3 +533,79 @@ def kubelet_states(api: Any, namespace: str) -> dict[str, Any]:
              "the init container to run for two minutes", interval=1)
     return {}
 
+
+
+# =========================================================================== multi-attach
+
+
+@scenario("multi_attach")
+def multi_attach(api: Any, namespace: str) -> dict[str, Any]:
+    """logos-search keeps its index on a ReadWriteOnce EBS volume and is moved to another
+    node by a rolling update: the old pod still holds the volume on the first node, so the
+    real attach/detach controller (kube-controller-manager) refuses to attach it to the
+    second and says so on the new pod (FailedAttachVolume).
+
+    The stand-in plays the two kubelets and the CSI driver's external-attacher (it marks the
+    first VolumeAttachment attached, as csi-attacher does once EC2 attached the disk); the
+    PV controller binds the claim, the scheduler places both pods, the Deployment controller
+    rolls, and the attach/detach controller does the rest.  The volume is a pre-provisioned
+    PV with no node affinity, so that the scheduler lets the new pod go to the other node.
+    """
+    suffix = namespace[:40]
+    first = FakeKubelet(api, namespace, f"attach-a-{suffix}", "10.252.0.10")
+    second = FakeKubelet(api, namespace, f"attach-b-{suffix}", "10.252.0.11")
+    first.register()
+    second.register()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    storage = client.StorageV1Api(api)
+    pv = f"pv-{suffix}-search-index"
+    core.create_persistent_volume({
+        "metadata": {"name": pv, "labels": {OWNER_LABEL: namespace}},
+        "spec": {"capacity": {"storage": "20Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                 "claimRef": {"namespace": namespace, "name": "search-index"},
+                 "csi": {"driver": logos_stack.PROVISIONER, "fsType": "ext4",
+                         "volumeHandle": "vol-0" + token.token_hex(8)}}})
+    core.create_namespaced_persistent_volume_claim(namespace, {
+        "metadata": {"name": "search-index"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
+                 "resources": {"requests": {"storage": "20Gi"}}}})
+    for secret in logos_stack.secrets(namespace):
+        logos_stack._create(api, secret)
+    logos_stack._create(api, deployment(
+        namespace, "logos-search", "search", first.node,
+        volumes=[{"name": "index", "persistentVolumeClaim": {"claimName": "search-index"}}],
+        mounts=[{"name": "index", "mountPath": "/var/lib/search"}]))
+    (old,) = first.wait_bound("logos-search-", 1)
+
+    # csi-attacher's part: the controller made a VolumeAttachment for the first node.
+    def attachment() -> Any:
+        return next((va for va in storage.list_volume_attachment().items
+                     if va.spec.source.persistent_volume_name == pv
+                     and va.spec.node_name == first.node), None)
+
+    va = wait_for(attachment, 60, f"the attach/detach controller's VolumeAttachment of {pv}")
+    storage.patch_volume_attachment_status(va.metadata.name, {"status": {"attached": True}})
+    start = now()
+    first.write_status(old, pod_status(old, start, "Running", conditions(start, ready=True),
+                                       [container("search", running=start, ready=True)],
+                                       first.address))
+    wait_for(lambda: apps.read_namespaced_deployment("logos-search", namespace)
+             .status.available_replicas == 1, 60, "logos-search available on the first node")
+
+    # The release moves logos-search to the second node: a rolling update surges a new pod.
+    apps.patch_namespaced_deployment("logos-search", namespace, {"spec": {"template": {"spec": {
+        "nodeSelector": {"kubernetes.io/hostname": second.node}}}}})
+    (new,) = second.wait_bound("logos-search-", 1)
+    start = now()
+    second.write_status(new, pod_status(
+        new, start, "Pending", conditions(start, sandbox=False, unready="search"),
+        [container("search", waiting=("ContainerCreating", ""))], second.address))
+
+    def refused() -> bool:
+        return any(e.reason == "FailedAttachVolume" and e.involved_object.uid == new.metadata.uid
+                   for e in core.list_namespaced_event(namespace).items)
+
+    wait_for(refused, 90, "the attach/detach controller's FailedAttachVolume on the new pod",
+             interval=1)
+    return {}
