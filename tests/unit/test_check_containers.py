@@ -409,3 +409,32 @@ def test_the_mount_summary_of_every_release() -> None:
     first, second = UNABLE.match(older), UNABLE.match(v137)
     assert first is not None and first.group("unmounted").split() == ["data", "config"]
     assert second is not None and second.group("err") == "context deadline exceeded"
+
+
+@pytest.mark.parametrize(
+    ("message", "resource", "condition"),
+    [
+        # pkg/kubelet/eviction/helpers.go evictionMessage
+        (
+            "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, "
+            "available: 9876Mi. Container web was using 12Gi, request is 0, has larger "
+            "consumption of ephemeral-storage. ",
+            "ephemeral-storage",
+            "DiskPressure",
+        ),
+        ("The node was low on resource: pids. ", "pids", "PIDPressure"),
+        # the eviction manager's admission refusal: nodeConditionMessageFmt
+        ("The node had condition: [DiskPressure]. ", "disk", "DiskPressure"),
+    ],
+)
+def test_evictions_of_each_kind_name_the_resource_and_condition(
+    message: str, resource: str, condition: str
+) -> None:
+    state, config = recorded("kubelet_states")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    for pod in doc["pods"]:
+        if pod["status"].get("reason") == "Evicted":
+            pod["status"] = {**pod["status"], "message": message}
+    changed = ClusterState.build(doc, now=state.now, scope=state.scope)
+    (render,) = run(changed, config)["logos-render"]
+    assert f"({condition})" in render.remediation and f"low on {resource}" in render.remediation

@@ -101,7 +101,13 @@ def test_a_kubelet_notready_past_the_grace_period_is_critical() -> None:
 
 
 def test_healthy_nodes_are_quiet() -> None:
-    for scenario in ("healthy_logos", "kubelet_states", "crashloop_oom", "gpu_healthy"):
+    for scenario in (
+        "healthy_logos",
+        "kubelet_states",
+        "crashloop_oom",
+        "gpu_healthy",
+        "real_healthy",
+    ):
         state, config = recorded(scenario)
         report = run_checks(state, [CHECK], config)
         assert report.findings == (), scenario
