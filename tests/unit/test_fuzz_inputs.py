@@ -44,9 +44,9 @@ from logos_doctor.registry import default_registry
 from logos_doctor.render.formats import render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
-from logos_doctor.runbook import PARAM_TYPES, Param, Step, UsageError, scan_placeholders
+from logos_doctor.runbook import PARAM_TYPES, Param, Step, UsageError, heredoc_lines
+from logos_doctor.runbook.transcript import transcript_path
 from logos_doctor.runner import root_causes, run_checks
-from logos_doctor.transcript import transcript_path
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "fixtures" / "snapshots"
 RECORDED = sorted(SNAPSHOTS.glob("*.json.gz"))
@@ -500,14 +500,14 @@ STEP = "printf '%s\\n' {{a}} x{{a}}y\nprintf '%s\\n' {{b}} # {{a}}\n"
 @example(a="x\nid #", b="$(id)")
 @given(a=ARG_TEXT, b=st.one_of(ARG_TEXT, HOSTILE_TEXT.filter(lambda s: "\x00" not in s)))
 def test_filled_step_gives_bash_the_values_as_literal_words(a: str, b: str) -> None:
-    # fill() quotes even values validation would refuse: the second line of defence alone.
-    step = Step("s", "diagnose", STEP, "diagnosis", 1, scan_placeholders(STEP))
-    command = step.fill({"a": a, "b": b})
+    # values bash never parses: they travel in the environment, valid or not
+    step = Step("s", "diagnose", STEP, "diagnosis", 1)
+    values = {"a": a, "b": b}
     out = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-c", command],
+        ["bash", "--noprofile", "--norc", "-c", step.script(values)],
         capture_output=True,
         timeout=10,
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", **step.env(values)},
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.decode("utf-8", "surrogateescape") == f"{a}\nx{a}y\n{b}\n"
@@ -517,10 +517,10 @@ def test_filled_step_gives_bash_the_values_as_literal_words(a: str, b: str) -> N
 @given(value=st.one_of(ARG_TEXT, HOSTILE_TEXT))
 def test_heredoc_placeholders_take_only_plain_values(value: str) -> None:
     code = "cat <<EOF\nname: {{a}}\nEOF\n"
-    step = Step("s", "diagnose", code, "diagnosis", 1, scan_placeholders(code))
-    assert [p.context for p in step.placeholders] == ["heredoc"]
+    step = Step("s", "diagnose", code, "diagnosis", 1, heredoc_lines=heredoc_lines(code))
+    assert step.heredoc_lines == frozenset({1})
     try:
-        filled = step.fill({"a": value})
+        filled = step.script({"a": value})
     except UsageError:
         assert shlex.quote(value) != value
         return
