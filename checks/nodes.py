@@ -26,6 +26,7 @@ from logos_doctor.objects import (
     ObjectRef,
     age,
     controller_of,
+    labels_of,
     mapping,
     mappings,
     meta,
@@ -131,7 +132,8 @@ def nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
     everything = state.scope.namespaces is None
     for node in state.list_of("nodes"):
         if everything or name(node) in hosting:
-            found = _node(state, node, hosting.get(name(node), []))
+            gpu = any(labels_of(node).get(k) == v for k, v in config.gpu.labels)
+            found = _node(state, node, hosting.get(name(node), []), gpu)
             if found is not None:
                 yield found
 
@@ -166,7 +168,7 @@ def _conditions(node: Obj) -> dict[str, Obj]:
     return {str(c.get("type")): c for c in mappings(mapping(node.get("status")).get("conditions"))}
 
 
-def _node(state: ClusterState, node: Obj, pods: list[Obj]) -> Finding | None:
+def _node(state: ClusterState, node: Obj, pods: list[Obj], gpu: bool) -> Finding | None:
     conds, node_name = _conditions(node), name(node)
     ready = conds.get("Ready") or {}
     status = ready.get("status")
@@ -225,11 +227,15 @@ def _node(state: ClusterState, node: Obj, pods: list[Obj]) -> Finding | None:
     message = f"node {node_name} {what}"
     if stuck:
         message += f"; {len(stuck)} pod(s) in scope there"
+    ref = ObjectRef.of("Node", node)
     return CAUSES[cause].finding(
-        resource=ObjectRef.of("Node", node),
+        resource=ref,
         message=message,
         evidence=tuple(lines),
         affected=tuple(affected),
+        # gpu-nodes reports the same node of the GPU pool: one root cause for it, with this
+        # finding (and the pods it lists) hanging under that one.
+        depends_on=(ref,) if gpu else (),
         severity=severity,
         node=node_name,
         since=age(beat, state.now),

@@ -121,3 +121,25 @@ def test_nodes_no_pod_in_scope_uses_are_left_out() -> None:
     everywhere = replace(state, scope=replace(state.scope, namespaces=None))
     report = run_checks(everywhere, [CHECK], config)
     assert {f.cause for f in report.findings} == {"unknown", "cordoned"}
+
+
+def test_a_gpu_node_down_has_one_root_cause_the_gpu_nodes_finding() -> None:
+    # gpu-nodes also reports a GPU node that is not Ready: this finding (with the pods it
+    # lists) hangs under that one rather than standing beside it as a second root.
+    state, config = recorded("gpu_healthy")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    hosting = {p["spec"].get("nodeName") for p in doc["pods"]}
+    for node in doc["nodes"]:
+        if node["metadata"]["name"] in hosting:
+            conds = [
+                dict(c, status="Unknown", reason="NodeStatusUnknown") if c["type"] == "Ready" else c
+                for c in node["status"]["conditions"]
+            ]
+            node["status"] = {**node["status"], "conditions": conds}
+    down = ClusterState.build(doc, now=state.now, scope=state.scope)
+    checks = [c for c in default_registry() if c.id in ("nodes", "gpu-nodes")]
+    report = run_checks(down, checks, config)
+    ours = [f for f in report.findings if f.check == "nodes"]
+    assert ours and all(f.cause == "unknown" for f in ours)
+    assert all([k.check for k in f.caused_by] == ["gpu-nodes"] for f in ours)
+    assert {f.check for f, _ in root_causes(report.findings)} == {"gpu-nodes"}
