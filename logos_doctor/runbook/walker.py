@@ -130,9 +130,12 @@ class Walker:
                     for later in rec.steps[pos + 1 :]:
                         later.status = "not run"
                     verb = "refused" if answer == "no" else "quit at"
-                    self.finish(f"stopped: the operator {verb} change step {item.step_id}")
+                    failures = f"; diagnose step(s) failed: {', '.join(failed)}" if failed else ""
+                    self.finish(
+                        f"stopped: the operator {verb} change step {item.step_id}{failures}"
+                    )
                     click.echo(f"Stopped: change step {item.step_id} was not run.")
-                    return 0
+                    return 1 if failed else 0
             item.status = "running"
             self.save()
             env = {**self.env, **step.env(values)}

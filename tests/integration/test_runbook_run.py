@@ -181,10 +181,10 @@ def test_pending_pvc_runbook_from_finding_to_bound_claim(
     dry_text = (tmp_path / "dry.md").read_text()
     assert "dry run" in dry_text and "exit 0" not in dry_text and "Output (" not in dry_text
 
-    # Parameters the finding does not give are asked (class, provisioner default, timeout),
-    # diagnose steps are confirmed once, and the change is refused.
+    # The finding gives the claim, its class and namespace; without a terminal the other
+    # parameters take their defaults; diagnose steps are confirmed once, the change refused.
     refused = tmp_path / "refused.md"
-    run = doctor(child_env, *base, "--transcript", str(refused), stdin=f"{sc}\n\n120\ny\nn\n")
+    run = doctor(child_env, *base, "--transcript", str(refused), stdin="y\nn\n")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "was not run" in run.stdout
     assert not storage_class_exists(api, sc)
@@ -192,7 +192,7 @@ def test_pending_pvc_runbook_from_finding_to_bound_claim(
     assert "cause `storage-class-missing`" in text
     assert "logos-testcluster" in text  # the cluster context is recorded
     assert "| pvc | `data-logos-postgresql-0` | finding |" in text
-    assert f"| storage_class | `{sc}` | answered |" in text
+    assert f"| storage_class | `{sc}` | finding |" in text
     describe = step_section(text, "describe-pvc")
     assert ": ok, exit 0" in describe and "data-logos-postgresql-0" in describe
     assert "Pending" in describe
@@ -350,7 +350,7 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
 
     # Diagnose, then refuse the rollback: the bad image stays.
     refused = tmp_path / "refused.md"
-    run = doctor(child_env, *base, "--transcript", str(refused), stdin="\n\ny\nn\n")
+    run = doctor(child_env, *base, "--transcript", str(refused), stdin="y\nn\n")
     assert run.returncode == 0, run.stdout + run.stderr
     assert chat_image(api, namespace) == bad_image
     text = refused.read_text()
@@ -384,7 +384,8 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
     assert "notfound" not in chat_image(api, namespace)
     assert "successfully rolled out" in step_section(text, "rollout-status")
 
-    # A pod that does not exist: the first step fails, and the run stops there, saying so.
+    # A pod that does not exist: the diagnose steps fail, are recorded, and the run goes on
+    # to the change step, which is not confirmed (no answers left): nothing is changed.
     failing = tmp_path / "failing.md"
     run = doctor(
         child_env,
@@ -410,12 +411,12 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
     text = failing.read_text()
     outputs += [run.stdout, run.stderr, text]
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "the run stops here" in run.stdout
+    assert "recorded, going on" in run.stdout
     first = step_section(text, "describe-pod")
     assert ": failed, exit 1" in first and "not found" in first
-    assert ": not run" in step_section(text, "pod-images")
-    assert ": not run" in step_section(text, "rollout-undo")
-    assert "stopped: step describe-pod failed (exit 1)" in text
+    assert ": failed, exit 1" in step_section(text, "pod-images")
+    assert ": quit" in step_section(text, "rollout-undo")
+    assert "diagnose step(s) failed: describe-pod, pod-images" in text
     assert str(failing) in run.stdout
 
     # A context that is not in the kubeconfig is used as given, so kubectl refuses it.
