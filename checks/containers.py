@@ -231,7 +231,7 @@ class _Seen:
 
 
 def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
-    """The kubelet's reasons, one finding per pod and cause."""
+    """The kubelet's reasons: one finding per missing ConfigMap and cause, else per pod."""
     events = _pod_events(state)
     blocks: list[_Block] = []
     serving = _serving(state)
@@ -243,8 +243,11 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
         if phase(pod) == "Succeeded" or is_terminating(pod):
             continue
         seen = events.get(_uid(pod), [])
-        blocks.extend(_blocks(state, pod, seen))
-        yield from _attach(state, pod, seen, serving)
+        attach = list(_attach(state, pod, seen, serving))
+        yield from attach
+        # A volume held on another node also fails to mount after two minutes ("Unable to
+        # attach or mount volumes ... unattached volumes=[...]"): the attach is the cause.
+        blocks.extend(_config(state, pod, seen) if attach else _blocks(state, pod, seen))
         yield from _init(state, pod, serving)
         node = state.get("Node", None, str(mapping(pod.get("spec")).get("nodeName") or ""))
         if not node_down(node):
@@ -314,8 +317,9 @@ class _Block:
     volume: str = ""
 
 
-def _blocks(state: ClusterState, pod: Obj, seen: list[_Seen]) -> list[_Block]:
-    return [*_config(state, pod, seen), *_mounts(state, pod, seen)]
+def _blocks(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[_Block]:
+    yield from _config(state, pod, seen)
+    yield from _mounts(state, pod, seen)
 
 
 def _report_blocks(state: ClusterState, blocks: list[_Block]) -> Iterator[Finding]:

@@ -438,3 +438,29 @@ def test_evictions_of_each_kind_name_the_resource_and_condition(
     changed = ClusterState.build(doc, now=state.now, scope=state.scope)
     (render,) = run(changed, config)["logos-render"]
     assert f"({condition})" in render.remediation and f"low on {resource}" in render.remediation
+
+
+def test_the_kubelets_mount_timeout_on_a_volume_held_elsewhere_is_not_a_second_cause() -> None:
+    # Two minutes on, the kubelet adds its summary (pkg/kubelet/kubelet.go, volumemanager):
+    # the volume is unattached because of the multi-attach, which stays the one cause.
+    state, config = recorded("multi_attach")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    new = next(
+        p
+        for p in doc["pods"]
+        if p["status"]["phase"] == "Pending" and p["metadata"]["name"].startswith("logos-search-")
+    )
+    when = state.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc["events"].append({
+        "metadata": {"name": "x.1", "namespace": new["metadata"]["namespace"]},
+        "involvedObject": {"kind": "Pod", "name": new["metadata"]["name"],
+                           "namespace": new["metadata"]["namespace"],
+                           "uid": new["metadata"]["uid"]},
+        "reason": "FailedMount", "type": "Warning", "count": 1,
+        "firstTimestamp": when, "lastTimestamp": when,
+        "source": {"component": "kubelet", "host": new["spec"]["nodeName"]},
+        "message": "Unable to attach or mount volumes: unmounted volumes=[index], unattached "
+        "volumes=[index], failed to process volumes=[]: context deadline exceeded",
+    })  # fmt: skip
+    later = ClusterState.build(doc, now=state.now, scope=state.scope)
+    assert [f.cause for f in run_checks(later, [CHECK], config).findings] == ["multi-attach"]

@@ -405,6 +405,8 @@ def kubelet_states(api: Any, namespace: str) -> dict[str, Any]:
         conditions(t0, initialized="wait-for-db", unready="migrate"),
         [container("migrate", waiting=("PodInitializing", ""))], addr,
         init_statuses=[container("wait-for-db", running=t0, started=True)]))
+    # pkg/kubelet/images/image_manager.go ("already present on machine and can be accessed by
+    # the pod"); kuberuntime_container.go startContainer ("Container created", "started").
     for reason, message in (("Pulled", f'Container image "{IMAGE}" already present on machine '
                              "and can be accessed by the pod"),
                             ("Created", "Container created"), ("Started", "Container started")):
