@@ -28,9 +28,9 @@ from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, age, mapping, mappings, name, namespace, parse_time
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, is_ready, is_terminating, phase
+from logos_doctor.workloads import condition, is_terminating, phase
 
-from .nodes import node_down, owner_chain
+from .nodes import node_down, owner_chain, serving_workloads
 
 # --- the kubelet's words ---------------------------------------------------------------------
 # pkg/kubelet/util/manager/watch_based_manager.go: apierrors.NewNotFound(groupResource, name),
@@ -234,11 +234,11 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     """The kubelet's reasons: one finding per missing ConfigMap and cause, else per pod."""
     events = _pod_events(state)
     blocks: list[_Block] = []
-    serving = _serving(state)
+    serving = serving_workloads(state)
     for pod in state.in_scope("pods"):
         if phase(pod) == "Failed":
             if mapping(pod.get("status")).get("reason") == "Evicted":
-                yield _evicted(state, pod, events.get(_uid(pod), []))
+                yield _evicted(state, pod, events.get(_uid(pod), []), serving)
             continue
         if phase(pod) == "Succeeded" or is_terminating(pod):
             continue
@@ -770,15 +770,6 @@ def _output(message: str) -> str:
     return (match.group("out") if match.group("out") is not None else match.group("err")).strip()
 
 
-def _serving(state: ClusterState) -> frozenset[ObjectRef]:
-    """The workloads in scope with at least one ready pod (any revision)."""
-    return frozenset(
-        w
-        for p in state.in_scope("pods")
-        if is_ready(p) and not is_terminating(p) and (w := state.workload_of(p)) is not None
-    )
-
-
 def _none_ready(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> bool:
     """Whether nothing of this pod's workload is ready (a bare pod: it is not)."""
     workload = state.workload_of(pod)
@@ -788,7 +779,9 @@ def _none_ready(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) ->
 # --- evictions -----------------------------------------------------------------------------------
 
 
-def _evicted(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Finding:
+def _evicted(
+    state: ClusterState, pod: Obj, seen: list[_Seen], serving: frozenset[ObjectRef]
+) -> Finding:
     status = mapping(pod.get("status"))
     text = str(status.get("message") or "")
     node = str(mapping(pod.get("spec")).get("nodeName") or "?")
@@ -825,7 +818,14 @@ def _evicted(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Finding:
         + (f"; {users[0]}" if users else ""),
         lines,
         depends_on=(ObjectRef("Node", None, node),),
-        severity=None if recent else Severity.INFO,
+        # Recent and nothing of the workload serves (its replacement cannot run): an outage.
+        severity=(
+            Severity.INFO
+            if not recent
+            else Severity.CRITICAL
+            if _none_ready(state, pod, serving)
+            else None
+        ),
         node=node,
         starved=resource,
         condition=cond,

@@ -130,10 +130,11 @@ def nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
         if node and phase(pod) != "Succeeded":
             hosting.setdefault(str(node), []).append(pod)
     everything = state.scope.namespaces is None
+    serving = serving_workloads(state) if hosting else frozenset()
     for node in state.list_of("nodes"):
         if everything or name(node) in hosting:
             gpu = any(labels_of(node).get(k) == v for k, v in config.gpu.labels)
-            found = _node(state, node, hosting.get(name(node), []), gpu)
+            found = _node(state, node, hosting.get(name(node), []), gpu, serving)
             if found is not None:
                 yield found
 
@@ -164,11 +165,22 @@ def owner_chain(state: ClusterState, obj: Obj, kind: str = "Pod") -> tuple[Objec
     return tuple(out)
 
 
+def serving_workloads(state: ClusterState) -> frozenset[ObjectRef]:
+    """The workloads in scope with at least one ready pod (of any revision)."""
+    return frozenset(
+        w
+        for p in state.in_scope("pods")
+        if is_ready(p) and not is_terminating(p) and (w := state.workload_of(p)) is not None
+    )
+
+
 def _conditions(node: Obj) -> dict[str, Obj]:
     return {str(c.get("type")): c for c in mappings(mapping(node.get("status")).get("conditions"))}
 
 
-def _node(state: ClusterState, node: Obj, pods: list[Obj], gpu: bool) -> Finding | None:
+def _node(
+    state: ClusterState, node: Obj, pods: list[Obj], gpu: bool, serving: frozenset[ObjectRef]
+) -> Finding | None:
     conds, node_name = _conditions(node), name(node)
     ready = conds.get("Ready") or {}
     status = ready.get("status")
@@ -204,6 +216,10 @@ def _node(state: ClusterState, node: Obj, pods: list[Obj], gpu: bool) -> Finding
     live = [p for p in pods if phase(p) != "Failed"]
     stuck = [p for p in live if cause in ("unknown", "not-ready") or not is_ready(p)]
     evicted = [p for p in pods if mapping(p.get("status")).get("reason") == "Evicted"]
+    if cause in PRESSURE.values() and any(
+        (w := state.workload_of(p)) is None or w not in serving for p in evicted
+    ):
+        severity = Severity.CRITICAL  # its evictions left a workload with nothing serving
     if cause == "cordoned" and not stuck:
         severity = Severity.INFO  # its pods run; only new ones go elsewhere
     affected: dict[ObjectRef, None] = {}

@@ -126,10 +126,11 @@ def test_a_node_that_stops_reporting_is_the_root_cause_of_its_pods_service(
              if f["check"] == "nodes"}  # fmt: skip
     assert nodes == {
         "ready-node": "critical",
-        "healthy-node": "warning",
+        "healthy-node": "critical",
         "drain-me": "info",
         "flapping": "info",
     }, "disk-pressure-node is healthy; a cordon and a brief NotReady are info only"
+    assert evicted["severity"] == "critical", "logos-render's replacement cannot run"
 
 
 def test_a_rollout_blocked_by_a_volume_attached_elsewhere_names_volume_and_node(

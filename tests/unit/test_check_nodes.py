@@ -41,7 +41,8 @@ def test_each_node_gets_its_worst_problem_and_the_healthy_one_none(
 ) -> None:
     assert {n: (f.cause, f.severity) for n, f in found.items()} == {
         "ready-node": ("unknown", Severity.CRITICAL),
-        "healthy-node": ("memory-pressure", Severity.WARNING),
+        # critical: its eviction left logos-render with nothing serving
+        "healthy-node": ("memory-pressure", Severity.CRITICAL),
         "drain-me": ("cordoned", Severity.INFO),
         "flapping": ("not-ready", Severity.INFO),
     }, "disk-pressure-node is healthy whatever its name says"
@@ -74,7 +75,10 @@ def test_the_service_whose_pods_sit_on_that_node_is_explained_by_the_node() -> N
         f.check == "containers" and f.cause == "readiness-failing" for f in report.findings
     ), "the pods are unready because the node is: no probe is blamed"
     roots = [f for f, _ in root_causes(report.findings) if f.severity == Severity.CRITICAL]
-    assert [(f.check, f.cause) for f in roots] == [("nodes", "unknown")]
+    assert sorted((f.check, f.cause) for f in roots) == [
+        ("nodes", "memory-pressure"),
+        ("nodes", "unknown"),
+    ]
 
 
 def test_memory_pressure_explains_the_eviction_and_the_eviction_the_deployment() -> None:
@@ -83,6 +87,7 @@ def test_memory_pressure_explains_the_eviction_and_the_eviction_the_deployment()
     report = run_checks(state, [c for c in default_registry() if c.id in wanted], config)
     by = {(f.check, f.cause): f for f in report.findings}
     evicted = by[("containers", "evicted")]
+    assert evicted.severity == Severity.CRITICAL, "its replacement cannot run anywhere"
     assert [(k.check, k.cause) for k in evicted.caused_by] == [("nodes", "memory-pressure")]
     deployment = by[("workloads", "unavailable-replicas")]
     assert ("containers", "evicted") in {(k.check, k.cause) for k in deployment.caused_by}
