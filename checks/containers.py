@@ -459,7 +459,9 @@ def _mounts(state: ClusterState, pod: Obj, seen: list[_Seen]) -> Iterator[_Block
         failing["?"] = (latest.message, latest)
     sources, ns = _volume_sources(pod), namespace(pod) or ""
     for volume, (err, ev) in failing.items():
-        source = sources.get(volume)
+        # MountVolume.* events name a claim's volume by its PersistentVolume (the spec's
+        # name); the summary names the pod's volumes.
+        source = sources.get(volume) or _pv_claim(state, volume)
         target, missing, cause = source, "", "mount-failed"
         if gone := NOT_FOUND.match(err):
             kind = "ConfigMap" if gone.group("what") == "configmap" else "Secret"
@@ -555,7 +557,12 @@ def _multi_attach(
         f"pod {name(pod)} cannot attach volume {volume} on node {node}: "
         f"it is still attached to {holder}",
         lines,
-        depends_on=(claim,) if claim else (),
+        # The claim, and the node holding it: a node finding (a dead node that never
+        # detached) explains this one.
+        depends_on=(
+            *((claim,) if claim else ()),
+            *(ObjectRef("Node", None, h) for h in holders),
+        ),
         # A rolling update whose old pod still holds the volume: the old pod serves, the
         # rollout is blocked; an outage only when nothing of the workload is ready.
         severity=None if _none_ready(state, pod, serving) else Severity.WARNING,
@@ -564,11 +571,18 @@ def _multi_attach(
     )
 
 
-def _claim_of(state: ClusterState, pod: Obj, volume: str) -> ObjectRef | None:
+def _pv_claim(state: ClusterState, volume: str) -> ObjectRef | None:
+    """The claim a PersistentVolume is bound to, if ``volume`` names one."""
     pv = state.get("PersistentVolume", None, volume)
     ref = mapping(mapping((pv or {}).get("spec")).get("claimRef"))
     if ref.get("name"):
         return ObjectRef("PersistentVolumeClaim", ref.get("namespace"), str(ref["name"]))
+    return None
+
+
+def _claim_of(state: ClusterState, pod: Obj, volume: str) -> ObjectRef | None:
+    if found := _pv_claim(state, volume):
+        return found
     claims = [s for s in _volume_sources(pod).values() if s.kind == "PersistentVolumeClaim"]
     return claims[0] if len(claims) == 1 else None
 

@@ -345,7 +345,8 @@ def test_a_volume_still_attached_elsewhere_names_the_volume_and_the_node_holding
     # kube-controller-manager v1.37.2 words it "Waiting for detach ... already used by pod(s)"
     assert any("Waiting for detach for volume" in e for e in attach.evidence)
     assert [(d.kind, d.name) for d in attach.depends_on] == [
-        ("PersistentVolumeClaim", "search-index")
+        ("PersistentVolumeClaim", "search-index"),
+        ("Node", old_node),  # a finding about that node (down, never detached) explains it
     ]
     assert attach.severity == Severity.WARNING, "the old pod still serves: a blocked rollout"
     (rollout,) = [f for f in report.findings if f.check == "workloads"]
@@ -464,3 +465,37 @@ def test_the_kubelets_mount_timeout_on_a_volume_held_elsewhere_is_not_a_second_c
     })  # fmt: skip
     later = ClusterState.build(doc, now=state.now, scope=state.scope)
     assert [f.cause for f in run_checks(later, [CHECK], config).findings] == ["multi-attach"]
+
+
+def test_a_csi_mount_error_names_the_claim_behind_the_persistent_volume() -> None:
+    # operation_generator.go names a claim's volume by its PV ("volumeSpec.Name()"): the
+    # finding must still depend on the claim, so that a pvc-pending finding explains it.
+    state, config = recorded("multi_attach")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    doc["events"] = [e for e in doc["events"] if e.get("reason") != "FailedAttachVolume"]
+    new = next(
+        p
+        for p in doc["pods"]
+        if p["status"]["phase"] == "Pending" and p["metadata"]["name"].startswith("logos-search-")
+    )
+    pv = next(v["metadata"]["name"] for v in doc["persistentvolumes"])
+    when = state.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc["events"].append({
+        "metadata": {"name": "x.2", "namespace": new["metadata"]["namespace"]},
+        "involvedObject": {"kind": "Pod", "name": new["metadata"]["name"],
+                           "namespace": new["metadata"]["namespace"],
+                           "uid": new["metadata"]["uid"]},
+        "reason": "FailedMount", "type": "Warning", "count": 3,
+        "firstTimestamp": when, "lastTimestamp": when,
+        "source": {"component": "kubelet", "host": new["spec"]["nodeName"]},
+        "message": f'MountVolume.MountDevice failed for volume "{pv}" : rpc error: code = '
+        "Internal desc = could not format \"/dev/nvme1n1\" and mount it at \"/var/lib/kubelet/"
+        'plugins/kubernetes.io/csi/ebs.csi.aws.com/1f/globalmount"',
+    })  # fmt: skip
+    later = ClusterState.build(doc, now=state.now, scope=state.scope)
+    (mount,) = run_checks(later, [CHECK], config).findings
+    assert mount.cause == "mount-failed"
+    assert f"volume {pv}: rpc error: code = Internal desc = could not format" in mount.message
+    assert [(d.kind, d.name) for d in mount.depends_on] == [
+        ("PersistentVolumeClaim", "search-index")
+    ]
