@@ -499,3 +499,22 @@ def test_a_csi_mount_error_names_the_claim_behind_the_persistent_volume() -> Non
     assert [(d.kind, d.name) for d in mount.depends_on] == [
         ("PersistentVolumeClaim", "search-index")
     ]
+
+
+def test_real_kubelet_startup_probe_kill() -> None:
+    (startup,) = real("real_startup_probe")
+    assert (startup.cause, startup.severity) == ("startup-probe-failing", Severity.CRITICAL)
+    assert "startup probe TCP :" in startup.message and "connect: connection refused" in (
+        startup.message
+    )
+    assert any("failed startup probe, will be restarted" in e for e in startup.evidence)
+
+
+def test_real_kubelet_missing_configmap_keys_for_env_and_for_a_volume_item() -> None:
+    found = {f.cause: f for f in real("real_configmap_keys_missing")}
+    env, volume = found["config-missing"], found["mount-failed"]
+    assert env.resource.name == volume.resource.name == "readiness-probe-failed"
+    assert env.message.startswith("ConfigMap readiness-probe-failed has no key liveness")
+    # pkg/volume/configmap/configmap.go: "configmap references non-existent config key: %s"
+    assert volume.message.startswith("ConfigMap readiness-probe-failed has no key docs.yaml")
+    assert "ConfigMap readiness-probe-failed exists with keys: present" in env.evidence

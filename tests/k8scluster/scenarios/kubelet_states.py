@@ -611,3 +611,44 @@ def multi_attach(api: Any, namespace: str) -> dict[str, Any]:
     wait_for(refused, 90, "the attach/detach controller's FailedAttachVolume on the new pod",
              interval=1)
     return {}
+
+
+# =========================================================================== on the real node
+# The same causes written by a real kubelet v1.37.2 (the cluster's real node, see
+# k8scluster/realnode.py), for the two the real-node scenarios in ``kubelet`` do not cover.
+
+
+@scenario("real_startup_probe")
+def real_startup_probe(api: Any, namespace: str) -> None:
+    """A server whose startup probe asks a port nothing listens on: the kubelet kills it
+    before it ever starts (``Container server failed startup probe, will be restarted``)."""
+    from .kubelet import deploy, free_port, has_event, http_server, restarted, wait_pod
+
+    port = free_port()
+    server = http_server(port)
+    server["startupProbe"] = {"tcpSocket": {"port": free_port()}, "periodSeconds": 1,
+                              "failureThreshold": 2}
+    deploy(api, namespace, "search", [server])
+    wait_pod(api, namespace, "search",
+             lambda p: restarted(p, 1) and has_event(api, namespace, p, "Killing"),
+             "restarted by the startup probe")
+
+
+@scenario("real_configmap_keys_missing")
+def real_configmap_keys_missing(api: Any, namespace: str) -> None:
+    """ConfigMap ``readiness-probe-failed`` exists but lacks what two workloads read: an env
+    key (CreateContainerConfigError) and a volume item (FailedMount)."""
+    from .kubelet import deploy, sleeper, wait_waiting
+
+    client.CoreV1Api(api).create_namespaced_config_map(namespace, {
+        "metadata": {"name": "readiness-probe-failed"}, "data": {"present": "1"}})
+    deploy(api, namespace, "indexer", [sleeper("indexer", env=[
+        {"name": "LIVENESS", "valueFrom": {"configMapKeyRef": {
+            "name": "readiness-probe-failed", "key": "liveness"}}}])])
+    deploy(api, namespace, "docs", [sleeper("docs", volumeMounts=[
+        {"name": "conf", "mountPath": "/etc/docs"}])],
+        volumes=[{"name": "conf", "configMap": {"name": "readiness-probe-failed",
+                                                "items": [{"key": "docs.yaml",
+                                                           "path": "docs.yaml"}]}}])
+    wait_waiting(api, namespace, "indexer", "CreateContainerConfigError", ("Failed", "Error: "))
+    wait_waiting(api, namespace, "docs", "ContainerCreating", ("FailedMount", "MountVolume"))
