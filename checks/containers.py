@@ -684,6 +684,9 @@ def _probes(
                 k.last is not None and state.now - k.last <= LOOP for k in kills
             )
             current = looping or not cs.get("ready") or not mapping(cs.get("state")).get("running")
+            lately = any(k.last is not None and state.now - k.last <= LOOP for k in kills)
+            # Ready again: a warning if it was killed lately, history (info) if not.
+            calm = Severity.WARNING if lately or not kills else Severity.INFO
             found[cause] = _probe_finding(
                 state,
                 pod,
@@ -693,7 +696,7 @@ def _probes(
                 events,
                 kills,
                 cs,
-                None if current else Severity.WARNING,
+                None if current else calm,
             )
         running = mapping(mapping(cs.get("state")).get("running"))
         if (

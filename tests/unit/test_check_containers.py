@@ -518,3 +518,15 @@ def test_real_kubelet_missing_configmap_keys_for_env_and_for_a_volume_item() -> 
     # pkg/volume/configmap/configmap.go: "configmap references non-existent config key: %s"
     assert volume.message.startswith("ConfigMap readiness-probe-failed has no key docs.yaml")
     assert "ConfigMap readiness-probe-failed exists with keys: present" in env.evidence
+
+
+def test_a_liveness_restart_long_past_is_history_while_the_container_runs_ready() -> None:
+    state, config = recorded("real_liveness_restarts")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    for e in doc["events"]:
+        if e.get("reason") == "Killing":
+            e["count"] = 1  # one kill, then the container ran ready
+    once = ClusterState.build(doc, now=state.now, scope=state.scope)
+    assert [f.severity for f in run_checks(once, [CHECK], config).findings] == [Severity.WARNING]
+    later = replace(once, now=once.now + timedelta(minutes=30))
+    assert [f.severity for f in run_checks(later, [CHECK], config).findings] == [Severity.INFO]
