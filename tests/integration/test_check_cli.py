@@ -138,13 +138,14 @@ def test_piped_output_is_plain_text(cluster: Any, api: Any, namespace: str,
     assert result.returncode == 1
     assert "\x1b[" not in result.stdout
     lines = result.stdout.splitlines()
-    assert lines[1] == "ROOT CAUSES (fix these first):"
-    assert "storage-class/missing StorageClass/" in lines[2]
-    header = next(i for i, line in enumerate(lines) if line.startswith("SEVERITY"))
-    assert lines[header].split()[:3] == ["SEVERITY", "CHECK/CAUSE", "RESOURCE"]
-    assert any(line.startswith("CRITICAL") and "pvc-pending/storage-class-missing" in line
-               and f"PersistentVolumeClaim/{namespace}/data-logos-postgresql-0" in line
-               for line in lines)
+    assert all(len(line) <= 80 for line in lines)  # piped: wrapped to 80 columns
+    start = lines.index("ROOT CAUSES (fix these first):")
+    assert start <= 2 and lines[0].startswith("cluster ")
+    assert "storage-class/missing StorageClass/" in lines[start + 1]
+    # The details: one block per component, the claim's entry naming cause and resource.
+    text = " ".join(line.strip() for line in lines)
+    assert f"pvc-pending/storage-class-missing PersistentVolumeClaim/{namespace}/" in text
+    assert "because: storage-class/missing on StorageClass/" in text
     assert lines[-1].startswith("3 critical")
 
 
