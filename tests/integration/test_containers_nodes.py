@@ -129,6 +129,8 @@ def test_a_node_that_stops_reporting_is_the_root_cause_of_its_pods_service(
         "healthy-node": "critical",
         "drain-me": "info",
         "flapping": "info",
+        "memory-pressure-node": "warning",  # DiskPressure, whatever the name says
+        "pid-ok": "warning",
     }, "disk-pressure-node is healthy; a cordon and a brief NotReady are info only"
     assert evicted["severity"] == "critical", "logos-render's replacement cannot run"
 

@@ -530,3 +530,16 @@ def test_a_liveness_restart_long_past_is_history_while_the_container_runs_ready(
     assert [f.severity for f in run_checks(once, [CHECK], config).findings] == [Severity.WARNING]
     later = replace(once, now=once.now + timedelta(minutes=30))
     assert [f.severity for f in run_checks(later, [CHECK], config).findings] == [Severity.INFO]
+
+
+def test_real_kubelet_refusing_to_run_as_root_is_a_container_config_error() -> None:
+    # pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot, on a Deployment
+    # named "quota-exceeded" to mislead.
+    found = real("real_run_as_root", "workloads")
+    (config_error,) = [f for f in found if f.check == "containers"]
+    assert config_error.cause == "container-config-error"
+    assert "cannot start: container has runAsNonRoot and image will run as root" in (
+        config_error.message
+    )
+    (deployment,) = [f for f in found if f.check == "workloads"]
+    assert [k.cause for k in deployment.caused_by] == ["container-config-error"]

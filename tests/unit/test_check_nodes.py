@@ -4,7 +4,7 @@ The node-lifecycle controller, the scheduler and the EndpointSlice controller in
 recordings are real; the kubelets are the stand-in of ``kubelet_states`` (node conditions in
 pkg/kubelet/nodestatus/setters.go's words).  Names mislead on purpose: ``ready-node-*`` is
 the one that stopped reporting, ``disk-pressure-node-*`` is healthy, ``healthy-node-*`` is
-under memory pressure.
+under memory pressure, ``memory-pressure-node-*`` under disk pressure.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ def test_each_node_gets_its_worst_problem_and_the_healthy_one_none(
         "healthy-node": ("memory-pressure", Severity.CRITICAL),
         "drain-me": ("cordoned", Severity.INFO),
         "flapping": ("not-ready", Severity.INFO),
+        # their pods still run ready: a warning each
+        "memory-pressure-node": ("disk-pressure", Severity.WARNING),
+        "pid-ok": ("pid-pressure", Severity.WARNING),
     }, "disk-pressure-node is healthy whatever its name says"
 
 

@@ -652,3 +652,15 @@ def real_configmap_keys_missing(api: Any, namespace: str) -> None:
                                                            "path": "docs.yaml"}]}}])
     wait_waiting(api, namespace, "indexer", "CreateContainerConfigError", ("Failed", "Error: "))
     wait_waiting(api, namespace, "docs", "ContainerCreating", ("FailedMount", "MountVolume"))
+
+
+@scenario("real_run_as_root")
+def real_run_as_root(api: Any, namespace: str) -> None:
+    """A pod that asks runAsNonRoot for an image that runs as root: the kubelet refuses to
+    create the container (pkg/kubelet/kuberuntime/security_context_others.go)."""
+    from .kubelet import deploy, sleeper, wait_waiting
+
+    deploy(api, namespace, "quota-exceeded", [sleeper("worker", securityContext={
+        "runAsNonRoot": True})])
+    wait_waiting(api, namespace, "quota-exceeded", "CreateContainerConfigError",
+                 ("Failed", "Error: "))

@@ -64,7 +64,7 @@ def ready_endpoints(api: Any, namespace: str, svc: str) -> int:
 
 @scenario("node_states")
 def node_states(api: Any, namespace: str) -> dict[str, Any]:
-    """Five nodes, named to mislead:
+    """Seven nodes, named to mislead:
 
     * ``ready-node-<ns>`` runs logos-web (2 replicas, Service logos-web), then its kubelet
       stops reporting: Ready=Unknown, unreachable taints, both pods not ready;
@@ -73,7 +73,9 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
       and the replacement cannot be scheduled there;
     * ``drain-me-<ns>`` is cordoned; logos-docs keeps running on it (info only);
     * ``flapping-<ns>`` went NotReady a moment ago (network plugin), within the
-      controller's grace period (info only); logos-search runs on it.
+      controller's grace period (info only); logos-search runs on it;
+    * ``memory-pressure-node-<ns>`` reports DiskPressure, ``pid-ok-<ns>`` PIDPressure; the
+      pods there (logos-indexer, logos-mailer) still run ready: warnings.
     """
     suffix = namespace[:40]
     nodes = {
@@ -82,6 +84,8 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
         "memory": FakeKubelet(api, namespace, f"healthy-node-{suffix}", "10.251.0.12"),
         "cordon": FakeKubelet(api, namespace, f"drain-me-{suffix}", "10.251.0.13"),
         "flap": FakeKubelet(api, namespace, f"flapping-{suffix}", "10.251.0.14"),
+        "disk": FakeKubelet(api, namespace, f"memory-pressure-node-{suffix}", "10.251.0.15"),
+        "pid": FakeKubelet(api, namespace, f"pid-ok-{suffix}", "10.251.0.16"),
     }
     for kubelet in nodes.values():
         kubelet.register()
@@ -97,12 +101,20 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
         service(namespace, "logos-chat", "chat"),
         deployment(namespace, "logos-render", "render", nodes["memory"].node),
         deployment(namespace, "logos-docs", "docs", nodes["cordon"].node),
+        deployment(namespace, "logos-indexer", "indexer", nodes["disk"].node),
+        deployment(namespace, "logos-mailer", "mailer", nodes["pid"].node),
     ):
         logos_stack._create(api, obj)
     running(nodes["gone"], "logos-web-", "web", 2)
     running(nodes["fine"], "logos-chat-", "chat")
     running(nodes["cordon"], "logos-docs-", "docs")
     (render,) = running(nodes["memory"], "logos-render-", "render")
+    running(nodes["disk"], "logos-indexer-", "indexer")
+    running(nodes["pid"], "logos-mailer-", "mailer")
+    # Disk and PID pressure (setters.go): the pods there still run ready; the controller
+    # taints the nodes node.kubernetes.io/disk-pressure and pid-pressure.
+    nodes["disk"].post_status(pressure={"DiskPressure": True})
+    nodes["pid"].post_status(pressure={"PIDPressure": True})
     wait_for(lambda: ready_endpoints(api, namespace, "logos-web") == 2, 60,
              "logos-web's two endpoints ready")
 
@@ -136,6 +148,10 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
                            for c in p.status.conditions or []) for p in pods)
 
     wait_for(replacement_refused, 60, "the scheduler to refuse logos-render's replacement")
+
+    for kind, key in (("disk", "disk-pressure"), ("pid", "pid-pressure")):
+        wait_for(lambda n=nodes[kind].node, k=key: taint(api, n, f"node.kubernetes.io/{k}"),
+                 60, f"the {key} taint on {nodes[kind].node}")
 
     # An operator cordons drain-me; the controller adds node.kubernetes.io/unschedulable.
     core.patch_node(nodes["cordon"].node, {"spec": {"unschedulable": True}})
