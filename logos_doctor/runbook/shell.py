@@ -87,6 +87,24 @@ def execute(
     return Result(code, lines, time.monotonic() - start, timed_out)
 
 
+def execute_on_terminal(script: str, env: Mapping[str, str], timeout: float) -> Result:
+    """Run a step that needs the terminal (an editor): attached to it, output not kept."""
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            env=dict(env),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Result(124, [], time.monotonic() - start, True)
+    except OSError as exc:
+        raise DoctorError(f"cannot start bash: {exc}", "runbook steps need bash") from None
+    note = "(ran on the terminal, in an editor: its session is not recorded)"
+    return Result(done.returncode, [note], time.monotonic() - start, False)
+
+
 def _read_lines(proc: subprocess.Popen[bytes], pipe: queue.Queue[str | None]) -> None:
     assert proc.stdout is not None
     for raw in iter(proc.stdout.readline, b""):

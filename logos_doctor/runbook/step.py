@@ -19,6 +19,8 @@ from logos_doctor.errors import UsageError
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 _HEREDOC = re.compile(r"(?<!<)<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
+_EDITOR = re.compile(r"\bkubectl\s+(?:\S+\s+)*?edit\b|\$\{?(?:KUBE_)?EDITOR\b")
+
 StepKind = Literal["diagnose", "change"]
 
 
@@ -43,6 +45,11 @@ class Step:
     def params(self) -> tuple[str, ...]:
         """Parameter names used, in order of first use."""
         return tuple(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(self.code)))
+
+    @property
+    def needs_terminal(self) -> bool:
+        """Whether the step opens an editor (``kubectl edit``), which needs the terminal."""
+        return bool(_EDITOR.search(self.code))
 
     def accepts(self, exit_code: int) -> bool:
         """Whether this exit code is one the step expects."""

@@ -8,6 +8,7 @@ the run.  The transcript is saved after every step.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from logos_doctor.runbook.document import Runbook
-from logos_doctor.runbook.shell import execute
+from logos_doctor.runbook.shell import execute, execute_on_terminal
 from logos_doctor.runbook.step import Step
 from logos_doctor.runbook.transcript import StepRecord, Transcript
 
@@ -139,10 +140,17 @@ class Walker:
             item.status = "running"
             self.save()
             env = {**self.env, **step.env(values)}
+            attached = step.needs_terminal and sys.stdin.isatty() and sys.stdout.isatty()
+            if not attached:
+                # no terminal for the step: an editor (kubectl edit) fails at once, not hangs
+                env.update(KUBE_EDITOR="false", EDITOR="false")
             try:
-                result = execute(
-                    step.script(values), env, self.timeout, lambda ln: click.echo(f"  {ln}")
-                )
+                if attached:
+                    result = execute_on_terminal(step.script(values), env, self.timeout)
+                else:
+                    result = execute(
+                        step.script(values), env, self.timeout, lambda ln: click.echo(f"  {ln}")
+                    )
             except KeyboardInterrupt:
                 item.status = "interrupted"
                 self.finish(f"interrupted during step {item.step_id}")

@@ -814,3 +814,15 @@ def test_list_says_what_each_runbook_is_for() -> None:
     assert result.output.splitlines()[0].split() == ["ID", "USE", "FOR", "CHECKS"]
     rows = json.loads(CliRunner().invoke(cli, ["runbook", "list", "-o", "json"]).stdout)
     assert all(row["use"] for row in rows)
+
+
+def test_an_editor_step_without_a_terminal_fails_at_once_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    text = WALK.replace("echo mending; exit 2", '"${KUBE_EDITOR:-vi}" /dev/null && echo edited')
+    book = rb.parse(text, "walk.md")
+    assert [s.id for s in book.steps if s.needs_terminal] == ["mend"]
+    code, record, _ = _walk(tmp_path, text)
+    mend = next(s for s in record.steps if s.step_id == "mend")
+    assert (mend.status, mend.exit_code, mend.seconds < 5) == ("failed", 1, True)
+    assert code == 1
