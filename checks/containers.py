@@ -153,8 +153,8 @@ CAUSES = Causes(
         "A volume cannot be mounted: the pod stays ContainerCreating",
         remediation=(
             "Fix what the mount error names for volume {volume}: create the missing "
-            "ConfigMap/Secret, or check the claim's volume and the CSI driver's node pod on "
-            "{node} ('kubectl get volumeattachments', the driver's log)."
+            "ConfigMap, or check the claim, its VolumeAttachment and the CSI driver's node "
+            "pod on {node} ('kubectl describe pod {pod} -n {namespace}', the driver's log)."
         ),
     ),
     Cause(
@@ -174,7 +174,8 @@ CAUSES = Causes(
         "The readiness probe fails: the pod receives no traffic",
         remediation=(
             "The probe ({probe}) answers: {output}. Check that the port and path match what "
-            "the process serves and that its dependencies are up ('kubectl logs'); widen "
+            "the process serves and that its dependencies are up "
+            "('kubectl logs {pod} -n {namespace} -c {container}'); widen "
             "timeoutSeconds/initialDelaySeconds only if the application is just slow."
         ),
     ),
@@ -185,8 +186,9 @@ CAUSES = Causes(
         remediation=(
             "The kubelet kills the container because its liveness probe ({probe}) fails: "
             "{output}. A wrong port or path, or a probe too strict for a slow start, "
-            "restarts a healthy process; give it a startupProbe or a longer timeout, or "
-            "fix what makes the process hang."
+            "restarts a healthy process ('kubectl logs {pod} -n {namespace} -c {container} "
+            "--previous'); give it a startupProbe or a longer timeout, or fix what makes the "
+            "process hang."
         ),
     ),
     Cause(
@@ -196,7 +198,8 @@ CAUSES = Causes(
         remediation=(
             "The startup probe ({probe}) fails: {output}. Allow more time "
             "(failureThreshold x periodSeconds) if the application starts slowly, else fix "
-            "the probe's port/path or the start itself ('kubectl logs --previous')."
+            "the probe's port/path or the start itself "
+            "('kubectl logs {pod} -n {namespace} -c {container} --previous')."
         ),
     ),
     Cause(
@@ -214,9 +217,10 @@ CAUSES = Causes(
         Severity.WARNING,
         "The kubelet evicted the pod: its node ran low on a resource",
         remediation=(
-            "Node {node} ran low on {starved} ({condition}); the controller replaced the "
-            "pod. Set requests close to real use (pods above their request are evicted "
-            "first), add capacity, and delete the Failed pod once read."
+            "Node {node} ran low on {starved} ({condition}; 'kubectl describe node {node}'); "
+            "the controller replaced the pod. Set requests close to real use (pods above "
+            "their request are evicted first), add capacity, and delete the Failed pod once "
+            "read."
         ),
     ),
 )
@@ -382,6 +386,7 @@ def _configmap_finding(
         affected=tuple(affected),
         configmap=ref.name,
         namespace=ref.namespace or "",
+        pod=name(first.pod),
         with_key=f" with key {first.key}" if first.key else "",
         volume=first.volume or "?",
         node=str(mapping(first.pod.get("spec")).get("nodeName") or "?"),
@@ -761,6 +766,7 @@ def _probe_finding(
         severity=severity,
         probe=described,
         output=output[:200],
+        container=container,
     )
 
 

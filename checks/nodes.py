@@ -61,11 +61,12 @@ CAUSES = Causes(
         Severity.CRITICAL,
         "The node stopped reporting: Ready is Unknown",
         remediation=(
-            "The kubelet on {node} stopped reporting (last status {since} ago): check the machine "
-            "(is it up, is the kubelet running: 'systemctl status kubelet', can it reach the "
-            "API server). Pods there are not ready and are evicted after their "
-            "tolerationSeconds (300s by default); StatefulSet pods stay Terminating until "
-            "the node comes back or is deleted ('kubectl delete node {node}')."
+            "The kubelet on {node} stopped reporting (last status {since} ago; "
+            "'kubectl describe node {node}'): check the machine (is it up, is the kubelet "
+            "running, can it reach the API server). Pods there are not ready and are evicted "
+            "after their tolerationSeconds (300s by default); StatefulSet pods stay "
+            "Terminating until the node comes back, or until it is deleted once the machine "
+            "is confirmed off."
         ),
     ),
     Cause(
@@ -73,9 +74,9 @@ CAUSES = Causes(
         Severity.CRITICAL,
         "The kubelet reports the node NotReady",
         remediation=(
-            "Read the Ready condition's message (container runtime, network plugin, PLEG) "
-            "and the kubelet's log on {node} ('journalctl -u kubelet'); fix the runtime or "
-            "network plugin, or drain and replace the node."
+            "Read the Ready condition's message (container runtime, network plugin, PLEG; "
+            "'kubectl describe node {node}') and the kubelet's log on the node; fix the "
+            "runtime or network plugin, or drain and replace the node."
         ),
     ),
     Cause(

@@ -166,7 +166,7 @@ def test_an_eviction_names_the_resource_the_node_condition_and_the_container(
         render.message
     )
     assert "container render used 1722188Ki (request 256Mi)" in render.message
-    assert "(MemoryPressure)" in render.remediation
+    assert "(MemoryPressure;" in render.remediation
     assert render.depends_on[0].kind == "Node", "a node finding about its pressure explains it"
 
 
@@ -438,7 +438,7 @@ def test_evictions_of_each_kind_name_the_resource_and_condition(
             pod["status"] = {**pod["status"], "message": message}
     changed = ClusterState.build(doc, now=state.now, scope=state.scope)
     (render,) = run(changed, config)["logos-render"]
-    assert f"({condition})" in render.remediation and f"low on {resource}" in render.remediation
+    assert f"({condition};" in render.remediation and f"low on {resource}" in render.remediation
 
 
 def test_the_kubelets_mount_timeout_on_a_volume_held_elsewhere_is_not_a_second_cause() -> None:
