@@ -176,6 +176,11 @@ def run_cmd(
     Exit status: 0 when every step did what it should or you stopped the run, 1 when a step
     failed.
     """
+    if finding_from == "-" and not (yes or dry_run):
+        raise UsageError(
+            "the finding was read from stdin, so no answers can be read from it",
+            "add --yes (and --yes-changes), or save the check output to a file",
+        )
     interactive = _interactive()
     rid, ref_cause = rb.split_ref(ref) if ref else (None, None)
     finding = None
