@@ -9,39 +9,13 @@ root-cause block and hang the Deployment's and the Service's findings from it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from k8scluster.scenarios import cleanup_cluster_scoped, load_all
+from doctor_cli import check_all
 
 pytestmark = pytest.mark.integration
 
-PROG = Path(sys.executable).parent / "logos-doctor"
-
-
-@pytest.fixture
-def build(api: Any, namespace: str) -> Iterator[Any]:
-    scenarios = load_all()
-    try:
-        yield lambda name: scenarios[name](api, namespace)
-    finally:
-        cleanup_cluster_scoped(api, namespace)
-
-
-def check_all(cluster: Any, namespace: str) -> dict[str, Any]:
-    cmd = [str(PROG), "check", "--all", "-n", namespace, "-o", "json",
-           "--kubeconfig", str(cluster.kubeconfig), "--fail-on", "never"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    ours = {c["id"]: c["status"] for c in doc["checks"] if c["id"] in ("containers", "nodes")}
-    assert ours and all(s in ("ok", "findings") for s in ours.values()), doc["checks"]
-    return doc
 
 
 def findings(doc: dict[str, Any], check: str, cause: str) -> list[dict[str, Any]]:
@@ -65,7 +39,7 @@ def test_kubelet_causes_are_the_root_and_the_workloads_hang_from_them(
     cluster: Any, namespace: str, build: Any
 ) -> None:
     build("kubelet_states")
-    doc = check_all(cluster, namespace)
+    doc = check_all(cluster, namespace, ran=("containers", "nodes"))
 
     chat = findings(doc, "containers", "config-missing")
     by_parent = {f["parent"]["name"]: f for f in chat}
@@ -107,7 +81,7 @@ def test_a_node_that_stops_reporting_is_the_root_cause_of_its_pods_service(
     cluster: Any, namespace: str, build: Any
 ) -> None:
     build("node_states")
-    doc = check_all(cluster, namespace)
+    doc = check_all(cluster, namespace, ran=("containers", "nodes"))
 
     (gone,) = findings(doc, "nodes", "unknown")
     assert gone["resource"]["name"].startswith("ready-node-")
@@ -139,7 +113,7 @@ def test_a_rollout_blocked_by_a_volume_attached_elsewhere_names_volume_and_node(
     cluster: Any, namespace: str, build: Any
 ) -> None:
     build("multi_attach")
-    doc = check_all(cluster, namespace)
+    doc = check_all(cluster, namespace, ran=("containers", "nodes"))
     (attach,) = findings(doc, "containers", "multi-attach")
     assert attach["root_cause"] is True
     assert f"volume pv-{namespace}-search-index" in attach["message"]

@@ -8,52 +8,16 @@ the Deployment's `unavailable-replicas` must say `because:` of it.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from doctor_cli import check_all
 from kubernetes import client
 
-from k8scluster.scenarios import OWNER_LABEL, cleanup_cluster_scoped, load_all
+from k8scluster.scenarios import OWNER_LABEL
 
 pytestmark = pytest.mark.integration
 
-PROG = Path(sys.executable).parent / "logos-doctor"
-
-
-def doctor(cluster: Any, namespace: str) -> dict[str, Any]:
-    cmd = [
-        str(PROG),
-        "check",
-        "--all",
-        "-n",
-        namespace,
-        "-o",
-        "json",
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        "--fail-on",
-        "never",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    (result,) = [c for c in doc["checks"] if c["id"] == "scheduling"]
-    assert result["status"] in ("ok", "findings"), result
-    return doc
-
-
-@pytest.fixture
-def build(api: Any, namespace: str) -> Iterator[Any]:
-    scenarios = load_all()
-    try:
-        yield lambda name: scenarios[name](api, namespace)
-    finally:
-        cleanup_cluster_scoped(api, namespace)
 
 
 def own_nodes(api: Any, namespace: str) -> list[str]:
@@ -142,7 +106,7 @@ def test_the_scheduling_cause_is_the_root_and_the_deployment_says_because(
     names: Any,
 ) -> None:
     build(scenario)
-    doc = doctor(cluster, namespace)
+    doc = check_all(cluster, namespace, ran=("scheduling",))
     (sched,) = [f for f in doc["findings"] if f["check"] == "scheduling"]
     assert sched["cause"] == cause, sched
     assert sched["root_cause"] is True
@@ -175,5 +139,5 @@ def test_running_and_scaled_to_zero_workloads_are_quiet(
     cluster: Any, namespace: str, build: Any
 ) -> None:
     build("sched_healthy")
-    doc = doctor(cluster, namespace)
+    doc = check_all(cluster, namespace, ran=("scheduling",))
     assert [f for f in doc["findings"] if f["check"] in ("scheduling", "workloads")] == []

@@ -15,7 +15,6 @@ import json
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ import yaml
 from kubernetes import client
 
 from k8scluster import logos_stack
-from k8scluster.scenarios import cleanup_cluster_scoped, load_all
 
 pytestmark = pytest.mark.integration
 
@@ -53,16 +51,6 @@ def check_json(cluster: Any, namespace: str, tmp_path: Path, config: dict | None
     bad = [c for c in doc["checks"] if c["id"] in OURS and c["status"] in ("error", "skipped")]
     assert not bad, bad
     return doc
-
-
-@pytest.fixture
-def build(api: Any, namespace: str) -> Iterator[Any]:
-    """Build a named scenario in the test's namespace; clean up what it made cluster-wide."""
-    scenarios = load_all()
-    try:
-        yield lambda name: scenarios[name](api, namespace)
-    finally:
-        cleanup_cluster_scoped(api, namespace)
 
 
 def summary(doc: dict[str, Any], check: str) -> set[tuple[str, str, str]]:
