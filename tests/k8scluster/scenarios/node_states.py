@@ -147,7 +147,8 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
                    and any(c.type == "PodScheduled" and c.status == "False"
                            for c in p.status.conditions or []) for p in pods)
 
-    wait_for(replacement_refused, 60, "the scheduler to refuse logos-render's replacement")
+    # Under load the ReplicaSet controller and the scheduler can each take tens of seconds.
+    wait_for(replacement_refused, 120, "the scheduler to refuse logos-render's replacement")
 
     for kind, key in (("disk", "disk-pressure"), ("pid", "pid-pressure")):
         wait_for(lambda n=nodes[kind].node, k=key: taint(api, n, f"node.kubernetes.io/{k}"),
