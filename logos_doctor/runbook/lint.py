@@ -40,10 +40,16 @@ def lint(book: Runbook) -> list[str]:
         for pattern, why in _FORBIDDEN:
             if pattern.search(step.code):
                 problems.append(f"{where}: {why}")
-        for name in single_quoted(step):
+        quoted, escapes = _scan(step)
+        for name in quoted:
             problems.append(
                 f"{where}: {{{{{name}}}}} is inside single quotes, where bash would not expand "
                 "it; close the quotes around it"
+            )
+        for text in escapes:
+            problems.append(
+                f"{where}: {text!r} outside quotes: bash drops the backslash before kubectl "
+                "sees it (quote the argument)"
             )
     for name in sorted(set(book.params) - book.used_params()):
         problems.append(f"{book.source}: parameter {name} is declared but never used")
@@ -52,7 +58,14 @@ def lint(book: Runbook) -> list[str]:
 
 def single_quoted(step: Step) -> list[str]:
     """Placeholders inside '...' outside here-documents: their ``"${name}"`` stays literal."""
+    return _scan(step)[0]
+
+
+def _scan(step: Step) -> tuple[list[str], list[str]]:
+    """Placeholders inside single quotes, and backslash escapes outside any quotes (``\\.``
+    in a jsonpath or custom-columns key: bash turns it into ``.``)."""
     found: list[str] = []
+    escapes: list[str] = []
     quote = ""
     for number, line in enumerate(step.code.split("\n")):
         if number in step.heredoc_lines:
@@ -67,13 +80,15 @@ def single_quoted(step: Step) -> list[str]:
                 continue
             ch = line[i]
             if ch == "\\" and quote != "'":
+                if not quote and line[i + 1 : i + 2] == ".":
+                    escapes.append(line[max(0, i - 20) : i + 10])
                 i += 1
             elif ch == "#" and not quote and (i == 0 or line[i - 1] in " \t;&|("):
                 break  # a comment: never run
             elif ch in "'\"" and quote in ("", ch):
                 quote = "" if quote else ch
             i += 1
-    return found
+    return found, escapes
 
 
 def _safe_secret_output(fmt: str) -> bool:
