@@ -225,6 +225,10 @@ def test_pending_pvc_runbook_from_finding_to_bound_claim(
     assert "completed: every step ran" in text
     assert f"storageclass.storage.k8s.io/{sc} created" in step_section(text, "create-storage-class")
     assert "condition met" in step_section(text, "wait-for-bound")
+    after = findings_file(
+        child_env, cluster.kubeconfig, namespace, missing_class, "pvc-pending", tmp_path / "a.json"
+    )
+    assert not [f for f in after if f["cause"] == "storage-class-missing"], after
 
 
 # -- scenario 2: ImagePullBackOff, with a canary in the pull secret -----------------------------
@@ -383,6 +387,15 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
     assert run.returncode == 0, run.stdout + run.stderr
     assert "notfound" not in chat_image(api, namespace)
     assert "successfully rolled out" in step_section(text, "rollout-status")
+    after = findings_file(
+        child_env,
+        cluster.kubeconfig,
+        namespace,
+        bad_chat_release,
+        "image-pull",
+        tmp_path / "a.json",
+    )
+    assert not [f for f in after if f["cause"] == "image-not-found"], after
 
     # A pod that does not exist: the diagnose steps fail, are recorded, and the run goes on
     # to the change step, which is not confirmed (no answers left): nothing is changed.
