@@ -144,11 +144,14 @@ class Endpoint:
         """A new keep-alive HTTPS connection (one per thread)."""
         return http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=120)
 
-    def get(self, conn: http.client.HTTPSConnection, path: str) -> bytes:
-        """GET ``path`` and return the body; anything but 200 raises."""
+    def get(self, conn: http.client.HTTPSConnection, path: str) -> bytes | None:
+        """GET ``path`` and return the body; None for 404 (a kind this cluster does not serve,
+        such as cert-manager's without its CRDs); anything else but 200 raises."""
         conn.request("GET", path, headers=self.headers)
         resp = conn.getresponse()
         body = resp.read()
+        if resp.status == 404:
+            return None
         if resp.status != 200:
             raise RuntimeError(f"GET {path}: HTTP {resp.status}: {body[:200]!r}")
         return body
@@ -166,7 +169,13 @@ def floor_main(args: argparse.Namespace) -> int:
         paths: list[str] = json.loads(args.paths)
         local = threading.local()
         lock = threading.Lock()
-        stats = {"requests": 0, "bytes": 0, "parse": 0.0, "objects": {}}
+        stats: dict[str, Any] = {
+            "requests": 0,
+            "bytes": 0,
+            "parse": 0.0,
+            "objects": {},
+            "absent": [],
+        }
 
         def get(path: str) -> Any:
             conn = getattr(local, "conn", None)
@@ -174,10 +183,10 @@ def floor_main(args: argparse.Namespace) -> int:
                 conn = local.conn = ep.connection()
             body = ep.get(conn, path)
             p0 = time.perf_counter()
-            data = json.loads(body)
+            data = json.loads(body) if body is not None else None
             with lock:
                 stats["requests"] += 1
-                stats["bytes"] += len(body)
+                stats["bytes"] += len(body or b"")
                 stats["parse"] += time.perf_counter() - p0
             return data
 
@@ -188,6 +197,10 @@ def floor_main(args: argparse.Namespace) -> int:
                 if token:
                     query["continue"] = token
                 page = get(f"{path}?{urlencode(query)}")
+                if page is None:  # not served here: logos-doctor skips it by discovery
+                    with lock:
+                        stats["absent"].append(path.rsplit("/", 1)[1])
+                    return
                 count += len(page.get("items") or [])
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
@@ -280,7 +293,7 @@ def scrape_requests(ep: Endpoint) -> dict[tuple[str, str], float]:
     """apiserver_request_total summed per (verb, resource)."""
     conn = ep.connection()
     try:
-        text = ep.get(conn, "/metrics").decode()
+        text = (ep.get(conn, "/metrics") or b"").decode()
     finally:
         conn.close()
     out: dict[tuple[str, str], float] = {}
@@ -464,7 +477,7 @@ class Bench:
             detail["problems"] = _json_field(out_path, "problems")
         if tool == "popeye":
             detail["score"] = _popeye_score(out_path)
-        if code not in (0, 1) or (tool != "logos-doctor" and code != 0):
+        if code != 0:
             detail["stderr"] = err[-800:]
         return RunResult(tool, wall, rss, code, detail)
 
@@ -533,7 +546,13 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
         by_tool.setdefault(r.tool, []).append(r)
     out: dict[str, Any] = {}
     for tool, runs in by_tool.items():
-        ok = [r for r in runs if r.exit_code >= 0]
+        # The floor and logos-doctor (run with --fail-on never) succeed with 0 only; the
+        # others exit non-zero when they find problems, which is not a failed run.
+        ok = [
+            r
+            for r in runs
+            if (r.exit_code == 0 if tool in ("floor", "logos-doctor") else r.exit_code >= 0)
+        ]
         killed = [r for r in runs if r.exit_code == -9]
         s: dict[str, Any] = {
             "runs": len(runs),
@@ -560,6 +579,8 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
                 for k in sorted(phases)
             }
             s["objects"] = ok[-1].detail.get("objects") if ok else None
+        if tool == "floor":
+            s["absent_kinds"] = sorted(ok[-1].detail.get("absent") or []) if ok else None
         if tool == "logos-doctor":
             s["requests_by_kind"] = ok[-1].detail.get("requests_by_kind") if ok else None
             s["findings"] = ok[-1].detail.get("findings") if ok else None

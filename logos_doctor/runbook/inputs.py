@@ -122,6 +122,7 @@ def resolve(
     needed = list(dict.fromkeys(name for step in steps for name in step.params))
     out = Values()
     unanswered: list[Param] = []
+    refused: dict[str, str] = {}
     for name in needed:
         param = book.params[name]
         if name in given:
@@ -132,8 +133,10 @@ def resolve(
                 out.values[name] = param.validate(from_finding[name])
                 out.sources[name] = "finding"
                 continue
-            except UsageError:
-                pass
+            except UsageError as exc:
+                refused[name] = f"the finding's {exc.message}"
+                if interactive and not dry_run:
+                    click.echo(f"{refused[name]}; {exc.hint}", err=True)
         if param.default is not None and (use_defaults or dry_run or not interactive):
             out.values[name], out.sources[name] = param.default, "default"
         elif dry_run:
@@ -143,7 +146,10 @@ def resolve(
         else:
             unanswered.append(param)
     if unanswered:
-        names = ", ".join(f"{p.name} ({p.description})" for p in unanswered)
+        names = ", ".join(
+            f"{p.name} ({p.description}{'; ' + refused[p.name] if p.name in refused else ''})"
+            for p in unanswered
+        )
         flags = " ".join(f"--param {p.name}=VALUE" for p in unanswered)
         raise UsageError(f"runbook {book.id} needs values for: {names}", f"give {flags}")
     return out

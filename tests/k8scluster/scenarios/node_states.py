@@ -123,6 +123,10 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
     # evictPod: phase Failed, reason Evicted, a DisruptionTarget condition, an Evicted event).
     mem = nodes["memory"]
     mem.post_status(pressure={"MemoryPressure": True})
+    # The taint first: evicted before it, the pod's replacement can be bound to this node
+    # by a quick scheduler, and is then never refused (a race a loaded CI run lost).
+    wait_for(lambda: taint(api, mem.node, "node.kubernetes.io/memory-pressure"), 60,
+             f"the memory-pressure taint on {mem.node}")
     evicted = ("The node was low on resource: memory. Threshold quantity: 100Mi, available: "
                "91204Ki. Container render was using 2104312Ki, request is 256Mi, has larger "
                "consumption of memory. ")
@@ -137,9 +141,7 @@ def node_states(api: Any, namespace: str) -> dict[str, Any]:
     mem.write_status(render, pod_status(render, start, "Failed", conds, [term], mem.address,
                                         reason="Evicted", message=evicted))
     mem.event(render, "Evicted", evicted)
-    # The controller taints the node; the scheduler refuses the replacement for it.
-    wait_for(lambda: taint(api, mem.node, "node.kubernetes.io/memory-pressure"), 60,
-             f"the memory-pressure taint on {mem.node}")
+    # The ReplicaSet controller replaces the pod; the scheduler refuses the node for it.
 
     def replacement_refused() -> bool:
         pods = core.list_namespaced_pod(namespace).items
