@@ -325,9 +325,9 @@ class Bench:
         )
         for d in ("xdg", "xdg-cache", "home"):
             (work / d).mkdir(exist_ok=True)
-        from logos_doctor.collect import needed_kinds
-        from logos_doctor.fetch import FetchOptions
-        from logos_doctor.kinds import KINDS
+        from logos_doctor.cluster.collect import needed_kinds
+        from logos_doctor.cluster.fetch import FetchOptions
+        from logos_doctor.cluster.kinds import KINDS
         from logos_doctor.registry import default_registry
 
         self.kinds = sorted(needed_kinds(default_registry()))

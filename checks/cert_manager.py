@@ -38,7 +38,7 @@ CLUSTER_ISSUER = "cert-manager.io/cluster-issuer"
 ISSUER = "cert-manager.io/issuer"
 GROUP = "cert-manager.io"
 CRD = ObjectRef("CustomResourceDefinition", None, "certificates.cert-manager.io")
-# logos_doctor/fetch.py: the reason a kind becomes unavailable when the server answers 404.
+# logos_doctor/cluster/fetch.py: the reason a kind becomes unavailable when the server answers 404.
 NOT_SERVED = "is not served by this cluster"
 # The ACME problem type of a rate limit (RFC 8555 section 6.7), in an Order's or
 # Challenge's reason; a domain name cannot contain ':', so no name can look like it.

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from logos_doctor.kinds import KINDS
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.registry import Check
 
 READ_VERBS = ("get", "list")

@@ -15,9 +15,9 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from logos_doctor.cause import Causes
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.errors import ConfigError, UsageError
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.kinds import KINDS
 
 if TYPE_CHECKING:
     from logos_doctor.config import Config

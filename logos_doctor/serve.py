@@ -36,10 +36,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from logos_doctor.collect import needed_kinds
+from logos_doctor.cluster.collect import needed_kinds
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
-from logos_doctor.fetch import Fetcher, FetchOptions
 from logos_doctor.objects import clear_caches
 from logos_doctor.registry import Check
 from logos_doctor.runner import Report, run_checks

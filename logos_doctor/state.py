@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.events import Event
-from logos_doctor.kinds import KINDS
 from logos_doctor.objects import Obj, ObjectRef, controller_of, meta
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from logos_doctor.cluster.snapshot import load
 from logos_doctor.config import Config, apply_config
-from logos_doctor.snapshot import load
 from logos_doctor.state import ClusterState
 
 SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"

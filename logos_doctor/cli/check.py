@@ -15,10 +15,10 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from logos_doctor import snapshot as snapshots
 from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
 from logos_doctor.cli.completion import complete_check_ids
-from logos_doctor.collect import (
+from logos_doctor.cluster import snapshot as snapshots
+from logos_doctor.cluster.collect import (
     fetch_live,
     kinds_for,
     require_namespaces,
@@ -26,10 +26,10 @@ from logos_doctor.collect import (
     targets,
     within_snapshot,
 )
+from logos_doctor.cluster.kinds import PAGE_SIZE
 from logos_doctor.config import Config, load_config
 from logos_doctor.errors import DoctorError, UsageError
 from logos_doctor.finding import Severity
-from logos_doctor.kinds import PAGE_SIZE
 from logos_doctor.outcome import Outcome, Target
 from logos_doctor.registry import Check, Registry, default_registry
 from logos_doctor.render.formats import multi_json, render_other
@@ -40,7 +40,7 @@ from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
 
 if TYPE_CHECKING:
-    from logos_doctor.fetch import FetchStats
+    from logos_doctor.cluster.fetch import FetchStats
 
 FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 # A file to write what the run cost (requests, bytes, time per phase) to, as JSON: for the

@@ -22,11 +22,11 @@ from typing import Any
 import click
 
 from logos_doctor.cli.app import cli, cluster_options, config_options
-from logos_doctor.collect import needed_kinds
+from logos_doctor.cluster.collect import needed_kinds
+from logos_doctor.cluster.connection import Connection, connect
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 from logos_doctor.config import Config, load_config
-from logos_doctor.connection import Connection, connect
 from logos_doctor.errors import ClusterError, FixError, UsageError
-from logos_doctor.fetch import Fetcher, FetchOptions
 from logos_doctor.fix.executor import Executor, RunResult
 from logos_doctor.fix.journal import (
     FixRecord,

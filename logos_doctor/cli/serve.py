@@ -15,11 +15,11 @@ from logos_doctor.cli.app import cli, cluster_options, config_options, scope_opt
 from logos_doctor.cli.check import registry_with_warnings
 from logos_doctor.cli.completion import complete_check_ids
 from logos_doctor.cli.rbac import split_ids
-from logos_doctor.collect import resolve_scope
+from logos_doctor.cluster.collect import resolve_scope
+from logos_doctor.cluster.connection import connect
+from logos_doctor.cluster.fetch import Fetcher
 from logos_doctor.config import load_config
-from logos_doctor.connection import connect
 from logos_doctor.errors import DoctorError, UsageError
-from logos_doctor.fetch import Fetcher
 from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app
 
 log = logging.getLogger("logos_doctor.serve")

@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from logos_doctor.cluster.connection import Connection
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 from logos_doctor.config import Config
-from logos_doctor.connection import Connection
 from logos_doctor.errors import DoctorError, FixError
-from logos_doctor.fetch import Fetcher, FetchOptions
 from logos_doctor.fix.guards import (
     claim_blocker,
     class_differences,

@@ -23,9 +23,9 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from logos_doctor.connection import Connection
+from logos_doctor.cluster.connection import Connection
+from logos_doctor.cluster.kinds import BY_KIND
 from logos_doctor.errors import ClusterError, FixError
-from logos_doctor.kinds import BY_KIND
 from logos_doctor.objects import Obj
 
 RETRYABLE = {429, 500, 502, 503, 504}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from logos_doctor.cluster.fetch import Fetcher
 from logos_doctor.config import Config
-from logos_doctor.fetch import Fetcher
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.fix.checks import PVC_PENDING
 from logos_doctor.fix.plan import FixPlan

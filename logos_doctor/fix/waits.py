@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from logos_doctor.cluster.fetch import Fetcher
 from logos_doctor.config import Config
 from logos_doctor.errors import FixError
-from logos_doctor.fetch import Fetcher
 from logos_doctor.fix.kube import Kube
 from logos_doctor.fix.observe import claim_status, settled
 from logos_doctor.fix.plan import Outcome

@@ -23,7 +23,7 @@ from k8scluster.cluster import build_binaries
 from k8scluster.kube import wait_for
 from k8scluster.scenarios import cleanup_cluster_scoped
 from k8scluster.scenarios.storage import storage_class_missing
-from logos_doctor.kinds import KINDS
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.registry import default_registry
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ import pytest
 
 from k8scluster.scenarios.edge import tls_pair
 from logos_doctor.checks.ingress import CHECK
+from logos_doctor.cluster.fetch import strip_secret
+from logos_doctor.cluster.snapshot import from_document
 from logos_doctor.config import Config
-from logos_doctor.fetch import strip_secret
 from logos_doctor.runner import run_checks
-from logos_doctor.snapshot import from_document
 from logos_doctor.state import ClusterState, Scope
 
 CANARY = "CANARY-tls-key-7f3a9c"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from logos_doctor.fetch import _gc_paused
+from logos_doctor.cluster.fetch import _gc_paused
 
 
 @pytest.fixture(autouse=True)

@@ -32,14 +32,14 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from logos_doctor import snapshot
 from logos_doctor.cli.check import Outcome
-from logos_doctor.collect import Target
+from logos_doctor.cluster import snapshot
+from logos_doctor.cluster.collect import Target
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.config import Config, apply_config, apply_helm_values, load_config
 from logos_doctor.errors import DoctorError
 from logos_doctor.finding import Severity
 from logos_doctor.fix.journal import FixRecord
-from logos_doctor.kinds import KINDS
 from logos_doctor.registry import default_registry
 from logos_doctor.render.formats import render_other
 from logos_doctor.render.human import render_plain, render_rich

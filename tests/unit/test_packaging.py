@@ -21,7 +21,7 @@ def test_wheel_contains_checks_and_runbooks(tmp_path: Path) -> None:
     assert {"storage_class.py", "pvc_pending.py"} <= checks
     assert {"pvc-pending.md", "storage-class.md"} <= runbooks
     assert "logos_doctor/py.typed" in names
-    assert "logos_doctor/schema_table.json" in names  # snapshot validation reads it
+    assert "logos_doctor/cluster/schema_table.json" in names  # snapshot validation reads it
     # Every module of the source tree is in the wheel (an editable install hides a missing
     # package; a real install then fails with ModuleNotFoundError).
     sources = {f"logos_doctor/{p.relative_to(REPO / 'logos_doctor')}"

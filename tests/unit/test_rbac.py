@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.kinds import KINDS
 from logos_doctor.rbac import FIX_GRANTS, Subject, plan_rbac, render_yaml
 from logos_doctor.registry import Check, default_registry
 

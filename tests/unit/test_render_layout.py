@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from logos_doctor.cluster.snapshot import load
 from logos_doctor.config import Config
 from logos_doctor.registry import default_registry
 from logos_doctor.render.formats import markdown
 from logos_doctor.render.human import render_plain, with_scope
 from logos_doctor.runner import run_checks
-from logos_doctor.snapshot import load
 from terminal import run_in_pty
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "broken-logos.json.gz"

@@ -1,9 +1,10 @@
 """The schema table shipped with the package agrees with the official client's models.
 
-Snapshot validation reads ``logos_doctor/schema_table.json`` instead of importing the client's
-pydantic models (see ``logos_doctor.schema``).  A table that drifted from the API would refuse
-good snapshots or wave bad ones through, so it is held against the installed client here.  A
-newer client may add fields; the ones both know must have the same type.
+Snapshot validation reads ``logos_doctor/cluster/schema_table.json`` instead of importing
+the client's pydantic models (see ``logos_doctor.cluster.schema``).  A table that drifted from
+the API would refuse good snapshots or wave bad ones through, so it is held against the
+installed client here.  A newer client may add fields; the ones both know must have the same
+type.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from logos_doctor import schema
-from logos_doctor.kinds import KINDS
+from logos_doctor.cluster import schema
+from logos_doctor.cluster.kinds import KINDS
 
 
 def _shipped() -> dict[str, dict[str, object]]:
-    text = resources.files("logos_doctor").joinpath(schema.TABLE_FILE).read_text("utf-8")
+    text = resources.files("logos_doctor.cluster").joinpath(schema.TABLE_FILE).read_text("utf-8")
     table: dict[str, dict[str, object]] = json.loads(text)
     return table
 
@@ -40,7 +41,8 @@ def test_shipped_field_types_match_the_installed_client() -> None:
                 if theirs != type_name:
                     disagree.append(f"{model}.{field}: {type_name} != {theirs}")
     total = sum(len(f) for f in shipped.values() if isinstance(f, dict))
-    assert not disagree, "regenerate with: python -m logos_doctor.schema\n" + "\n".join(disagree)
+    regenerate = "regenerate with: python -m logos_doctor.cluster.schema\n"
+    assert not disagree, regenerate + "\n".join(disagree)
     # A client that renamed everything would leave nothing to compare: most must be known.
     assert known >= 0.9 * total
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from logos_doctor.cluster.fetch import _gc_paused
 from logos_doctor.errors import ClusterError
-from logos_doctor.fetch import _gc_paused
 from logos_doctor.objects import _parse_time, parse_time
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from logos_doctor import snapshot
+from logos_doctor.cluster import snapshot
+from logos_doctor.cluster.fetch import _clean
+from logos_doctor.cluster.kinds import KINDS
+from logos_doctor.cluster.redact import strip_secret
 from logos_doctor.errors import SnapshotError
-from logos_doctor.fetch import _clean
-from logos_doctor.kinds import KINDS
-from logos_doctor.redact import strip_secret
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 SECRET = {

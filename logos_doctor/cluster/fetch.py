@@ -33,12 +33,12 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from logos_doctor.connection import Connection
+from logos_doctor.cluster.connection import Connection
+from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
+from logos_doctor.cluster.redact import REDACT
+from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
 from logos_doctor.errors import ClusterError, KindUnavailable
-from logos_doctor.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.objects import Obj
-from logos_doctor.redact import REDACT
-from logos_doctor.redact import strip_secret as strip_secret  # older import path
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 RETRYABLE = {429, 500, 502, 503, 504}

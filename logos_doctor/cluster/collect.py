@@ -11,16 +11,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from logos_doctor.cluster.kinds import PAGE_SIZE
 from logos_doctor.config import Config, is_namespace_name
 from logos_doctor.errors import ClusterError, SnapshotError, UsageError
-from logos_doctor.kinds import PAGE_SIZE
 from logos_doctor.objects import name as name_of
 from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState, Scope
 
 if TYPE_CHECKING:
-    from logos_doctor.fetch import FetchStats
+    from logos_doctor.cluster.fetch import FetchStats
 
 # Listed with every run (a single cheap LIST; skipped quietly where RBAC forbids it).
 NAMESPACES = "namespaces"
@@ -128,8 +128,8 @@ def fetch_live(
     page_size: int = PAGE_SIZE,
 ) -> tuple[ClusterState, FetchStats]:
     """Fetch a live state; returns ``(ClusterState, stats)``."""
-    from logos_doctor.connection import connect
-    from logos_doctor.fetch import Fetcher, FetchOptions
+    from logos_doctor.cluster.connection import connect
+    from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 
     conn = connect(target.kubeconfig, target.context)
     try:

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from logos_doctor.kinds import KINDS
+from logos_doctor.cluster.kinds import KINDS
 
 Normaliser = Callable[[Any], Any]
 
@@ -75,13 +75,13 @@ class SchemaMismatch(Exception):
 # The schema, extracted from the official client's generated models by ``build_table`` and
 # shipped with the package.  Reading it from the models at run time would import some 170
 # pydantic model classes, 0.7 s of every snapshot load; tests/unit/test_schema_table.py holds
-# the shipped table against the installed client.  Regenerate: python -m logos_doctor.schema
+# the shipped table against the installed client.  Regenerate: python -m logos_doctor.cluster.schema
 TABLE_FILE = "schema_table.json"
 
 
 @cache
 def _table() -> dict[str, dict[str, Any]]:
-    text = resources.files("logos_doctor").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+    text = resources.files("logos_doctor.cluster").joinpath(TABLE_FILE).read_text(encoding="utf-8")
     table: dict[str, dict[str, Any]] = json.loads(text)
     return table
 

@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from logos_doctor.cluster.kinds import KINDS
+from logos_doctor.cluster.redact import REDACT
+from logos_doctor.cluster.schema import SchemaMismatch, normalise
 from logos_doctor.errors import SnapshotError
-from logos_doctor.kinds import KINDS
 from logos_doctor.objects import parse_time
-from logos_doctor.redact import REDACT
-from logos_doctor.schema import SchemaMismatch, normalise
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 FORMAT = "logos-doctor-snapshot"
