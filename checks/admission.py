@@ -37,9 +37,10 @@ from logos_doctor.objects import (
     parse_quantity,
     parse_time,
 )
+from logos_doctor.pods import condition
 from logos_doctor.registry import Check
+from logos_doctor.selectors import label_selector_matches
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, label_selector_matches
 
 CONTROLLERS = (
     ("ReplicaSet", "replicasets"),

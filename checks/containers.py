@@ -26,9 +26,9 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, age, mapping, mappings, name, namespace, parse_time
+from logos_doctor.pods import condition, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, is_terminating, phase
 
 from .nodes import node_down, owner_chain, serving_workloads
 

@@ -24,6 +24,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import evidence, latest
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, parse_quantity
+from logos_doctor.pods import is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.scheduling import (
     fit_reasons,
@@ -33,7 +34,6 @@ from logos_doctor.scheduling import (
     untolerated,
 )
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import is_ready, is_terminating, phase
 
 ID = "gpu-nodes"
 

@@ -31,8 +31,8 @@ from logos_doctor.objects import (
     parse_time,
 )
 from logos_doctor.registry import Check
+from logos_doctor.selectors import label_selector_matches
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import label_selector_matches
 
 ID = "hpa"
 TARGETS = {"Deployment": "deployments", "StatefulSet": "statefulsets", "ReplicaSet": "replicasets"}

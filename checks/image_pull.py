@@ -35,9 +35,9 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, name, namespace
+from logos_doctor.pods import container_states, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import container_states, is_terminating, phase
 
 # Waiting reasons the kubelet's image manager (pkg/kubelet/images/types.go) and the CRI
 # (k8s.io/cri-api/pkg/errors: RegistryUnavailable, SignatureValidationFailed) can set.

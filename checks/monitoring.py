@@ -23,6 +23,7 @@ from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
 from logos_doctor.registry import Check
+from logos_doctor.selectors import label_selector_matches
 from logos_doctor.state import ClusterState
 
 CAUSES = Causes(
@@ -102,26 +103,9 @@ def selects(sm: Obj, svc: Obj) -> bool:
         ]
         if namespace(svc) not in (allowed or [namespace(sm)]):
             return False
-    return label_selector_matches(mapping(spec.get("selector")), labels_of(svc))
-
-
-def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A metav1.LabelSelector against labels (an empty selector matches everything)."""
-    for key, value in mapping(selector.get("matchLabels")).items():
-        if labels.get(key) != str(value):
-            return False
-    for expr in mappings(selector.get("matchExpressions")):
-        key, op = str(expr.get("key")), expr.get("operator")
-        values = [str(v) for v in _list(expr.get("values"))]
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+    return label_selector_matches(
+        mapping(spec.get("selector")), labels_of(svc), empty_matches_all=True
+    )
 
 
 def _list(value: Any) -> list[Any]:

@@ -33,9 +33,9 @@ from logos_doctor.objects import (
     name,
     parse_time,
 )
+from logos_doctor.pods import is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import is_ready, is_terminating, phase
 
 # kube-controller-manager --node-monitor-grace-period: 50s by default since 1.32
 # (k8s.io/kubernetes pkg/controller/nodelifecycle/config/v1alpha1/defaults.go, v1.37.2).

@@ -46,9 +46,9 @@ from logos_doctor.objects import (
     namespace,
     parse_time,
 )
+from logos_doctor.pods import claim_statefulset, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import claim_statefulset, phase
 
 from .storage_class import NO_DEFAULT, claim_class, is_default
 

@@ -46,6 +46,7 @@ from logos_doctor.objects import (
     parse_quantity,
     uid,
 )
+from logos_doctor.pods import condition, is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.scheduling import (
     Verdict,
@@ -56,14 +57,8 @@ from logos_doctor.scheduling import (
     reason_kind,
     untolerated,
 )
+from logos_doctor.selectors import label_selector_matches
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import (
-    condition,
-    is_ready,
-    is_terminating,
-    label_selector_matches,
-    phase,
-)
 
 from .gpu_nodes import owned_pods
 

@@ -46,10 +46,10 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, mapping, mappings, name, namespace
+from logos_doctor.pods import container_states, controllers, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.release import logos_namespaces
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import container_states, controllers, is_terminating, phase
 
 CAUSES = Causes(
     "secrets",

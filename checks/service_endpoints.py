@@ -24,9 +24,9 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
+from logos_doctor.pods import container_states, is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import container_states, is_ready, is_terminating, phase
 
 SERVICE_NAME = "kubernetes.io/service-name"
 ID = "service-endpoints"

@@ -58,9 +58,7 @@ from logos_doctor.objects import (
     name,
     parse_time,
 )
-from logos_doctor.registry import Check
-from logos_doctor.state import ClusterState
-from logos_doctor.workloads import (
+from logos_doctor.pods import (
     ContainerState,
     condition,
     container_states,
@@ -69,6 +67,8 @@ from logos_doctor.workloads import (
     is_terminating,
     phase,
 )
+from logos_doctor.registry import Check
+from logos_doctor.state import ClusterState
 
 CAUSES = Causes(
     "workloads",

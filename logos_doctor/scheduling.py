@@ -46,6 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from logos_doctor.objects import Obj, labels_of, mapping, mappings, name, parse_quantity
+from logos_doctor.selectors import requirement_matches
 
 _FIT = re.compile(r"^0/(\d+) nodes are available: (.*)$", re.S)
 _COUNTED = re.compile(r"^(\d+) (.+)$")
@@ -215,28 +216,10 @@ def node_selected(node: Obj, spec: Obj) -> bool:
     fields = {"metadata.name": name(node)}
     return not terms or any(
         (t.get("matchExpressions") or t.get("matchFields"))
-        and all(_requirement(r, labels) for r in mappings(t.get("matchExpressions")))
-        and all(_requirement(r, fields) for r in mappings(t.get("matchFields")))
+        and all(requirement_matches(r, labels) for r in mappings(t.get("matchExpressions")))
+        and all(requirement_matches(r, fields) for r in mappings(t.get("matchFields")))
         for t in terms
     )
-
-
-def _requirement(req: dict[str, Any], labels: dict[str, str]) -> bool:
-    key, op = str(req.get("key", "")), req.get("operator")
-    raw = req.get("values")
-    values: list[str] = [str(v) for v in raw] if isinstance(raw, list) else []
-    if op in ("Gt", "Lt"):
-        try:
-            have, limit = int(labels[key]), int(values[0])
-        except (KeyError, IndexError, TypeError, ValueError):
-            return False
-        return have > limit if op == "Gt" else have < limit
-    return {
-        "In": key in labels and labels[key] in values,
-        "NotIn": key not in labels or labels[key] not in values,
-        "Exists": key in labels,
-        "DoesNotExist": key not in labels,
-    }.get(str(op), False)
 
 
 def untolerated(node: Obj, spec: Obj, *, lifecycle: bool) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from logos_doctor.objects import Obj, meta, name, uid
-from logos_doctor.workloads import phase
+from logos_doctor.pods import phase
 
 
 def mounts(pod: Obj) -> set[str]:

@@ -32,8 +32,8 @@ from logos_doctor.fix.templates import (
     size_ok,
 )
 from logos_doctor.objects import Obj, ObjectRef, controller_of, meta, name, uid
+from logos_doctor.pods import claim_statefulset, phase
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import claim_statefulset, phase
 
 FIXABLE = ("storage-class-missing", "selected-node-stuck")
 # Pending for a reason that clears by itself: said in a note, neither fixed nor refused.  A claim

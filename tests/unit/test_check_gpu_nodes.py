@@ -10,10 +10,10 @@ from logos_doctor.checks.gpu_nodes import CHECK
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import labels_of, name
+from logos_doctor.pods import condition, is_ready
 from logos_doctor.runner import run_checks
 from logos_doctor.scheduling import fit_reasons
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, is_ready
 from recorded import recorded
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from logos_doctor.checks.hpa import CHECK
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import age, parse_time
+from logos_doctor.pods import condition
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition
 from recorded import recorded
 
 

@@ -16,10 +16,10 @@ from logos_doctor.checks.scheduling import CHECK
 from logos_doctor.checks.workloads import CHECK as WORKLOADS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import name
+from logos_doctor.pods import condition
 from logos_doctor.runner import run_checks
 from logos_doctor.scheduling import parse_verdict, reason_kind
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition
 from recorded import recorded
 
 

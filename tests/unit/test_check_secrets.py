@@ -33,11 +33,11 @@ from logos_doctor.checks.workloads import CHECK as WORKLOADS
 from logos_doctor.config import Config, SecretSpec
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, name
+from logos_doctor.pods import container_states
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
 from logos_doctor.runner import root_causes, run_checks
 from logos_doctor.state import ClusterState, Scope
-from logos_doctor.workloads import container_states
 from recorded import SNAPSHOTS, recorded
 
 

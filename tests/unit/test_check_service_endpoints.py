@@ -12,10 +12,11 @@ from logos_doctor.checks.service_endpoints import CHECK
 from logos_doctor.errors import UsageError
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, labels_of, name
+from logos_doctor.pods import is_ready
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
+from logos_doctor.selectors import equality_matches
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import is_ready, selector_matches
 from recorded import recorded
 
 
@@ -36,7 +37,7 @@ def selected_pods(state: ClusterState, service: str) -> list[dict]:
     svc = state.get("Service", state.scope.namespaces[0], service)
     assert svc is not None
     selector = svc["spec"]["selector"]
-    return [p for p in state.list_of("pods") if selector_matches(selector, labels_of(p))]
+    return [p for p in state.list_of("pods") if equality_matches(selector, labels_of(p))]
 
 
 def test_selector_typo_names_the_deployment_one_label_away() -> None:

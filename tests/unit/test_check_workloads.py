@@ -12,10 +12,10 @@ from logos_doctor.checks.pvc_pending import CHECK as PVC_PENDING
 from logos_doctor.checks.workloads import CHECK
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import name
+from logos_doctor.pods import condition, is_ready
 from logos_doctor.registry import Check
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, is_ready
 from recorded import recorded
 
 

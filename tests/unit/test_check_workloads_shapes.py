@@ -20,9 +20,9 @@ import pytest
 from logos_doctor.checks.workloads import CHECK, GRACE
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, meta, name, parse_time
+from logos_doctor.pods import condition, container_states, exit_code_meaning
 from logos_doctor.runner import correlate, root_causes, run_checks
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import condition, container_states, exit_code_meaning
 from recorded import recorded
 
 

@@ -18,9 +18,9 @@ from logos_doctor.checks.image_pull import CHECK, MISSING_SECRET_REASON
 from logos_doctor.checks.workloads import CHECK as WORKLOADS
 from logos_doctor.finding import Severity
 from logos_doctor.objects import name
+from logos_doctor.pods import container_states
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import container_states
 from recorded import recorded
 
 FAILING = {  # scenario -> the cause, and what the kubelet wrote that says so

@@ -19,9 +19,9 @@ from logos_doctor.checks.image_pull import CHECK
 from logos_doctor.checks.workloads import CHECK as WORKLOADS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import ObjectRef, name
+from logos_doctor.pods import container_states
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState
-from logos_doctor.workloads import container_states
 from recorded import recorded
 
 SCENARIO = "image_pull_shapes"

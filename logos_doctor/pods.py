@@ -172,29 +172,6 @@ def controllers(state: ClusterState, obj: Obj, kind: str = "Pod") -> list[Object
     return out
 
 
-def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    """Whether a plain equality selector (a Service's) matches a label set."""
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def label_selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """Whether a metav1.LabelSelector (matchLabels + matchExpressions) matches labels."""
-    if not selector:
-        return False
-    if not selector_matches(selector.get("matchLabels") or {}, labels):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if (
-            (op == "In" and labels.get(key) not in values)
-            or (op == "NotIn" and labels.get(key) in values)
-            or (op == "Exists" and key not in labels)
-            or (op == "DoesNotExist" and key in labels)
-        ):
-            return False
-    return True
-
-
 _ORDINAL = re.compile(r"^(?P<rest>.+)-(?P<ordinal>\d+)$")
 
 
