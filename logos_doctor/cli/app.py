@@ -1,4 +1,4 @@
-"""The ``logos-doctor`` click group and the options several commands share."""
+"""The ``logos-doctor`` click group (the options commands share are in ``cli/options.py``)."""
 
 from __future__ import annotations
 
@@ -60,56 +60,3 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-def cluster_options(f: F) -> F:
-    """--kubeconfig, --context, --timeout: how to reach the cluster."""
-    f = click.option(
-        "--timeout",
-        type=click.FloatRange(1, 600),
-        default=30.0,
-        show_default=True,
-        help="Seconds per API request; the whole fetch gets four times this.",
-    )(f)
-    f = click.option(
-        "--context",
-        "contexts",
-        multiple=True,
-        metavar="NAME",
-        help="kubeconfig context (default: the current one; 'check' takes it repeatedly).",
-    )(f)
-    f = click.option(
-        "--kubeconfig",
-        type=click.Path(dir_okay=False),
-        envvar="LOGOS_DOCTOR_KUBECONFIG",
-        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).",
-    )(f)
-    return f
-
-
-def scope_options(f: F) -> F:
-    """-n/--namespace and -A/--all-namespaces."""
-    f = click.option(
-        "-A", "--all-namespaces", "all_namespaces", is_flag=True, help="Look at every namespace."
-    )(f)
-    f = click.option(
-        "-n", "--namespace", metavar="NS", help="Namespace to check (default: from config, logos)."
-    )(f)
-    return f
-
-
-def config_options(f: F) -> F:
-    """--config and --values: where the expectations come from."""
-    f = click.option(
-        "--values",
-        "values_path",
-        type=click.Path(exists=True, dir_okay=False),
-        help="Derive expectations from the Helm chart's values file.",
-    )(f)
-    f = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="logos-doctor.yaml (default: ./logos-doctor.yaml, then the user config dir).",
-    )(f)
-    return f

@@ -15,8 +15,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
-from logos_doctor.cli.completion import complete_check_ids
+from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
 from logos_doctor.cluster import snapshot as snapshots
 from logos_doctor.cluster.collect import (
     fetch_live,
@@ -27,11 +27,11 @@ from logos_doctor.cluster.collect import (
     within_snapshot,
 )
 from logos_doctor.cluster.kinds import PAGE_SIZE
-from logos_doctor.config import Config, load_config
+from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError, UsageError
 from logos_doctor.finding import Severity
 from logos_doctor.outcome import Outcome, Target
-from logos_doctor.registry import Check, Registry, default_registry
+from logos_doctor.registry import Check
 from logos_doctor.render.formats import multi_json, render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_out import report_json
@@ -52,24 +52,6 @@ _fetch_stats: list[FetchStats] = []  # every live fetch of this process
 def stderr_console() -> Console:
     """Progress and warnings go to stderr, never stdout."""
     return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
-
-
-def registry_with_warnings() -> Registry:
-    """The installed checks; broken plugins are named on stderr and skipped."""
-    registry = default_registry()
-    for err in registry.load_errors:
-        click.echo(
-            f"logos-doctor: warning: check plugin {err.name} ({err.value}) not loaded: {err.error}",
-            err=True,
-        )
-    return registry
-
-
-def select_checks(registry: Registry, ids: Sequence[str], run_all: bool) -> list[Check]:
-    """``--all`` or no ids: every check; else the named ones (unknown ids are usage errors)."""
-    if run_all or not ids:
-        return list(registry)
-    return registry.select(ids)
 
 
 def _fetch_one(
@@ -203,27 +185,9 @@ def render(
     return "\n\n".join(parts)
 
 
-def scope_hint_flags(
-    kubeconfig: str | None, contexts: Sequence[str], namespace: str | None
-) -> list[str]:
-    """The flags that chose the cluster and namespace, for hints the user will paste."""
-    flags: list[str] = []
-    if kubeconfig:
-        flags += ["--kubeconfig", kubeconfig]
-    if len(contexts) == 1:
-        flags += ["--context", contexts[0]]
-    if namespace:
-        flags += ["-n", namespace]
-    return flags
-
-
 @cli.command("check")
-@click.argument("check_ids", nargs=-1, metavar="[CHECK]...", shell_complete=complete_check_ids)
-@click.option("--all", "run_all", is_flag=True, help="Run every registered check (the default).")
-@scope_options
-@cluster_options
+@cluster_options(checks=True, many_contexts=True)
 @click.option("--all-contexts", is_flag=True, help="Check every context in the kubeconfig.")
-@config_options
 @click.option("--snapshot", metavar="FILE", help="Diagnose a recorded snapshot, offline.")
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
@@ -239,16 +203,8 @@ def scope_hint_flags(
 # Objects per LIST page; hidden: only tests need it (to paginate a small namespace).
 @click.option("--page-size", type=click.IntRange(1, 5000), default=PAGE_SIZE, hidden=True)
 def check_cmd(
-    check_ids: tuple[str, ...],
-    run_all: bool,
-    namespace: str | None,
-    all_namespaces: bool,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    timeout: float,
+    cluster: ClusterOptions,
     all_contexts: bool,
-    config_path: str | None,
-    values_path: str | None,
     snapshot: str | None,
     fmt: str,
     fail_on: str,
@@ -256,29 +212,25 @@ def check_cmd(
     page_size: int,
 ) -> None:
     """Run checks against the cluster (or a snapshot) and report root causes."""
-    if run_all and check_ids:
-        raise UsageError("give check ids or --all, not both")
     registry = registry_with_warnings()
-    chosen = select_checks(registry, check_ids, run_all)
-    config = load_config(
-        Path(config_path) if config_path else None, Path(values_path) if values_path else None
-    )
+    chosen = cluster.select(registry)
+    config = cluster.load_config()
     registry.check_severity_keys(config.severity_overrides)
     started = time.perf_counter()
     outcomes = gather(
         chosen,
         config,
         snapshot=snapshot,
-        kubeconfig=kubeconfig,
-        contexts=contexts,
+        kubeconfig=cluster.kubeconfig,
+        contexts=cluster.contexts,
         all_contexts=all_contexts,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        timeout=timeout,
+        namespace=cluster.namespace,
+        all_namespaces=cluster.all_namespaces,
+        timeout=cluster.timeout,
         page_size=page_size,
     )
     gathered = time.perf_counter()
-    flags = [] if snapshot else scope_hint_flags(kubeconfig, contexts, namespace)
+    flags = [] if snapshot else cluster.hint_flags()
     text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)
     if text is not None:
         click.echo(text)
@@ -377,29 +329,16 @@ def checks_cmd(fmt: str) -> None:
 
 @cli.command("snapshot")
 @click.option("-o", "--output", "path", required=True, metavar="FILE", help="FILE.json[.gz]")
-@scope_options
-@cluster_options
-@config_options
-def snapshot_cmd(
-    path: str,
-    namespace: str | None,
-    all_namespaces: bool,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    timeout: float,
-    config_path: str | None,
-    values_path: str | None,
-) -> None:
+@cluster_options()
+def snapshot_cmd(path: str, cluster: ClusterOptions) -> None:
     """Record what the checks read, for offline diagnosis (Secret values never stored)."""
-    if len(contexts) > 1:
-        raise UsageError("snapshot records one cluster: give --context once")
-    config = load_config(
-        Path(config_path) if config_path else None, Path(values_path) if values_path else None
-    )
+    config = cluster.load_config()
     registry = registry_with_warnings()
-    scope = resolve_scope(namespace, all_namespaces, config)
-    target = Target(kubeconfig, contexts[0] if contexts else None)
-    state = _fetch_one(target, kinds_for(registry, scope), scope, timeout, sys.stderr.isatty())
+    scope = resolve_scope(cluster.namespace, cluster.all_namespaces, config)
+    target = Target(cluster.kubeconfig, cluster.one_context("snapshot"))
+    state = _fetch_one(
+        target, kinds_for(registry, scope), scope, cluster.timeout, sys.stderr.isatty()
+    )
     require_namespaces(state)
     out = Path(path).expanduser()
     snapshots.save(state, out)

@@ -21,11 +21,12 @@ from typing import Any
 
 import click
 
-from logos_doctor.cli.app import cli, cluster_options, config_options
+from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import ClusterOptions, cluster_options
 from logos_doctor.cluster.collect import needed_kinds
 from logos_doctor.cluster.connection import Connection, connect
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions
-from logos_doctor.config import Config, load_config
+from logos_doctor.config import Config
 from logos_doctor.errors import ClusterError, FixError, UsageError
 from logos_doctor.fix.executor import Executor, RunResult
 from logos_doctor.fix.journal import (
@@ -77,10 +78,13 @@ def _apply_options(f: Any) -> Any:
     )(f)
     f = click.option("--unsafe", is_flag=True, help="Let --yes apply a plan marked unsafe.")(f)
     f = click.option("-y", "--yes", is_flag=True, help="Apply a safe plan without asking.")(f)
-    f = click.option(
-        "-n", "--namespace", metavar="NS", help="Namespace (default: from config, logos)."
-    )(f)
     return f
+
+
+# A fix acts on one namespace (no -A) of one cluster (--context once).
+_fix_cluster_options = cluster_options(
+    all_namespaces=False, help={"namespace": "Namespace (default: from config, logos)."}
+)
 
 
 class _Progress:
@@ -109,16 +113,14 @@ class _Progress:
 )
 @click.option("--list", "list_fixes", is_flag=True, help="List past fixes and their state.")
 @_state_dir_option
-@cluster_options
+@cluster_options(scope=False, config=False)
 @click.pass_context
 def fix_group(
     ctx: click.Context,
     resume: str | None,
     list_fixes: bool,
     state_dir: str | None,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    timeout: float,
+    cluster: ClusterOptions,
 ) -> None:
     """Fix what the checks found, safely: plan, confirm, back up, apply, verify.
 
@@ -139,7 +141,9 @@ def fix_group(
         click.echo(list_text(r.summary() for r in store.all()))
         return
     if resume is not None:
-        code = _resume(store, resume, kubeconfig, _one_context(contexts), timeout)
+        code = _resume(
+            store, resume, cluster.kubeconfig, cluster.one_context("a fix"), cluster.timeout
+        )
         raise click.exceptions.Exit(code)
     click.echo(ctx.get_help())
 
@@ -147,8 +151,7 @@ def fix_group(
 @fix_group.command("pvc")
 @click.argument("claims", nargs=-1, metavar="[PVC]...")
 @_apply_options
-@cluster_options
-@config_options
+@_fix_cluster_options
 @_state_dir_option
 @click.pass_context
 def fix_pvc(ctx: click.Context, /, claims: tuple[str, ...], **opts: Any) -> None:
@@ -169,8 +172,7 @@ def fix_pvc(ctx: click.Context, /, claims: tuple[str, ...], **opts: Any) -> None
     "--recreate", is_flag=True, help="Delete and create a drifted class (parameters are immutable)."
 )
 @_apply_options
-@cluster_options
-@config_options
+@_fix_cluster_options
 @_state_dir_option
 @click.pass_context
 def fix_storageclass(ctx: click.Context, /, recreate: bool, **opts: Any) -> None:
@@ -192,30 +194,23 @@ def _run(
     *,
     claims: tuple[str, ...],
     recreate: bool,
-    namespace: str | None,
     yes: bool,
     unsafe: bool,
     dry_run: bool,
     wait_seconds: float,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    timeout: float,
-    config_path: str | None,
-    values_path: str | None,
+    cluster: ClusterOptions,
     state_dir: str | None,
 ) -> int:
-    config = load_config(
-        Path(config_path) if config_path else None, Path(values_path) if values_path else None
-    )
-    ns = namespace or config.namespace
+    config = cluster.load_config()
+    ns = cluster.namespace or config.namespace
     if not _DNS_LABEL.match(ns):
         raise UsageError(f"{ns!r} is not a valid namespace name")
     config = replace(config, namespace=ns)
     state_dir = state_dir or (ctx.obj or {}).get("fix_state_dir")
     store = FixStore(Path(state_dir).expanduser() if state_dir else None)
     fix_id = store.new_id(ns)
-    context = _one_context(contexts)
-    conn = connect(kubeconfig, context)
+    conn = connect(cluster.kubeconfig, cluster.one_context("a fix"))
+    kubeconfig, timeout = cluster.kubeconfig, cluster.timeout
     lock: FixLock | None = None
     try:
         lock_ns = _lock_namespace(conn, ns, timeout, cluster_scoped=command == "storageclass")
@@ -331,12 +326,6 @@ def _connection_doc(conn: Connection, kubeconfig: str | None, config: Config) ->
         "server": conn.server,
         "config": config_to_json(config),
     }
-
-
-def _one_context(contexts: tuple[str, ...]) -> str | None:
-    if len(contexts) > 1:
-        raise UsageError("a fix works on one cluster: give --context once")
-    return contexts[0] if contexts else None
 
 
 def _lock_namespace(conn: Connection, ns: str, timeout: float, *, cluster_scoped: bool) -> str:

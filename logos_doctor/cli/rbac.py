@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
 
-from logos_doctor.cli.app import cli, config_options
-from logos_doctor.cli.check import registry_with_warnings
-from logos_doctor.cli.completion import complete_check_ids
-from logos_doctor.config import load_config
+from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
 from logos_doctor.errors import UsageError
 from logos_doctor.rbac import Subject, plan_rbac, render_yaml
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def split_ids(values: tuple[str, ...]) -> list[str]:
-    """``--checks a,b --checks c`` -> ``[a, b, c]``."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 def parse_subject(text: str, default_namespace: str) -> Subject:
@@ -36,26 +28,17 @@ def parse_subject(text: str, default_namespace: str) -> Subject:
 
 
 @cli.command("rbac")
-@click.option(
-    "--checks",
-    "check_ids",
-    multiple=True,
-    metavar="ID,...",
-    shell_complete=complete_check_ids,
-    help="Only these checks (comma-separated or repeated; default: all).",
+@cluster_options(
+    cluster=False,
+    checks=True,
+    all_namespaces_aliases=("--cluster-wide",),
+    help={
+        "namespace": "Namespace checked and fixed (default: from config).",
+        "all_namespaces": "Read every namespace (a ClusterRole); "
+        "fixes stay limited to --namespace.",
+    },
 )
 @click.option("--with-fix", is_flag=True, help="Also grant what the checks' fixes write.")
-@click.option(
-    "-n", "--namespace", metavar="NS", help="Namespace checked and fixed (default: from config)."
-)
-@click.option(
-    "-A",
-    "--all-namespaces",
-    "--cluster-wide",
-    "cluster_wide",
-    is_flag=True,
-    help="Read every namespace (a ClusterRole); fixes stay limited to --namespace.",
-)
 @click.option(
     "--service-account",
     default="logos-doctor",
@@ -70,17 +53,7 @@ def parse_subject(text: str, default_namespace: str) -> Subject:
     show_default=True,
     help="Name (prefix) of the roles and bindings.",
 )
-@config_options
-def rbac_cmd(
-    check_ids: tuple[str, ...],
-    with_fix: bool,
-    namespace: str | None,
-    cluster_wide: bool,
-    service_account: str,
-    prefix: str,
-    config_path: str | None,
-    values_path: str | None,
-) -> None:
+def rbac_cmd(cluster: ClusterOptions, with_fix: bool, service_account: str, prefix: str) -> None:
     """Print the Roles/ClusterRoles (and bindings) the selected checks need, as YAML.
 
     \b
@@ -89,19 +62,16 @@ def rbac_cmd(
     """
     if len(prefix) > 40 or not _DNS_LABEL.match(prefix):
         raise UsageError(f"invalid --name {prefix!r}", "use lower-case letters, digits and '-'")
-    config = load_config(
-        Path(config_path) if config_path else None, Path(values_path) if values_path else None
-    )
-    ns = namespace or config.namespace
+    config = cluster.load_config()
+    ns = cluster.namespace or config.namespace
     registry = registry_with_warnings()
-    ids = split_ids(check_ids)
-    chosen = registry.select(ids) if ids else list(registry)
+    chosen = cluster.select(registry)
     if not chosen:
         raise UsageError("no checks are installed", "see 'logos-doctor checks'")
     plan = plan_rbac(
         chosen,
         namespace=ns,
-        cluster_wide=cluster_wide,
+        cluster_wide=cluster.all_namespaces,
         with_fix=with_fix,
         subject=parse_subject(service_account, ns),
         prefix=prefix,

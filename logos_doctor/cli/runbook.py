@@ -22,6 +22,7 @@ from rich.console import Console
 
 from logos_doctor import runbook as rb
 from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import ClusterOptions, cluster_options
 from logos_doctor.errors import UsageError
 from logos_doctor.runbook import inputs
 from logos_doctor.runbook.display import print_markdown
@@ -117,7 +118,16 @@ def _header(book: rb.Runbook, cause: str | None) -> str:
 @runbook_group.command("run")
 @click.argument("ref", metavar="[ID[#CAUSE]]", required=False)
 @click.option("--cause", help="The cause section to walk (default: the finding's cause).")
-@click.option("-n", "--namespace", metavar="NS", help="Fills {{namespace}}.")
+@cluster_options(
+    timeout=False,
+    all_namespaces=False,
+    config=False,
+    help={
+        "namespace": "Fills {{namespace}}.",
+        "kubeconfig": "kubeconfig the steps' kubectl/helm use (exported as KUBECONFIG).",
+        "contexts": "kubeconfig context the steps use.",
+    },
+)
 @click.option("--pvc", metavar="NAME", help="Fills {{pvc}}.")
 @click.option(
     "-p", "--param", "param_args", multiple=True, metavar="KEY=VALUE",
@@ -135,13 +145,6 @@ def _header(book: rb.Runbook, cause: str | None) -> str:
 @click.option("--dry-run", is_flag=True, help="Print the filled-in commands; run nothing.")
 @click.option("--transcript", "transcript_arg", metavar="PATH", help="Transcript file or folder.")
 @click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False),
-    envvar="LOGOS_DOCTOR_KUBECONFIG",
-    help="kubeconfig the steps' kubectl/helm use (exported as KUBECONFIG).",
-)
-@click.option("--context", metavar="NAME", help="kubeconfig context the steps use.")
-@click.option(
     "--step-timeout",
     type=click.FloatRange(1, 86400),
     default=600.0,
@@ -151,7 +154,7 @@ def _header(book: rb.Runbook, cause: str | None) -> str:
 def run_cmd(
     ref: str | None,
     cause: str | None,
-    namespace: str | None,
+    cluster: ClusterOptions,
     pvc: str | None,
     param_args: tuple[str, ...],
     finding_from: str | None,
@@ -160,8 +163,6 @@ def run_cmd(
     yes_changes: bool,
     dry_run: bool,
     transcript_arg: str | None,
-    kubeconfig: str | None,
-    context: str | None,
     step_timeout: float,
 ) -> None:
     """Walk a runbook's steps: Diagnosis, then the cause's Mitigation.
@@ -201,7 +202,7 @@ def run_cmd(
     chosen_cause = book.check_cause(chosen_cause)
     steps = book.steps_for(chosen_cause)
 
-    given = inputs.given_params(book, param_args, namespace=namespace, pvc=pvc)
+    given = inputs.given_params(book, param_args, namespace=cluster.namespace, pvc=pvc)
     from_finding = rb.params_from_finding(finding) if finding else {}
     filled = inputs.resolve(
         book,
@@ -212,7 +213,7 @@ def run_cmd(
         use_defaults=yes,
         dry_run=dry_run,
     )
-    where = target(kubeconfig, context)
+    where = target(cluster.kubeconfig, cluster.one_context("runbook run"))
     try:
         started = datetime.now(UTC)
         record = Transcript(

@@ -6,20 +6,16 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
 import click
 
-from logos_doctor.cli.app import cli, cluster_options, config_options, scope_options
-from logos_doctor.cli.check import registry_with_warnings
-from logos_doctor.cli.completion import complete_check_ids
-from logos_doctor.cli.rbac import split_ids
+from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
 from logos_doctor.cluster.collect import resolve_scope
 from logos_doctor.cluster.connection import connect
 from logos_doctor.cluster.fetch import Fetcher
-from logos_doctor.config import load_config
-from logos_doctor.errors import DoctorError, UsageError
+from logos_doctor.errors import DoctorError
 from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app
 
 log = logging.getLogger("logos_doctor.serve")
@@ -41,31 +37,10 @@ SHUTDOWN_GRACE = 5.0
     "--port", type=click.IntRange(0, 65535), default=9400, show_default=True, help="0: any."
 )
 @click.option("--address", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--checks",
-    "check_ids",
-    multiple=True,
-    metavar="ID,...",
-    shell_complete=complete_check_ids,
-    help="Only these checks (comma-separated or repeated; default: all).",
-)
-@scope_options
-@cluster_options
-@config_options
+@cluster_options(checks=True)
 @click.pass_context
 def serve_cmd(
-    ctx: click.Context,
-    interval: float,
-    port: int,
-    address: str,
-    check_ids: tuple[str, ...],
-    namespace: str | None,
-    all_namespaces: bool,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    timeout: float,
-    config_path: str | None,
-    values_path: str | None,
+    ctx: click.Context, interval: float, port: int, address: str, cluster: ClusterOptions
 ) -> None:
     """Run the checks every --interval seconds and export the findings for Prometheus.
 
@@ -80,18 +55,13 @@ def serve_cmd(
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    if len(contexts) > 1:
-        raise UsageError("serve watches one cluster: give --context once", "run one per cluster")
-    config = load_config(
-        Path(config_path) if config_path else None, Path(values_path) if values_path else None
-    )
+    config = cluster.load_config()
     registry = registry_with_warnings()
-    ids = split_ids(check_ids)
-    chosen = registry.select(ids) if ids else list(registry)
-    scope = resolve_scope(namespace, all_namespaces, config)
-    conn = connect(kubeconfig, contexts[0] if contexts else None)
+    chosen = cluster.select(registry)
+    scope = resolve_scope(cluster.namespace, cluster.all_namespaces, config)
+    conn = connect(cluster.kubeconfig, cluster.one_context("serve"))
     exporter = Exporter(
-        Fetcher(conn, fetch_options(timeout)),
+        Fetcher(conn, fetch_options(cluster.timeout)),
         chosen,
         config,
         scope,
