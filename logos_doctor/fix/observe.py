@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from logos_doctor.checks.pvc_pending import CHECK as PVC_PENDING
 from logos_doctor.cluster.fetch import Fetcher
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.fix.checks import PVC_PENDING
 from logos_doctor.fix.plan import FixPlan
 from logos_doctor.objects import Obj, meta, parse_time
 from logos_doctor.registry import Check, default_registry

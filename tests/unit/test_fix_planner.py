@@ -13,8 +13,9 @@ from datetime import timedelta
 
 import pytest
 
+from logos_doctor.checks.pvc_pending import CHECK as PVC_PENDING
+from logos_doctor.checks.storage_class import CHECK as STORAGE_CLASS
 from logos_doctor.config import ClaimSpec
-from logos_doctor.fix.checks import PVC_PENDING, STORAGE_CLASS
 from logos_doctor.fix.plan import Action, Applicability, FixPlan
 from logos_doctor.fix.planner import PlanOptions, plan_pvc, plan_storageclass
 from logos_doctor.fix.render import plan_text
@@ -214,8 +215,7 @@ def _stuck_on_vanished_node(minutes: int):
     told, _ = recorded("selected_node_gone_unplaceable")
     objects = copy.deepcopy(state.objects)
     pvc = next(
-        c for c in objects["persistentvolumeclaims"]
-        if meta(c)["name"] == "data-logos-postgresql-0"
+        c for c in objects["persistentvolumeclaims"] if meta(c)["name"] == "data-logos-postgresql-0"
     )
     node = pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"]
     (event,) = copy.deepcopy(
@@ -238,7 +238,9 @@ def test_a_claim_still_naming_a_vanished_node_past_the_hand_back_is_recreated():
     state = _stuck_on_vanished_node(10)
     report = run_checks(state, [STORAGE_CLASS, PVC_PENDING], config)
     plan = plan_pvc(
-        state, report.findings, config,
+        state,
+        report.findings,
+        config,
         PlanOptions(namespace=config.namespace, fix_dir="/fixes/x"),
     )
 
