@@ -18,11 +18,9 @@ on Linux); ``--state-dir`` or ``LOGOS_DOCTOR_STATE_DIR`` overrides it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,14 +30,16 @@ from typing import Any
 import yaml
 from platformdirs import user_state_dir
 
-from logos_doctor.config import ClaimSpec, Config, StorageClassSpec
 from logos_doctor.errors import FixError, UsageError
+from logos_doctor.fix.durable import file_name, write_atomic
 from logos_doctor.fix.plan import FixPlan
 
+# Saved in plan.json beside the plan; the CLI reads them from here with the rest of the trail.
+from logos_doctor.fix.saved_config import config_from_json as config_from_json
+from logos_doctor.fix.saved_config import config_to_json as config_to_json
+
 _ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?-[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 TERMINAL = ("finished", "aborted")
-MAX_BASE = 180  # + extension + mkstemp's ".<name>.XXXXXXXX" stays under NAME_MAX (255)
 
 
 def default_state_dir() -> Path:
@@ -48,45 +48,8 @@ def default_state_dir() -> Path:
     return Path(env).expanduser() if env else Path(user_state_dir("logos-doctor"))
 
 
-def _file_name(kind: str, name: str, ext: str) -> str:
-    """``<kind>-<name><ext>``, safe as one path component and short enough for NAME_MAX.
-
-    Names come from the cluster: anything but letters, digits, ``.``, ``_`` and ``-`` is
-    replaced, and a name that had to be changed or cut gets a digest of the original, so two
-    different names never share a file.
-    """
-    safe = _SAFE_NAME.sub("_", name)
-    base = f"{_SAFE_NAME.sub('_', kind.lower())}-{safe}"
-    if safe != name or len(base) > MAX_BASE:
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        base = f"{base[: MAX_BASE - 17]}-{digest}"
-    return base + ext
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -116,7 +79,7 @@ class FixRecord:
     def save_plan(self, plan: FixPlan, connection: Mapping[str, Any]) -> None:
         """Write ``plan.json`` (once, before the first write to the cluster)."""
         doc = {"id": self.id, "connection": dict(connection), "plan": plan.to_json()}
-        _write_atomic(self.path / "plan.json", json.dumps(doc, indent=2).encode())
+        write_atomic(self.path / "plan.json", json.dumps(doc, indent=2).encode())
 
     def append(self, event: str, **fields: Any) -> None:
         """Append one journal line and fsync it before returning."""
@@ -134,7 +97,7 @@ class FixRecord:
 
     def backup_path(self, kind: str, name: str) -> Path:
         """Where the backup of one object lives."""
-        return self.path / "backup" / _file_name(kind, name, ".json")
+        return self.path / "backup" / file_name(kind, name, ".json")
 
     def save_backup(self, kind: str, name: str, obj: Mapping[str, Any]) -> bool:
         """Save an object unless a backup of it already exists; True when written now."""
@@ -142,7 +105,7 @@ class FixRecord:
         if path.exists():
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+        write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode())
         return True
 
     def load_backup(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -158,8 +121,8 @@ class FixRecord:
 
     def save_manifest(self, kind: str, name: str, obj: Mapping[str, Any]) -> Path:
         """Write a manifest the plan creates (the file its kubectl equivalent names)."""
-        path = self.path / _file_name(kind, name, ".yaml")
-        _write_atomic(path, yaml.safe_dump(dict(obj), sort_keys=False).encode())
+        path = self.path / file_name(kind, name, ".yaml")
+        write_atomic(path, yaml.safe_dump(dict(obj), sort_keys=False).encode())
         return path
 
     # -- reading -------------------------------------------------------------------------------
@@ -290,62 +253,3 @@ class FixStore:
                 f"{fix_id!r} is not a fix id", "ids look like 20250101T120000Z-logos; see --list"
             )
         return self.root / fix_id
-
-
-def config_to_json(config: Config) -> dict[str, Any]:
-    """The expectations a resumed fix needs to verify its result, as saved in plan.json."""
-    sc = config.storage_class
-    return {
-        "namespace": config.namespace,
-        "source": config.source,
-        "storageClass": {
-            "name": sc.name,
-            "provisioner": sc.provisioner,
-            "parameters": dict(sc.parameters),
-            "reclaimPolicy": sc.reclaim_policy,
-            "volumeBindingMode": sc.volume_binding_mode,
-            "allowVolumeExpansion": sc.allow_volume_expansion,
-        },
-        "claims": [
-            {
-                "statefulSet": c.statefulset,
-                "template": c.template,
-                "size": c.size,
-                "storageClass": c.storage_class,
-            }
-            for c in config.claims
-        ],
-        "provisionerWaitSeconds": config.provisioner_wait_seconds,
-        "helmUpgrade": list(config.helm_upgrade) if config.helm_upgrade else None,
-    }
-
-
-def config_from_json(data: Mapping[str, Any]) -> Config:
-    """Rebuild the saved expectations (defaults for anything missing)."""
-    base = Config()
-    sc = data.get("storageClass") or {}
-    spec = StorageClassSpec(
-        name=str(sc.get("name", base.storage_class.name)),
-        provisioner=str(sc.get("provisioner", base.storage_class.provisioner)),
-        parameters={str(k): str(v) for k, v in (sc.get("parameters") or {}).items()},
-        reclaim_policy=str(sc.get("reclaimPolicy", base.storage_class.reclaim_policy)),
-        volume_binding_mode=str(
-            sc.get("volumeBindingMode", base.storage_class.volume_binding_mode)
-        ),
-        allow_volume_expansion=bool(
-            sc.get("allowVolumeExpansion", base.storage_class.allow_volume_expansion)
-        ),
-    )
-    claims = tuple(
-        ClaimSpec(str(c["statefulSet"]), str(c["template"]), str(c["size"]), str(c["storageClass"]))
-        for c in data.get("claims") or ()
-    )
-    helm = data.get("helmUpgrade")
-    return Config(
-        namespace=str(data.get("namespace", base.namespace)),
-        storage_class=spec,
-        claims=claims or base.claims,
-        provisioner_wait_seconds=int(data.get("provisionerWaitSeconds", 300)),
-        helm_upgrade=tuple(str(a) for a in helm) if helm else None,
-        source=f"{data.get('source', 'saved plan')} (as saved in the fix)",
-    )

@@ -9,8 +9,9 @@ import pytest
 
 from logos_doctor.errors import UsageError
 from logos_doctor.fix.hook import CrashHook
-from logos_doctor.fix.journal import FixStore, config_from_json, config_to_json
+from logos_doctor.fix.journal import FixStore
 from logos_doctor.fix.plan import Action, FixPlan, Step
+from logos_doctor.fix.saved_config import config_from_json, config_to_json
 from recorded import recorded
 
 PLAN = FixPlan(
