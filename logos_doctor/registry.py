@@ -8,6 +8,7 @@ recorded as a ``LoadError`` naming it, and every other check still runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -169,12 +170,20 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
-_default: Registry | None = None
+@functools.cache
+def _installed() -> tuple[tuple[Check, ...], tuple[LoadError, ...]]:
+    """The checks the entry points name, read once per process (checks are frozen values)."""
+    loaded = Registry.from_entry_points()
+    return tuple(loaded), tuple(loaded.load_errors)
 
 
 def default_registry() -> Registry:
-    """The registry of installed checks, loaded once per process."""
-    global _default
-    if _default is None:
-        _default = Registry.from_entry_points()
-    return _default
+    """A registry of the installed checks, new at each call.
+
+    The entry points are read once per process, but each caller gets a registry of its own
+    (a value it passes down), so one that adds a check never changes what another runs.
+    """
+    checks, errors = _installed()
+    registry = Registry(checks)
+    registry.load_errors = list(errors)
+    return registry

@@ -175,3 +175,41 @@ def namespace(api) -> str:
     from k8scluster.scenarios import cleanup_cluster_scoped
 
     cleanup_cluster_scoped(api, name)
+
+
+# -- process-wide state a test must not leave changed ------------------------------------------
+
+
+def _process_state() -> dict[str, object]:
+    """What one test could change for every later one in this process.
+
+    The installed checks (``default_registry()`` hands each caller its own registry; the
+    entry points behind it are read once), and the fetcher's garbage-collector pause
+    (``logos_doctor.cluster.fetch``: a fetch turns the collector off while it parses and
+    must turn it back on).  Fetch statistics belong to whoever runs the fetch: none are global.
+    """
+    import gc
+
+    from logos_doctor.registry import default_registry
+
+    registry = default_registry()
+    state: dict[str, object] = {
+        "checks": tuple((c.id, c) for c in registry),
+        "load_errors": tuple(registry.load_errors),
+        "gc enabled": gc.isenabled(),
+    }
+    fetch = sys.modules.get("logos_doctor.cluster.fetch")  # never imported just for this
+    if fetch is not None:
+        state["gc pauses"] = getattr(fetch, "_gc_pauses", 0)
+    return state
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_process_state():
+    """Fail a test that leaves the installed checks or the fetcher's gc pause changed."""
+    before = _process_state()
+    yield
+    after = _process_state()
+    changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+    if changed:
+        pytest.fail(f"the test left process-wide state changed: {', '.join(changed)}")

@@ -46,7 +46,6 @@ FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 # A file to write what the run cost (requests, bytes, time per phase) to, as JSON: for the
 # benchmark (bench/run.py), which must not parse it out of the report.
 STATS_ENV = "LOGOS_DOCTOR_STATS"
-_fetch_stats: list[FetchStats] = []  # every live fetch of this process
 
 
 def stderr_console() -> Console:
@@ -61,10 +60,13 @@ def _fetch_one(
     timeout: float,
     show: bool,
     page_size: int = PAGE_SIZE,
+    fetches: list[FetchStats] | None = None,
 ) -> ClusterState:
+    """One live fetch; what it cost is appended to ``fetches`` (the caller's, not a global)."""
     if not show:
         state, stats = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
-        _fetch_stats.append(stats)
+        if fetches is not None:
+            fetches.append(stats)
         return state
     console = stderr_console()
     done: list[str] = []
@@ -78,7 +80,8 @@ def _fetch_one(
         state, stats = fetch_live(
             target, kinds, scope, timeout=timeout, on_done=tick, page_size=page_size
         )
-        _fetch_stats.append(stats)
+        if fetches is not None:
+            fetches.append(stats)
         return state
 
 
@@ -94,8 +97,12 @@ def gather(
     all_namespaces: bool,
     timeout: float,
     page_size: int = PAGE_SIZE,
+    fetches: list[FetchStats] | None = None,
 ) -> list[Outcome]:
-    """Build the state(s) and run the checks: one outcome per cluster."""
+    """Build the state(s) and run the checks: one outcome per cluster.
+
+    What each live fetch cost is appended to ``fetches`` when given.
+    """
     scope = resolve_scope(namespace, all_namespaces, config)
     if snapshot:
         if contexts or all_contexts:
@@ -110,7 +117,7 @@ def gather(
 
     def one(target: Target) -> Outcome:
         try:
-            state = _fetch_one(target, kinds, scope, timeout, show, page_size)
+            state = _fetch_one(target, kinds, scope, timeout, show, page_size, fetches)
             require_namespaces(state)
         except DoctorError as exc:
             if len(wanted) == 1:
@@ -217,6 +224,7 @@ def check_cmd(
     config = cluster.load_config()
     registry.check_severity_keys(config.severity_overrides)
     started = time.perf_counter()
+    fetches: list[FetchStats] = []
     outcomes = gather(
         chosen,
         config,
@@ -228,6 +236,7 @@ def check_cmd(
         all_namespaces=cluster.all_namespaces,
         timeout=cluster.timeout,
         page_size=page_size,
+        fetches=fetches,
     )
     gathered = time.perf_counter()
     flags = [] if snapshot else cluster.hint_flags()
@@ -235,17 +244,23 @@ def check_cmd(
     if text is not None:
         click.echo(text)
     if os.environ.get(STATS_ENV):
-        write_stats(Path(os.environ[STATS_ENV]), outcomes, gathered - started, started, gathered)
+        write_stats(
+            Path(os.environ[STATS_ENV]), outcomes, fetches, gathered - started, started, gathered
+        )
     raise click.exceptions.Exit(exit_status(outcomes, fail_on))
 
 
 def write_stats(
-    path: Path, outcomes: Sequence[Outcome], gather_seconds: float, started: float, rendered: float
+    path: Path,
+    outcomes: Sequence[Outcome],
+    fetches: Sequence[FetchStats],
+    gather_seconds: float,
+    started: float,
+    rendered: float,
 ) -> None:
     """What this run cost, as JSON: requests, bytes and seconds per phase (fetch = the LISTs,
     parse = json.loads inside them, index = building the state, checks = running the checks
     and linking findings, render = building and printing the output)."""
-    fetches = list(_fetch_stats)
     fetch = sum(s.fetch_seconds for s in fetches)
     index = sum(s.index_seconds for s in fetches)
     by_kind: dict[str, int] = {}

@@ -101,10 +101,15 @@ class _Gone(Exception):
 class Fetcher:
     """Lists kinds from one cluster; reusable across runs (the exporter keeps one)."""
 
-    def __init__(self, conn: Connection, options: FetchOptions | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        options: FetchOptions | None = None,
+        stats: FetchStats | None = None,
+    ) -> None:
         self.conn = conn
         self.options = options or FetchOptions()
-        self.stats = FetchStats()
+        self.stats = stats if stats is not None else FetchStats()  # the caller's, or a fresh one
         self._deadline = 0.0
         self._strings: dict[str, str] | None = None
 
