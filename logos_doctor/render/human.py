@@ -29,6 +29,8 @@ from logos_doctor.render.view import (
     build_view,
     clip,
     evidence_lines,
+    known_lines,
+    mark,
     objects_line,
     snapshot_note,
     summary_line,
@@ -171,6 +173,8 @@ def render_rich(
         for r in bad:
             table.add_row(Text(r.status, style="yellow"), Text(r.id), Text(clean(r.detail)))
         console.print(Group(Text("Checks that did not run fully:", style="yellow"), table))
+    for extra in known_lines(report, verbose):
+        console.print(Text(clean(extra, 2000), style="yellow"))
     console.print(Text(summary_line(report, view), style="bold"))
 
 
@@ -179,6 +183,7 @@ def _root_text(
 ) -> Text:
     f = group.first
     text = Text("  ")
+    text.append(mark(report, f), "bold green" if mark(report, f) == "[new] " else "dim")
     text.append(f"{f.severity.label.upper():9}", STYLE[f.severity])
     text.append(f"{f.check}/{f.cause} ", STYLE[f.severity])
     where = group.entries[0].where() if len(group.entries) == 1 else objects_line(group, False)
@@ -250,7 +255,7 @@ def render_plain(
                 if len(group.entries) == 1
                 else (f"{group.objects} objects: {objects_line(group, verbose)}")
             )
-            head = f"{f.severity.label.upper()} {f.check}/{f.cause} {where}"
+            head = f"{mark(report, f)}{f.severity.label.upper()} {f.check}/{f.cause} {where}"
             put(head + _explains(group.explains), 2, 4)
             for line in _root_lines(report, f, cols - 6, scope_flags):
                 put(line, 6)
@@ -266,9 +271,9 @@ def render_plain(
         for entry in entries:
             f = entry.first
             if f.caused_by and not verbose:  # explained above: one line pointing at its cause
-                put(f"{f.check}/{f.cause} {entry.where()} · {because(f)}", 2, 4)
+                put(f"{mark(report, f)}{f.check}/{f.cause} {entry.where()} · {because(f)}", 2, 4)
                 continue
-            put(f"{f.check}/{f.cause} {entry.where()}", 2, 4)
+            put(f"{mark(report, f)}{f.check}/{f.cause} {entry.where()}", 2, 4)
             if entry.names():
                 put(f"objects: {entry.names()}", 6)
             put(clip(f.message, 500), 6)
@@ -287,5 +292,7 @@ def render_plain(
         for r in bad:
             put(f"{r.status}: {r.id}: {clean(r.detail)}")
     out.append("")
+    for extra in known_lines(report, verbose):
+        put(clean(extra, 2000), 0, 4)
     put(summary_line(report, view))
     return "\n".join(out)

@@ -56,7 +56,7 @@ def report_json(report: Report, config: Config) -> dict[str, Any]:
     cluster = state.cluster.to_json()
     cluster["namespaces"] = list(state.scope.namespaces) if state.scope.namespaces else None
     cluster["time"] = state.now.isoformat().replace("+00:00", "Z")
-    return {
+    doc: dict[str, Any] = {
         "version": VERSION,
         "cluster": cluster,
         "checks": [
@@ -65,7 +65,15 @@ def report_json(report: Report, config: Config) -> dict[str, Any]:
         ],
         "findings": [finding_json(f, report, config, roots.get(f.key)) for f in report.findings],
         "summary": report.counts(),
+        # Findings an ignore file silenced (known.py): never among "findings".
+        "silenced": [s.to_json() for s in report.known.silenced] if report.known else [],
+        "ignore": report.known.to_json() if report.known else None,
+        "baseline": report.baseline.to_json() if report.baseline else None,
     }
+    if report.baseline is not None:  # "new" or "still" per finding (baseline.py)
+        for item, f in zip(doc["findings"], report.findings, strict=True):
+            item["baseline"] = report.baseline.mark(f)
+    return doc
 
 
 def render_json(report: Report, config: Config) -> str:

@@ -193,4 +193,24 @@ def summary_line(report: Report, view: ReportView) -> str:
         text += f"; {len(errors)} failed"
     if view.hidden:
         text += f" ({view.hidden} info finding(s) hidden; -v shows them)"
+    if report.known is not None and report.known.silenced:
+        n = len(report.known.silenced)
+        text += f"; {n} silenced by {report.known.path.name}" + ("" if view.verbose else " (-v)")
+    if report.baseline is not None:
+        text += f"; {report.baseline.summary()}"
     return text
+
+
+def mark(report: Report, finding: Finding) -> str:
+    """``[new] `` or ``[still] `` against a baseline (``--baseline``), else empty."""
+    return f"[{report.baseline.mark(finding)}] " if report.baseline is not None else ""
+
+
+def known_lines(report: Report, verbose: bool) -> list[str]:
+    """Before the summary: findings gone since the baseline, the silenced ones (``-v``), and a
+    warning per expired ignore entry."""
+    out = [g.line() for g in report.baseline.gone] if report.baseline is not None else []
+    if report.known is not None:
+        out += report.known.lines() if verbose else []
+        out += report.known.warnings()
+    return out
