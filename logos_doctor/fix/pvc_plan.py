@@ -5,7 +5,7 @@ class exists (the PV controller and the scheduler retry), so its plan is "create
 wait".  A claim that cannot recover as it is (it names another class, its StatefulSet's claim
 template names a wrong class or size, or it still names a vanished node after the provisioner
 should have handed it back to the scheduler) needs its StatefulSet recreated
-(``recreation``).  Everything else is said in a refusal or a note, never silently skipped.
+(``recreation_plan``).  Everything else is said in a refusal or a note, never silently skipped.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ from logos_doctor.checks.storage_class import claim_class
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.fix.plan import FixPlan, Problem, Refusal, Step
-from logos_doctor.fix.recreation import owner, plan_recreation
-from logos_doctor.fix.steps import PlanOptions, create_class_step, verify_step, wait_claims_step
+from logos_doctor.fix.plan_steps import (
+    PlanOptions,
+    create_class_step,
+    verify_step,
+    wait_claims_step,
+)
+from logos_doctor.fix.recreation_plan import owner, plan_recreation
 from logos_doctor.fix.templates import claim_spec, corrections, size_ok
 from logos_doctor.objects import Obj, ObjectRef, name
 from logos_doctor.state import ClusterState

@@ -13,7 +13,7 @@ from logos_doctor.checks.storage_class import drift
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
 from logos_doctor.fix.plan import Action, Applicability, FixPlan, Problem, Refusal, Step
-from logos_doctor.fix.steps import PlanOptions, create_class_step, verify_step
+from logos_doctor.fix.plan_steps import PlanOptions, create_class_step, verify_step
 from logos_doctor.objects import ObjectRef, uid
 from logos_doctor.state import ClusterState
 

@@ -16,7 +16,7 @@ from logos_doctor.checks.storage_class import claim_class
 from logos_doctor.config import Config
 from logos_doctor.fix.guards import claim_blocker, mounts
 from logos_doctor.fix.plan import Action, Applicability, Refusal, Step
-from logos_doctor.fix.steps import PlanOptions
+from logos_doctor.fix.plan_steps import PlanOptions
 from logos_doctor.fix.templates import Corrections, corrections, describe_fix, recreated_statefulset
 from logos_doctor.objects import Obj, ObjectRef, controller_of, meta, name, uid
 from logos_doctor.pods import claim_statefulset, phase
