@@ -18,8 +18,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # it does not need cost about a sixth of a second to import.
 LAZY_COMMANDS: dict[str, str] = {
     "check": "logos_doctor.cli.check",
-    "checks": "logos_doctor.cli.check",
-    "snapshot": "logos_doctor.cli.check",
+    "checks": "logos_doctor.cli.catalog",
+    "snapshot": "logos_doctor.cli.snapshot",
     "completion": "logos_doctor.cli.completion",
     "fix": "logos_doctor.cli.fix",
     "rbac": "logos_doctor.cli.rbac",
