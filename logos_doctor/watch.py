@@ -17,6 +17,7 @@ import shutil
 import sys
 import textwrap
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from logos_doctor.render.view import build_view, clip, summary_line
 from logos_doctor.runner import Report, run_checks
 
 DEFAULT_INTERVAL = 5.0
+HISTORY = 5  # earlier changes kept on a terminal's redrawn view
 STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -56,8 +58,12 @@ def block(
     when: datetime,
     width: int = 100,
     verbose: bool = False,
+    history: Sequence[str] = (),
 ) -> list[Line]:
-    """The lines of one refresh: header, root causes (new ones marked), changes, summary."""
+    """The lines of one refresh: header, root causes (new ones marked), changes, summary.
+
+    ``history``: the last changes of earlier refreshes, for a terminal, where a redrawn
+    block would otherwise show a change for one refresh only."""
     stamp = when.strftime("%H:%M:%SZ")
     head = f"=== refresh {number} · {stamp} · every {interval:g}s · Ctrl-C to stop"
     if report is not None:
@@ -92,6 +98,9 @@ def block(
             lines.append(Line(clip(text, width), "green"))
         for p in comp.gone:
             lines.append(Line(clip(f"  {p.line()}", width), "magenta"))
+    if history:
+        lines.append(Line("Earlier changes:", "dim"))
+        lines += [Line(clip(f"  {h}", width), "dim") for h in history]
     if report.known is not None:
         lines += [Line(clip(w, width), "yellow") for w in report.known.warnings()]
     summary = textwrap.wrap(summary_line(report, view), width, subsequent_indent="  ")
@@ -129,6 +138,7 @@ def run(
         live = Live(console=console, auto_refresh=False, transient=False)
         live.start()
     previous: Baseline | None = None
+    history: deque[str] = deque(maxlen=HISTORY)
     number = 0
     try:
         while refreshes is None or number < refreshes:
@@ -143,9 +153,11 @@ def run(
             if report is not None and previous is not None:
                 report = apply_baseline(report, previous)
             width = console.width if console is not None else _width()
-            lines = block(
-                report, error, number, interval, datetime.now(UTC), width, verbose=verbose
-            )
+            now = datetime.now(UTC)
+            shown = list(history) if live is not None else []
+            lines = block(report, error, number, interval, now, width, verbose, shown)
+            if report is not None and report.baseline is not None:
+                history.extendleft(_changes(report, now))
             if live is not None:
                 live.update(as_text(lines), refresh=True)
             else:
@@ -162,6 +174,20 @@ def run(
         if live is not None:
             live.stop()
     return 0
+
+
+def _changes(report: Report, when: datetime) -> list[str]:
+    """``12:00:03 gone: ...`` lines of this refresh, for the history."""
+    comp = report.baseline
+    if comp is None:
+        return []
+    stamp = when.strftime("%H:%M:%S")
+    out = [
+        f"{stamp} new: {f.severity.label} {f.check}/{f.cause} {f.resource}"
+        for f in report.findings
+        if comp.mark(f) == "new"
+    ]
+    return out + [f"{stamp} {p.line()}" for p in comp.gone]
 
 
 def _width() -> int:

@@ -379,3 +379,38 @@ def test_baseline_file_round_trip(tmp_path: Path, exceeded: Report) -> None:
     path.write_text("{nope")
     with pytest.raises(ConfigError, match="not JSON"):
         load_baseline(path)
+
+
+def test_watch_on_a_terminal_keeps_earlier_changes_in_view() -> None:
+    import io
+
+    from rich.console import Console
+
+    from logos_doctor import watch
+
+    broken = report_of("admission_quota_exceeded")
+    healthy = replace(
+        broken,
+        findings=tuple(
+            f for f in broken.findings if (f.check, f.cause) not in (QUOTA, UNAVAILABLE)
+        ),
+    )
+    states = iter([healthy, broken, broken, broken])
+    screen = io.StringIO()
+    console = Console(file=screen, width=200, force_terminal=True, no_color=True)
+    assert (
+        watch.run(
+            lambda: next(states),
+            0.5,
+            out=screen,
+            tty=True,
+            console=console,
+            sleep=lambda s: None,
+            refreshes=4,
+        )
+        == 0
+    )
+    last = screen.getvalue().split("=== refresh 4")[-1]
+    # Two refreshes after it appeared, the quota is no longer [new] but still in the history.
+    assert "[new]" not in last
+    assert "Earlier changes:" in last and f"new: warning {QUOTA[0]}/{QUOTA[1]}" in last
