@@ -1,5 +1,7 @@
 """What a healthy Logos deployment looks like: the expectations the checks compare against.
 
+Long on purpose (~400 lines): every key is read and validated next to the field it fills.
+
 Built-in defaults are the Logos production guide's values.  A YAML file (``--config``, else
 ``./logos-doctor.yaml``, else ``<user config dir>/logos-doctor/config.yaml``) overrides them,
 and ``--values values-production.yaml`` derives them from the Helm chart's values instead.
