@@ -3,7 +3,9 @@
 One ``Fetcher`` (one connection pool) is kept for the life of the process and every run
 lists the same kinds the ``check`` command would.  Each run's result is turned into an
 immutable ``Readings`` value that replaces the previous one in a single assignment; scrapes
-read whichever value is current, so concurrent scrapes never see a half-updated run.
+read whichever value is current, so concurrent scrapes never see a half-updated run.  The
+families and what a run changes in them live in ``render/metrics.py``, shared with
+``check -o prometheus`` so that the two never describe the same metric differently.
 
 What a failure keeps:
 
@@ -27,14 +29,14 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from logos_doctor.cluster.collect import needed_kinds
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions
@@ -42,87 +44,14 @@ from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
 from logos_doctor.objects import clear_caches
 from logos_doctor.registry import Check
+from logos_doctor.render.metrics import Readings, after_failure, after_success, families
 from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import Scope
 
 log = logging.getLogger("logos_doctor.serve")
 
-FindingLabels = tuple[str, str, str, str]  # check, cause, severity, namespace
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def _empty() -> Mapping[Any, Any]:
-    return MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class Readings:
-    """Everything ``/metrics`` shows, as of the last run; replaced whole, never mutated."""
-
-    findings: Mapping[str, Mapping[FindingLabels, int]] = field(default_factory=_empty)
-    durations: Mapping[str, float] = field(default_factory=_empty)
-    check_up: Mapping[str, int] = field(default_factory=_empty)
-    check_errors: Mapping[str, int] = field(default_factory=_empty)
-    runs: int = 0
-    run_errors: int = 0
-    last_run: float | None = None
-    last_success: float | None = None
-    last_run_seconds: float | None = None
-    last_run_monotonic: float | None = None
-
-
-def finding_counts(report: Report, check_id: str) -> dict[FindingLabels, int]:
-    """The check's findings in ``report``, counted per label set."""
-    counts: dict[FindingLabels, int] = {}
-    for f in report.findings:
-        if f.check == check_id:
-            key = (f.check, f.cause, f.severity.label, f.resource.namespace or "")
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def after_success(
-    previous: Readings, report: Report, now: float, mono: float, seconds: float
-) -> Readings:
-    """The readings after a run that fetched the cluster (some checks may still have failed)."""
-    findings = dict(previous.findings)
-    durations = dict(previous.durations)
-    check_up = dict(previous.check_up)
-    errors = dict(previous.check_errors)
-    for result in report.results:
-        ran = result.status in ("ok", "findings")
-        check_up[result.id] = int(ran)
-        if ran:
-            findings[result.id] = MappingProxyType(finding_counts(report, result.id))
-        else:
-            errors[result.id] = errors.get(result.id, 0) + 1
-        if result.status != "skipped":
-            durations[result.id] = result.seconds
-    return replace(
-        previous,
-        findings=MappingProxyType(findings),
-        durations=MappingProxyType(durations),
-        check_up=MappingProxyType(check_up),
-        check_errors=MappingProxyType(errors),
-        runs=previous.runs + 1,
-        last_run=now,
-        last_success=now,
-        last_run_seconds=seconds,
-        last_run_monotonic=mono,
-    )
-
-
-def after_failure(previous: Readings, now: float, mono: float, seconds: float) -> Readings:
-    """The readings after a run that could not fetch: only the run counters move."""
-    return replace(
-        previous,
-        runs=previous.runs + 1,
-        run_errors=previous.run_errors + 1,
-        last_run=now,
-        last_run_seconds=seconds,
-        last_run_monotonic=mono,
-    )
 
 
 def fetch_options(timeout: float) -> FetchOptions:
@@ -241,65 +170,8 @@ class ReadingsCollector:
         self.exporter = exporter
 
     def collect(self) -> Iterator[Metric]:
-        """The metric families of the current readings."""
-        r = self.exporter.readings
-        findings = GaugeMetricFamily(
-            "logos_doctor_findings",
-            "Findings of the last run of each check, by check, cause, severity and namespace.",
-            labels=["check", "cause", "severity", "namespace"],
-        )
-        for per_check in r.findings.values():
-            for labels, n in sorted(per_check.items()):
-                findings.add_metric(list(labels), n)
-        yield findings
-        duration = GaugeMetricFamily(
-            "logos_doctor_check_duration_seconds",
-            "Seconds the check's last run took (fetch excluded).",
-            labels=["check"],
-        )
-        for check_id, seconds in sorted(r.durations.items()):
-            duration.add_metric([check_id], seconds)
-        yield duration
-        up = GaugeMetricFamily(
-            "logos_doctor_check_up",
-            "1 if the check ran in the last successful run, 0 if it was skipped or failed.",
-            labels=["check"],
-        )
-        for check_id, value in sorted(r.check_up.items()):
-            up.add_metric([check_id], value)
-        yield up
-        errors = CounterMetricFamily(
-            "logos_doctor_check_errors",
-            "Runs in which the check was skipped (a kind it reads was unavailable) or raised.",
-            labels=["check"],
-        )
-        for check_id, n in sorted(r.check_errors.items()):
-            errors.add_metric([check_id], n)
-        yield errors
-        yield CounterMetricFamily("logos_doctor_runs", "Runs attempted.", value=r.runs)
-        yield CounterMetricFamily(
-            "logos_doctor_run_errors",
-            "Runs that could not fetch the cluster; the previous values were kept.",
-            value=r.run_errors,
-        )
-        if r.last_run is not None:
-            yield GaugeMetricFamily(
-                "logos_doctor_last_run_timestamp_seconds",
-                "Unix time the last run (successful or not) finished.",
-                value=r.last_run,
-            )
-        if r.last_run_seconds is not None:
-            yield GaugeMetricFamily(
-                "logos_doctor_last_run_duration_seconds",
-                "Seconds the last run took, fetch included.",
-                value=r.last_run_seconds,
-            )
-        if r.last_success is not None:
-            yield GaugeMetricFamily(
-                "logos_doctor_last_success_timestamp_seconds",
-                "Unix time the last run that fetched the cluster finished.",
-                value=r.last_success,
-            )
+        """The metric families of the current readings (read once: a run may swap them)."""
+        return families(self.exporter.readings)
 
 
 def metrics_registry(exporter: Exporter) -> CollectorRegistry:

@@ -17,8 +17,8 @@ import pytest
 from logos_doctor.cluster.snapshot import load
 from logos_doctor.config import Config
 from logos_doctor.registry import default_registry
-from logos_doctor.render.formats import markdown
 from logos_doctor.render.human import render_plain, with_scope
+from logos_doctor.render.markdown import markdown
 from logos_doctor.runner import run_checks
 from terminal import run_in_pty
 
