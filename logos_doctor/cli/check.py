@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,12 @@ from logos_doctor.cli.app import cli
 from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
 from logos_doctor.cluster.kinds import PAGE_SIZE
 from logos_doctor.config import Config
+from logos_doctor.errors import UsageError
 from logos_doctor.finding import Severity
 from logos_doctor.gather import STATS_ENV, gather, write_stats
 from logos_doctor.outcome import Outcome
-from logos_doctor.render.formats import render_other
+from logos_doctor.render.formats import multi_json, render_other
 from logos_doctor.render.human import render_plain, render_rich
-from logos_doctor.render.json_clusters import multi_json
 from logos_doctor.render.json_out import report_json
 
 if TYPE_CHECKING:
@@ -34,12 +35,22 @@ FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 
 def exit_status(outcomes: Sequence[Outcome], fail_on: str) -> int:
     """1 for findings at or above ``fail_on``; 3 if a cluster or every check failed; else 0."""
+    if fail_on == "new":  # only findings new since --baseline (baseline.py)
+        from logos_doctor.baseline import new_findings
+
+        new = any(o.report and new_findings(o.report) for o in outcomes)
+        return 1 if new else _errors(outcomes)
     threshold = None if fail_on == "never" else Severity.parse(fail_on)
     for out in outcomes:
         if out.report and threshold is not None:
             worst = out.report.worst()
             if worst is not None and worst >= threshold:
                 return 1
+    return _errors(outcomes)
+
+
+def _errors(outcomes: Sequence[Outcome]) -> int:
+    """3 if a cluster or every check failed; else 0."""
     for out in outcomes:
         if out.error is not None:
             return 3
@@ -102,12 +113,30 @@ def render(
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["warning", "critical", "never"]),
+    type=click.Choice(["warning", "critical", "new", "never"]),
     default="warning",
     show_default=True,
-    help="Exit 1 when a finding is at least this severe.",
+    help="Exit 1 when a finding is at least this severe ('new': new since --baseline).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show info findings and more evidence.")
+# Known findings, baseline, watch (known.py, baseline.py, watch.py; docs/known-findings.md).
+@click.option(
+    "--ignore-file",
+    metavar="FILE",
+    help="Known findings to silence (default: ./.logos-doctor-ignore.yaml if present).",
+)
+@click.option(
+    "--baseline", metavar="FILE", help="A previous 'check -o json': mark findings new/gone."
+)
+@click.option(
+    "--watch",
+    type=click.FloatRange(0.5, 3600),
+    is_flag=False,
+    flag_value=5.0,
+    default=None,
+    metavar="[SECONDS]",
+    help="Redraw the root causes every SECONDS (5) until Ctrl-C, marking what changed.",
+)
 # Objects per LIST page; hidden: only tests need it (to paginate a small namespace).
 @click.option("--page-size", type=click.IntRange(1, 5000), default=PAGE_SIZE, hidden=True)
 def check_cmd(
@@ -117,13 +146,44 @@ def check_cmd(
     fmt: str,
     fail_on: str,
     verbose: bool,
+    ignore_file: str | None,
+    baseline: str | None,
+    watch: float | None,
     page_size: int,
 ) -> None:
     """Run checks against the cluster (or a snapshot) and report root causes."""
+    from logos_doctor import known
+    from logos_doctor import watch as watching
+
     registry = registry_with_warnings()
     chosen = cluster.select(registry)
     config = cluster.load_config()
     registry.check_severity_keys(config.severity_overrides)
+    ignore = known.load_known(ignore_file)
+    if fail_on == "new" and not baseline:
+        raise UsageError("--fail-on new needs --baseline FILE (a previous 'check -o json')")
+    if watch is not None:
+        conflicts = {
+            "--snapshot": bool(snapshot),
+            "--baseline": bool(baseline),
+            "--all-contexts": all_contexts,
+            f"-o {fmt}": fmt not in ("table", "plain"),
+        }
+        bad = [flag for flag, given in conflicts.items() if given]
+        if bad:
+            raise UsageError(f"--watch cannot be combined with {bad[0]}")
+        refresh = watching.live_refresh(
+            chosen,
+            config,
+            kubeconfig=cluster.kubeconfig,
+            context=cluster.one_context("--watch"),
+            namespace=cluster.namespace,
+            all_namespaces=cluster.all_namespaces,
+            timeout=cluster.timeout,
+            page_size=page_size,
+            ignore=ignore,
+        )
+        raise click.exceptions.Exit(watching.run(refresh, watch, verbose=verbose))
     started = time.perf_counter()
     fetches: list[FetchStats] = []
     outcomes = gather(
@@ -139,6 +199,7 @@ def check_cmd(
         page_size=page_size,
         fetches=fetches,
     )
+    outcomes = known.annotate(outcomes, ignore, baseline, datetime.now(UTC).date())
     gathered = time.perf_counter()
     flags = [] if snapshot else cluster.hint_flags()
     text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)
