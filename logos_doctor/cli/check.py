@@ -23,8 +23,9 @@ from logos_doctor.errors import UsageError
 from logos_doctor.finding import Severity
 from logos_doctor.gather import STATS_ENV, gather, write_stats
 from logos_doctor.outcome import Outcome
-from logos_doctor.render.formats import multi_json, render_other
+from logos_doctor.render.formats import render_other
 from logos_doctor.render.human import render_plain, render_rich
+from logos_doctor.render.json_clusters import multi_json
 from logos_doctor.render.json_out import report_json
 
 if TYPE_CHECKING:
