@@ -11,7 +11,7 @@ from __future__ import annotations
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
 from logos_doctor.render.text import clean
-from logos_doctor.render.view import build_view, evidence_lines, objects_line
+from logos_doctor.render.view import build_view, evidence_lines, known_lines, mark, objects_line
 from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report
 
@@ -38,6 +38,7 @@ def markdown(report: Report, config: Config, *, verbose: bool = False) -> str:
         f"- Scope: {state.scope.describe()}",
         f"- Summary: **{counts['critical']} critical**, {counts['warning']} warning, "
         f"{counts['info']} info; {len(view.roots)} root cause(s)",
+        *known_summary(report),
         "",
     ]
     if view.roots:
@@ -45,7 +46,7 @@ def markdown(report: Report, config: Config, *, verbose: bool = False) -> str:
         for group in view.roots:
             f = group.first
             lines.append(
-                f"1. **{f.severity.label.upper()}** `{f.check}/{f.cause}` on "
+                f"1. {mark(report, f)}**{f.severity.label.upper()}** `{f.check}/{f.cause}` on "
                 f"{_md(objects_line(group, verbose))}: {_md(f.message)} ([runbook]({url(f)}))"
             )
             if f.fix:
@@ -69,8 +70,22 @@ def markdown(report: Report, config: Config, *, verbose: bool = False) -> str:
             if f.fix:
                 lines.append(f"  - fix: `{f.fix}`")
         lines.append("")
+    known = known_lines(report, verbose)  # gone since the baseline, silenced (-v), expired
+    if known:
+        lines += ["### Baseline and known findings", "", *(f"- {_md(k)}" for k in known), ""]
     skipped = [r for r in report.results if r.status in ("skipped", "error")]
     if skipped:
         lines.append("### Checks that did not run fully")
         lines.extend(f"- {r.id}: {r.status}: {_md(r.detail)}" for r in skipped)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def known_summary(report: Report) -> list[str]:
+    """``- Silenced: ...`` and ``- Baseline: ...`` lines when an ignore file or a baseline
+    was used (logos_doctor/known.py, baseline.py)."""
+    out = []
+    if report.known is not None and report.known.silenced:
+        out.append(f"- Silenced: {len(report.known.silenced)} by {_md(report.known.path.name)}")
+    if report.baseline is not None:
+        out.append(f"- {_md(report.baseline.summary())}")
+    return out

@@ -414,3 +414,21 @@ def test_watch_on_a_terminal_keeps_earlier_changes_in_view() -> None:
     # Two refreshes after it appeared, the quota is no longer [new] but still in the history.
     assert "[new]" not in last
     assert "Earlier changes:" in last and f"new: warning {QUOTA[0]}/{QUOTA[1]}" in last
+
+
+def test_markdown_counts_silenced_lists_them_with_v_and_marks_new(exceeded: Report) -> None:
+    from logos_doctor.config import Config
+    from logos_doctor.render.markdown import markdown
+
+    quiet = apply_known(exceeded, entries({"check": "secrets", "reason": "known"}), TODAY)
+    healthy = replace(
+        exceeded,
+        findings=tuple(f for f in exceeded.findings if (f.check, f.cause) != QUOTA),
+    )
+    out = apply_baseline(quiet, of_report(healthy, "before.json"))
+    text = markdown(out, Config())
+    assert "- Silenced: 3 by ignore.yaml" in text
+    assert "- baseline before.json: 1 new" in text
+    assert "1. [new] **WARNING** `admission/quota-exceeded`" in text
+    assert "silenced: critical secrets/missing-secret" not in text
+    assert "silenced: critical secrets/missing-secret" in markdown(out, Config(), verbose=True)
