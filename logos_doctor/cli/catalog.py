@@ -7,11 +7,17 @@ import json
 import click
 
 from logos_doctor.cli.app import cli
-from logos_doctor.cli.options import registry_with_warnings
+from logos_doctor.cli.options import examples, registry_with_warnings
 from logos_doctor.runbook_links import runbook_url
 
 
-@cli.command("checks")
+@cli.command(
+    "checks",
+    epilog=examples(
+        "logos-doctor checks",
+        "logos-doctor checks -o json | jq '.[].causes[].id'",
+    ),
+)
 @click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
 def checks_cmd(fmt: str) -> None:
     """List the registered checks and the causes each can report."""

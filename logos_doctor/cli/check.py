@@ -16,7 +16,13 @@ from rich.console import Console
 from rich.text import Text
 
 from logos_doctor.cli.app import cli
-from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
+from logos_doctor.cli.options import (
+    CheckListCommand,
+    ClusterOptions,
+    cluster_options,
+    examples,
+    registry_with_warnings,
+)
 from logos_doctor.cluster.kinds import PAGE_SIZE
 from logos_doctor.config import Config
 from logos_doctor.errors import UsageError
@@ -105,7 +111,16 @@ def render(
     return "\n\n".join(parts)
 
 
-@cli.command("check")
+@cli.command(
+    "check",
+    cls=CheckListCommand,
+    epilog=examples(
+        "logos-doctor check                       the configured namespace (logos)",
+        "logos-doctor check -A -o json            every namespace, as JSON",
+        "logos-doctor check image-pull storage-class -n logos --context prod",
+        "logos-doctor check --snapshot cluster.json.gz   offline, from a snapshot",
+    ),
+)
 @cluster_options(checks=True, many_contexts=True)
 @click.option("--all-contexts", is_flag=True, help="Check every context in the kubeconfig.")
 @click.option("--snapshot", metavar="FILE", help="Diagnose a recorded snapshot, offline.")

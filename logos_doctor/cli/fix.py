@@ -19,7 +19,7 @@ import click
 
 from logos_doctor.cli.app import cli
 from logos_doctor.cli.fix_session import LATEST, resume_fix, run_new
-from logos_doctor.cli.options import ClusterOptions, cluster_options
+from logos_doctor.cli.options import ClusterOptions, cluster_options, examples
 from logos_doctor.errors import UsageError
 from logos_doctor.fix.journal import (
     FixStore,
@@ -112,7 +112,14 @@ def fix_group(
     click.echo(ctx.get_help())
 
 
-@fix_group.command("pvc")
+@fix_group.command(
+    "pvc",
+    epilog=examples(
+        "logos-doctor fix pvc -n logos --dry-run     validate every write, change nothing",
+        "logos-doctor fix pvc -n logos               show the plan, ask, apply",
+        "logos-doctor fix pvc data-logos-db-0 -y",
+    ),
+)
 @click.argument("claims", nargs=-1, metavar="[PVC]...")
 @_apply_options
 @_fix_cluster_options
@@ -131,7 +138,14 @@ def fix_pvc(ctx: click.Context, /, claims: tuple[str, ...], **opts: Any) -> None
     raise click.exceptions.Exit(code)
 
 
-@fix_group.command("storageclass")
+@fix_group.command(
+    "storageclass",
+    epilog=examples(
+        "logos-doctor fix storageclass --dry-run",
+        "logos-doctor fix storageclass --context prod",
+        "logos-doctor fix storageclass --recreate",
+    ),
+)
 @click.option(
     "--recreate", is_flag=True, help="Delete and create a drifted class (parameters are immutable)."
 )

@@ -240,3 +240,21 @@ def _collect(kwargs: dict[str, Any]) -> ClusterOptions:
 
 
 _NONE_OK = frozenset({"kubeconfig", "namespace", "config_path", "values_path", "selector"})
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its examples, laid out as written (click's ``\\b`` keeps them)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+class CheckListCommand(click.Command):
+    """A command whose ``--help`` lists the installed check ids before its examples."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The check ids (from the registry), then the examples."""
+        from logos_doctor.registry import default_registry
+
+        ids = [c.id for c in default_registry()]
+        with formatter.section("Checks (CHECK)"):
+            formatter.write_text(", ".join(ids))
+        super().format_epilog(ctx, formatter)

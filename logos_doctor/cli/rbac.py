@@ -7,7 +7,12 @@ import re
 import click
 
 from logos_doctor.cli.app import cli
-from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
+from logos_doctor.cli.options import (
+    ClusterOptions,
+    cluster_options,
+    examples,
+    registry_with_warnings,
+)
 from logos_doctor.errors import UsageError
 from logos_doctor.rbac import Subject, plan_rbac, render_yaml
 
@@ -27,7 +32,14 @@ def parse_subject(text: str, default_namespace: str) -> Subject:
     return subject
 
 
-@cli.command("rbac")
+@cli.command(
+    "rbac",
+    epilog=examples(
+        "logos-doctor rbac -n logos | kubectl apply -f -",
+        "logos-doctor rbac --with-fix -n logos --service-account ops/doctor",
+        "logos-doctor rbac nodes pvc-pending -A",
+    ),
+)
 @cluster_options(
     cluster=False,
     checks=True,

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from logos_doctor import runbook as rb
 from logos_doctor.cli.app import cli
-from logos_doctor.cli.options import ClusterOptions, cluster_options
+from logos_doctor.cli.options import ClusterOptions, cluster_options, examples
 from logos_doctor.errors import UsageError
 from logos_doctor.runbook import inputs
 from logos_doctor.runbook.display import print_markdown
@@ -43,7 +43,10 @@ def runbook_group() -> None:
     """
 
 
-@runbook_group.command("list")
+@runbook_group.command(
+    "list",
+    epilog=examples("logos-doctor runbook list", "logos-doctor runbook list -o json"),
+)
 @click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
 def list_cmd(fmt: str) -> None:
     """List the runbooks: id, when to use it, the checks and causes each covers."""
@@ -77,7 +80,14 @@ def list_cmd(fmt: str) -> None:
     click.echo(tabulate(table, headers=["ID", "USE FOR", "CHECKS"], tablefmt="plain"))
 
 
-@runbook_group.command("show")
+@runbook_group.command(
+    "show",
+    epilog=examples(
+        "logos-doctor runbook show pvc-pending",
+        "logos-doctor runbook show pvc-pending#storage-class-missing",
+        "logos-doctor runbook show image-pull --cause image-not-found | less",
+    ),
+)
 @click.argument("ref", metavar="ID[#CAUSE]")
 @click.option("--cause", help="Show Meaning, Impact, Diagnosis and this cause's section only.")
 def show_cmd(ref: str, cause: str | None) -> None:
@@ -115,7 +125,14 @@ def _header(book: rb.Runbook, cause: str | None) -> str:
     return "\n".join(lines)
 
 
-@runbook_group.command("run")
+@runbook_group.command(
+    "run",
+    epilog=examples(
+        "logos-doctor check -o json > findings.json",
+        "logos-doctor runbook run --finding-from findings.json",
+        "logos-doctor runbook run pvc-pending --cause storage-class-missing -n logos --dry-run",
+    ),
+)
 @click.argument("ref", metavar="[ID[#CAUSE]]", required=False)
 @click.option("--cause", help="The cause section to walk (default: the finding's cause).")
 @cluster_options(

@@ -11,7 +11,12 @@ from types import FrameType
 import click
 
 from logos_doctor.cli.app import cli
-from logos_doctor.cli.options import ClusterOptions, cluster_options, registry_with_warnings
+from logos_doctor.cli.options import (
+    ClusterOptions,
+    cluster_options,
+    examples,
+    registry_with_warnings,
+)
 from logos_doctor.cluster.collect import resolve_scope
 from logos_doctor.cluster.connection import connect
 from logos_doctor.cluster.fetch import Fetcher
@@ -25,7 +30,14 @@ log = logging.getLogger("logos_doctor.serve")
 SHUTDOWN_GRACE = 5.0
 
 
-@cli.command("serve")
+@cli.command(
+    "serve",
+    epilog=examples(
+        "logos-doctor serve -n logos                       :9400/metrics on localhost",
+        "logos-doctor serve --address 0.0.0.0 --interval 30",
+        "logos-doctor serve pvc-pending storage-class --context prod",
+    ),
+)
 @click.option(
     "--interval",
     type=click.FloatRange(1, 86400),

@@ -94,3 +94,33 @@ def test_commands_that_reach_a_cluster_share_the_same_flags(path: list[str]) -> 
 def test_check_selection_is_spelled_the_same(path: list[str]) -> None:
     mine = _options(path)
     assert "--checks" in mine and "--all" in mine
+
+
+COMMANDS = [
+    ["check"], ["checks"], ["snapshot"], ["serve"], ["rbac"], ["fix", "pvc"],
+    ["fix", "storageclass"], ["runbook", "list"], ["runbook", "show"], ["runbook", "run"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", COMMANDS)
+def test_every_help_ends_with_two_to_four_examples(path: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    tail = result.output.rstrip().split("Examples:")[-1].strip().splitlines()
+    assert "Examples:" in result.output and 2 <= len(tail) <= 4, result.output
+    assert all(line.strip().startswith("logos-doctor ") for line in tail), tail
+
+
+def test_check_help_lists_the_installed_check_ids() -> None:
+    from logos_doctor.registry import default_registry
+
+    out = CliRunner().invoke(cli, ["check", "--help"]).output
+    listed = " ".join(out.split("Checks (CHECK):")[1].split("Examples:")[0].split())
+    assert listed == ", ".join(c.id for c in default_registry())
+
+
+def test_snapshot_takes_the_file_as_an_argument_and_o_still_works() -> None:
+    out = CliRunner().invoke(cli, ["snapshot", "--help"]).output
+    assert "[OPTIONS] FILE" in out and "-o, --output" not in out  # -o is a format elsewhere
+    result = CliRunner().invoke(cli, ["snapshot", "a.json", "-o", "b.json"])
+    assert isinstance(result.exception, UsageError) and "FILE once" in str(result.exception)
