@@ -147,14 +147,14 @@ def render_rich(
         tree = Tree(Text.assemble((f"{worst.label.upper():9}", STYLE[worst]), clean(comp)))
         for entry in entries:
             f = entry.first
-            head = f"{f.check}/{f.cause} "
+            head = f"{mark(report, f)}{f.check}/{f.cause} "
             if f.caused_by and not verbose:  # explained above: one line pointing at its cause
                 line = Text.assemble((head, STYLE[f.severity]), (entry.where(), "bold"))
                 rest = room - len(head) - len(entry.where())
                 line.append(clip(f" · {because(f)}", max(20, rest)), "magenta")
                 tree.add(line)
                 continue
-            branch = tree.add(_entry_text(entry, room, verbose))
+            branch = tree.add(Text(mark(report, f)) + _entry_text(entry, room, verbose))
             for text in [because(f)] if f.caused_by else []:
                 branch.add(Text(clip(text, room), style="magenta"))
             for line_text in evidence_lines(entry, verbose, width=room if not verbose else 1000):
