@@ -23,7 +23,7 @@ given).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -140,14 +140,16 @@ class Known:
     path: Path
     silenced: tuple[Silenced, ...]
     expired: tuple[IgnoreEntry, ...]
+    unknown: tuple[str, ...] = ()  # entries naming no installed check or cause
 
     def warnings(self) -> list[str]:
-        """One line per expired entry (they no longer silence anything)."""
+        """One line per expired entry (they no longer silence anything) and per entry whose
+        check or cause matches nothing installed."""
         return [
             f"warning: {self.path} entry {e.number} ({e.describe()}) expired on "
             f"{e.expires}; it no longer silences (reason was: {e.reason})"
             for e in self.expired
-        ]
+        ] + [f"warning: {line}" for line in self.unknown]
 
     def lines(self) -> list[str]:
         """One line per silenced finding, for ``-v``."""
@@ -168,6 +170,7 @@ class Known:
             "file": str(self.path),
             "silenced": len(self.silenced),
             "expired": [e.to_json() for e in self.expired],
+            "unknown": list(self.unknown),
         }
 
 
@@ -287,11 +290,26 @@ def silence(
     return kept, silenced, expired
 
 
-def apply_known(report: Report, ignore: IgnoreFile, today: date) -> Report:
-    """``report`` with the ignore file's silenced findings taken out and recorded."""
+def apply_known(
+    report: Report,
+    ignore: IgnoreFile,
+    today: date,
+    catalog: Mapping[str, Iterable[str]] | None = None,
+) -> Report:
+    """``report`` with the ignore file's silenced findings taken out and recorded;
+    ``catalog`` (check id -> cause ids, every installed check) names the entries that
+    match no check or cause."""
     kept, silenced, expired = silence(report.findings, ignore.entries, today)
-    known = Known(ignore.path, tuple(silenced), tuple(expired))
+    unknown = tuple(unknown_patterns(ignore, catalog)) if catalog is not None else ()
+    known = Known(ignore.path, tuple(silenced), tuple(expired), unknown)
     return replace(report, findings=tuple(kept), known=known)
+
+
+def installed_causes() -> dict[str, list[str]]:
+    """Every installed check id and its cause ids."""
+    from logos_doctor.registry import default_registry
+
+    return {c.id: list(c.cause_table) for c in default_registry()}
 
 
 def annotate(
@@ -304,11 +322,12 @@ def annotate(
     (a multi-cluster baseline file gives each cluster its own entry)."""
     from logos_doctor.baseline import apply_baseline, load_baseline
 
+    catalog = installed_causes() if ignore is not None else None
     out = []
     for o in outcomes:
         report = o.report
         if report is not None and ignore is not None:
-            report = apply_known(report, ignore, today)
+            report = apply_known(report, ignore, today, catalog)
         if report is not None and baseline_path:
             previous = load_baseline(Path(baseline_path), report.state.cluster.context)
             report = apply_baseline(report, previous)
@@ -320,3 +339,19 @@ def load_known(explicit: str | None, cwd: Path | None = None) -> IgnoreFile | No
     """The ignore file ``check`` uses: ``--ignore-file``, else the default one, else None."""
     path = find_ignore_file(explicit, cwd)
     return load_ignore(path) if path is not None else None
+
+
+def unknown_patterns(ignore: IgnoreFile, causes: Mapping[str, Iterable[str]]) -> list[str]:
+    """Warnings for entries whose ``check`` or ``cause`` matches no installed check or cause
+    (``causes``: check id -> its cause ids): a typo would silently silence nothing."""
+    out = []
+    for e in ignore.entries:
+        checks = [c for c in causes if e.check is None or fnmatch.fnmatchcase(c, e.check)]
+        if not checks:
+            out.append(f"{ignore.path} entry {e.number}: check {e.check!r} matches no check")
+            continue
+        ids = [c for check in checks for c in causes[check]]
+        if e.cause is not None and not any(fnmatch.fnmatchcase(c, e.cause) for c in ids):
+            where = f"check {e.check!r}" if e.check else "any check"
+            out.append(f"{ignore.path} entry {e.number}: cause {e.cause!r} is no cause of {where}")
+    return out

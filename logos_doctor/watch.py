@@ -31,7 +31,7 @@ from logos_doctor.baseline import Baseline, apply_baseline, of_report
 from logos_doctor.cluster.collect import fetch_live, kinds_for, require_namespaces, resolve_scope
 from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
-from logos_doctor.known import IgnoreFile, apply_known
+from logos_doctor.known import IgnoreFile, apply_known, installed_causes
 from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.render.view import build_view, clip, summary_line
@@ -211,13 +211,14 @@ def live_refresh(
     scope = resolve_scope(namespace, all_namespaces, config)
     kinds = kinds_for(chosen, scope)
     target = Target(kubeconfig, context)
+    catalog = installed_causes() if ignore is not None else None
 
     def refresh() -> Report:
         state, _ = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
         require_namespaces(state)
         report = run_checks(state, chosen, config)
         if ignore is not None:
-            report = apply_known(report, ignore, datetime.now(UTC).date())
+            report = apply_known(report, ignore, datetime.now(UTC).date(), catalog)
         return report
 
     return refresh

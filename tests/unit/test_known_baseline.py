@@ -432,3 +432,55 @@ def test_markdown_counts_silenced_lists_them_with_v_and_marks_new(exceeded: Repo
     assert "1. [new] **WARNING** `admission/quota-exceeded`" in text
     assert "silenced: critical secrets/missing-secret" not in text
     assert "silenced: critical secrets/missing-secret" in markdown(out, Config(), verbose=True)
+
+
+def test_each_watch_refresh_is_one_fetch_and_applies_the_ignore_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logos_doctor import watch
+
+    state, config = recorded("admission_quota_exceeded")
+    fetched: list[frozenset[str]] = []
+
+    def fake_fetch(target: object, kinds: object, scope: object, **kw: object) -> object:
+        fetched.append(frozenset(kinds))  # type: ignore[arg-type]
+        return state, None
+
+    monkeypatch.setattr(watch, "fetch_live", fake_fetch)
+    refresh = watch.live_refresh(
+        list(default_registry()),
+        config,
+        kubeconfig=None,
+        context=None,
+        namespace=None,
+        all_namespaces=False,
+        timeout=5,
+        page_size=500,
+        ignore=entries({"check": "admission", "reason": "known"}),
+    )
+    first, second = refresh(), refresh()
+    assert len(fetched) == 2 and fetched[0] == fetched[1]  # one fetch (a LIST per kind) each
+    assert first.known is not None and causes(s.finding for s in first.known.silenced) == {
+        QUOTA,
+        UNAVAILABLE,
+    }
+    assert QUOTA not in causes(second.findings)
+
+
+def test_entries_naming_no_installed_check_or_cause_are_warned_about(exceeded: Report) -> None:
+    from logos_doctor.known import installed_causes
+
+    ignore = entries(
+        {"check": "imagepull", "reason": "typo of image-pull"},
+        {"check": "admission", "cause": "quota-exceded", "reason": "typo"},
+        {"cause": "*-exceeded", "reason": "any check's"},
+        {"check": "image-pull", "cause": "image-not-found", "reason": "fine"},
+    )
+    out = apply_known(exceeded, ignore, TODAY, installed_causes())
+    assert out.known is not None
+    assert [w.split(": ", 2)[1] for w in out.known.warnings()] == [
+        "ignore.yaml entry 1",
+        "ignore.yaml entry 2",
+    ]
+    assert "check 'imagepull' matches no check" in out.known.warnings()[0]
+    assert "cause 'quota-exceded' is no cause of check 'admission'" in out.known.warnings()[1]
