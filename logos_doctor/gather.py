@@ -30,7 +30,7 @@ from logos_doctor.cluster.collect import (
 )
 from logos_doctor.cluster.kinds import PAGE_SIZE
 from logos_doctor.config import Config
-from logos_doctor.errors import DoctorError, UsageError
+from logos_doctor.errors import ClusterError, DoctorError, UsageError
 from logos_doctor.outcome import Outcome, Target
 from logos_doctor.registry import Check
 from logos_doctor.runner import run_checks
@@ -117,6 +117,8 @@ def gather(
             require_namespaces(state)
         except DoctorError as exc:
             if len(wanted) == 1:
+                if exc.message.startswith("no kubeconfig found"):  # check can go offline
+                    raise ClusterError(exc.message, f"{exc.hint}, or --snapshot FILE") from None
                 raise
             return Outcome(target, None, exc)
         return Outcome(target, run_checks(state, chosen, config))

@@ -35,8 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("logos-doctor: aborted", err=True)
         code = 130
+    except click.UsageError as exc:
+        # One line, worded as every other error, with where to look: click's own three-line
+        # usage block would push the actual mistake below the fold.
+        where = exc.ctx.command_path if exc.ctx is not None else (prog or "logos-doctor")
+        message = exc.format_message().rstrip(".")
+        click.echo(f"logos-doctor: error: {message}; try '{where} --help'", err=True)
+        code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"logos-doctor: error: {exc.format_message()}", err=True)
         code = exc.exit_code
     except DoctorError as exc:
         if _debug(args):

@@ -203,6 +203,31 @@ def _connection_doc(conn: Connection, kubeconfig: str | None, config: Config) ->
     }
 
 
+def unreachable(server: str, reason: str) -> ClusterError:
+    """The API server could not be reached: said as ``check`` says it (cluster/fetch.py),
+    without the HTTP client's exception names, and that nothing was changed."""
+    text = reason.lower()
+    # fix/kube.py keeps the first 200 characters of urllib3's message, which may end before
+    # "Connection refused": NewConnectionError is what fetch.py reports as refused, too.
+    if "refused" in text or "newconnectionerror" in text:
+        message = f"cannot connect to the API server {server}: connection refused"
+        hint = "is the cluster running and the address right?"
+    elif "resolve" in text or "nameresolutionerror" in text:
+        message = f"cannot resolve the API server host of {server}"
+        hint = "check the server address in the kubeconfig and your DNS/VPN"
+    elif "timed out" in text or "timeout" in text:
+        message = f"cannot reach the API server {server}: timed out"
+        hint = "check the network/VPN and the cluster's health, or raise --timeout"
+    else:
+        cause = re.sub(r"^\w+(Error|Exception): ", "", reason.strip()).splitlines()[0][:200]
+        message = f"cannot reach the API server {server}: {cause}"
+        hint = "check the network/VPN and the cluster's health"
+    joined = (
+        f"{hint} Nothing was changed." if hint.endswith("?") else f"{hint}; nothing was changed"
+    )
+    return ClusterError(message, joined)
+
+
 def _lock_namespace(conn: Connection, ns: str, timeout: float, *, cluster_scoped: bool) -> str:
     """Where the fix's Lease lives: the Logos namespace, which a claim fix needs to exist.
 
@@ -215,10 +240,7 @@ def _lock_namespace(conn: Connection, ns: str, timeout: float, *, cluster_scoped
     try:
         request(conn.api, "GET", f"/api/v1/namespaces/{ns}", timeout=timeout)
     except Transient as exc:
-        raise ClusterError(
-            f"cannot reach the API server {conn.server}: {exc}",
-            "check the network/VPN and the cluster's health; nothing was changed",
-        ) from None
+        raise unreachable(conn.server, str(exc)) from None
     except NotFound:
         if not cluster_scoped:
             raise FixError(

@@ -230,7 +230,12 @@ def run_cmd(
         use_defaults=yes,
         dry_run=dry_run,
     )
-    where = target(cluster.kubeconfig, cluster.one_context("runbook run"))
+    context = cluster.one_context("runbook run")
+    if context is not None:  # an unknown context is named now, not by the first kubectl step
+        from logos_doctor.cluster.connection import connect
+
+        connect(cluster.kubeconfig, context).close()
+    where = target(cluster.kubeconfig, context)
     try:
         started = datetime.now(UTC)
         record = Transcript(

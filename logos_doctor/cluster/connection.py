@@ -59,12 +59,19 @@ def connect(
             if path is None:
                 raise ClusterError(
                     "no kubeconfig found (looked at $KUBECONFIG and ~/.kube/config)",
-                    "pass --kubeconfig PATH, or use --snapshot FILE to work offline",
+                    "pass --kubeconfig PATH or set $KUBECONFIG",
                 )
             if kubeconfig and not Path(kubeconfig).expanduser().is_file():
                 raise ClusterError(
                     f"kubeconfig {kubeconfig} does not exist", "check the --kubeconfig path"
                 )
+            if context is not None:
+                found, _ = k8s_config.list_kube_config_contexts(config_file=path)
+                names = sorted(c["name"] for c in found or [])
+                if context not in names:
+                    raise ClusterError(
+                        f"context {context} not found", f"contexts: {', '.join(names) or 'none'}"
+                    )
             k8s_config.load_kube_config(
                 config_file=path, context=context, client_configuration=cfg, persist_config=False
             )

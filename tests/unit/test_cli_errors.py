@@ -113,3 +113,63 @@ def test_bad_namespace_is_a_usage_error(namespace: str) -> None:
     result = run("check", "--all", "--snapshot", "x.json", "-n", namespace)
     assert result.returncode == 2
     assert "is not a namespace name" in one_clear_line(result)
+
+
+# -- one wording across commands (issue 17) -------------------------------------------------
+
+
+def test_unknown_context_names_the_contexts_there_are(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server="https://127.0.0.1:1"))
+    for command in (["check"], ["fix", "pvc", "--dry-run"], ["serve"], ["snapshot", "s.json"]):
+        result = run(*command, "--kubeconfig", str(path), "--context", "prod-eu")
+        assert result.returncode == 3, command
+        line = one_clear_line(result)
+        assert line == "logos-doctor: error: context prod-eu not found; contexts: ctx", command
+
+
+def test_fix_dry_run_against_an_unreachable_server_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    server = f"https://127.0.0.1:{closed_port()}"
+    path.write_text(KUBECONFIG.format(server=server))
+    result = run("fix", "pvc", "--dry-run", "--kubeconfig", str(path), "--timeout", "5")
+    assert result.returncode == 3
+    line = one_clear_line(result)
+    assert f"cannot connect to the API server {server}: connection refused" in line
+    assert "internal error" not in line and "MaxRetryError" not in line
+    assert "Nothing was changed" in line
+
+
+@pytest.mark.parametrize(
+    "command", [["fix", "pvc"], ["serve"], ["snapshot", "s.json"], ["check"]]
+)  # fmt: skip
+def test_only_check_suggests_a_snapshot(tmp_path: Path, command: list[str]) -> None:
+    import os
+
+    unset = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "logos_doctor", *command],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 3
+    line = one_clear_line(result)
+    assert "no kubeconfig found" in line
+    assert ("--snapshot" in line) == (command == ["check"]), line
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [
+        (["check", "--frobnicate"], "logos-doctor check"),
+        (["check", "-o", "yaml"], "logos-doctor check"),
+        (["fix", "pvc", "--bogus"], "logos-doctor fix pvc"),
+        (["rbac", "--bogus"], "logos-doctor rbac"),
+        (["serve", "--port", "x"], "logos-doctor serve"),
+        (["no-such-command"], "logos-doctor"),
+    ],
+)
+def test_click_usage_errors_are_one_line_with_a_help_hint(command: list[str], path: str) -> None:
+    result = run(*command)
+    assert result.returncode == 2
+    line = one_clear_line(result)
+    assert line.startswith("logos-doctor: error: ") and line.endswith(f"try '{path} --help'")
