@@ -33,7 +33,8 @@ from logos_doctor.config import Config
 from logos_doctor.errors import ClusterError, DoctorError, UsageError
 from logos_doctor.outcome import Outcome, Target
 from logos_doctor.registry import Check
-from logos_doctor.runner import run_checks
+from logos_doctor.restrict import parse_selector, restrict
+from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import ClusterState, Scope
 
 if TYPE_CHECKING:
@@ -94,11 +95,20 @@ def gather(
     timeout: float,
     page_size: int = PAGE_SIZE,
     fetches: list[FetchStats] | None = None,
+    selector: str | None = None,
 ) -> list[Outcome]:
     """Build the state(s) and run the checks: one outcome per cluster.
 
-    What each live fetch cost is appended to ``fetches`` when given.
+    What each live fetch cost is appended to ``fetches`` when given.  With ``selector`` (``-l``)
+    each report keeps the findings about the selected workloads and their causes (restrict.py).
     """
+    if selector is not None:
+        parse_selector(selector)  # a bad selector is a usage error before any request
+
+    def run(state: ClusterState) -> Report:
+        report = run_checks(state, chosen, config)
+        return restrict(report, selector) if selector is not None else report
+
     scope = resolve_scope(namespace, all_namespaces, config)
     if snapshot:
         if contexts or all_contexts:
@@ -106,7 +116,7 @@ def gather(
         state = snapshots.load(Path(snapshot).expanduser())
         if namespace or all_namespaces:  # else the snapshot's own scope
             state = within_snapshot(state, scope, snapshot)
-        return [Outcome(Target(None, state.cluster.context), run_checks(state, chosen, config))]
+        return [Outcome(Target(None, state.cluster.context), run(state))]
     kinds = kinds_for(chosen, scope)
     wanted = targets(kubeconfig, contexts, all_contexts)
     show = sys.stderr.isatty() and len(wanted) == 1
@@ -121,7 +131,7 @@ def gather(
                     raise ClusterError(exc.message, f"{exc.hint}, or --snapshot FILE") from None
                 raise
             return Outcome(target, None, exc)
-        return Outcome(target, run_checks(state, chosen, config))
+        return Outcome(target, run(state))
 
     if len(wanted) == 1:
         return [one(wanted[0])]

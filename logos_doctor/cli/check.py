@@ -121,7 +121,7 @@ def render(
         "logos-doctor check --snapshot cluster.json.gz   offline, from a snapshot",
     ),
 )
-@cluster_options(checks=True, many_contexts=True)
+@cluster_options(checks=True, many_contexts=True, selector=True)
 @click.option("--all-contexts", is_flag=True, help="Check every context in the kubeconfig.")
 @click.option("--snapshot", metavar="FILE", help="Diagnose a recorded snapshot, offline.")
 @click.option(
@@ -214,6 +214,7 @@ def check_cmd(
         timeout=cluster.timeout,
         page_size=page_size,
         fetches=fetches,
+        selector=cluster.selector,
     )
     outcomes = known.annotate(outcomes, ignore, baseline, datetime.now(UTC).date())
     gathered = time.perf_counter()

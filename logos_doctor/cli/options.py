@@ -114,6 +114,8 @@ HELP = {
     "values_path": "Derive expectations from the Helm chart's values file.",
     "checks": "Only these checks (comma-separated or repeated; same as CHECK arguments).",
     "run_all": "Run every registered check (the default).",
+    "selector": "Only workloads with these labels (kubectl syntax: app=x,tier!=db), with their "
+    "pods, claims and Services; cluster-wide causes that affect them stay.",
 }
 
 
@@ -126,6 +128,7 @@ def cluster_options(
     all_namespaces: bool = True,
     config: bool = True,
     checks: bool = False,
+    selector: bool = False,
     help: Mapping[str, str] | None = None,
     all_namespaces_aliases: tuple[str, ...] = (),
 ) -> Decorator:
@@ -134,9 +137,9 @@ def cluster_options(
     ``cluster``: --kubeconfig, --context (repeatable with ``many_contexts``), --timeout;
     ``scope``: -n/--namespace, and -A/--all-namespaces unless ``all_namespaces`` is False;
     ``config``: --config, --values;
-    ``checks``: [CHECK]... arguments, --checks ID,... and --all.  ``help`` overrides a
-    field's help where a command means something narrower (``runbook run``'s -n fills a
-    parameter).
+    ``checks``: [CHECK]... arguments, --checks ID,... and --all; ``selector``: -l/--selector.
+    ``help`` overrides a field's help where a command means something narrower (``runbook
+    run``'s -n fills a parameter).
     """
     texts = {**HELP, **(help or {})}
     params: list[Decorator] = []
@@ -155,6 +158,15 @@ def cluster_options(
             ),
             click.option("--all", "run_all", is_flag=True, help=texts["run_all"]),
         ]
+    if selector:
+        params.append(
+            click.option(
+                "-l",
+                "--selector",
+                metavar="SELECTOR",
+                help=texts["selector"],
+            )
+        )
     if scope:
         params.append(click.option("-n", "--namespace", metavar="NS", help=texts["namespace"]))
     if scope and all_namespaces:
