@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ from logos_doctor.outcome import Outcome
 from logos_doctor.render.formats import render_other
 from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_clusters import multi_json
-from logos_doctor.render.json_out import report_json
+from logos_doctor.render.json_out import dumps, report_json
 
 if TYPE_CHECKING:
     from logos_doctor.cluster.fetch import FetchStats
@@ -86,8 +85,8 @@ def render(
     """
     if fmt == "json":
         if len(outcomes) == 1 and outcomes[0].report:
-            return json.dumps(report_json(outcomes[0].report, config), indent=2)
-        return json.dumps(multi_json(outcomes, config), indent=2)
+            return dumps(report_json(outcomes[0].report, config))
+        return dumps(multi_json(outcomes, config))
     if fmt in ("markdown", "junit", "prometheus"):
         return render_other(fmt, outcomes, config, verbose=verbose)
     if fmt == "table" and sys.stdout.isatty():

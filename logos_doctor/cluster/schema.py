@@ -180,96 +180,162 @@ def _scalar(types: tuple[type, ...], type_name: str) -> Normaliser:
     return check
 
 
+# Every normaliser returns its argument itself when nothing in it changes (no ``null`` to
+# drop anywhere below), and a copy only of the containers that do change.  A snapshot read
+# from JSON rarely holds a ``null``, so loading allocates almost nothing here: copying every
+# mapping and list cost 60% of the schema pass and doubled the memory while it ran.
+
+
 def _list(inner_name: str) -> Normaliser:
     inner: Normaliser | None = None
+    scalar = _SCALARS.get(inner_name)
+    numeric = inner_name in ("int", "float")
 
     def check(value: Any) -> Any:
         nonlocal inner
         if not isinstance(value, list):
             raise SchemaMismatch("must be a list")
+        if scalar is not None:  # List[str] and the like: no call per item
+            for i, item in enumerate(value):
+                if not isinstance(item, scalar) or (numeric and isinstance(item, bool)):
+                    if item is None:
+                        raise SchemaMismatch("must not be null").at(f"[{i}]")
+                    raise SchemaMismatch(f"must be {_NAMES[inner_name]}").at(f"[{i}]")
+            return value
         if inner is None:
             inner = _compiled(inner_name)
-        out = []
+        out: list[Any] | None = None
         for i, item in enumerate(value):
             if item is None:
                 raise SchemaMismatch("must not be null").at(f"[{i}]")
             try:
-                out.append(inner(item))
+                new = inner(item)
             except SchemaMismatch as exc:
                 raise exc.at(f"[{i}]") from None
-        return out
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = new
+        return value if out is None else out
 
     return check
 
 
 def _dict(inner_name: str) -> Normaliser:
     inner: Normaliser | None = None
+    scalar = _SCALARS.get(inner_name)
+    numeric = inner_name in ("int", "float")
 
     def check(value: Any) -> Any:
         nonlocal inner
         if not isinstance(value, dict):
             raise SchemaMismatch("must be a mapping")
+        if scalar is not None:  # Dict[str, str] (labels, annotations): no call per value
+            for key, item in value.items():
+                if not isinstance(item, scalar) or (numeric and isinstance(item, bool)):
+                    if item is None:
+                        raise SchemaMismatch("must not be null").at(f"[{key!r}]")
+                    raise SchemaMismatch(f"must be {_NAMES[inner_name]}").at(f"[{key!r}]")
+            return value
         if inner is None:
             inner = _compiled(inner_name)
-        out = {}
+        out: dict[Any, Any] | None = None
         for key, item in value.items():
             if item is None:
                 raise SchemaMismatch("must not be null").at(f"[{key!r}]")
             try:
-                out[key] = inner(item)
+                new = inner(item)
             except SchemaMismatch as exc:
                 raise exc.at(f"[{key!r}]") from None
-        return out
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
 
     return check
 
 
 def _model(model: str) -> Normaliser:
-    # Most fields are strings: those are checked inline, without a call per field.
-    strings: frozenset[str] | None = None
+    # Scalar fields (most of them) are checked inline, without a call per field; only
+    # nested models, lists and maps get one.
+    scalars: dict[str, tuple[type, ...]] | None = None
+    numeric: frozenset[str] = frozenset()
+    problems: dict[str, str] = {}
     fields: dict[str, Normaliser] = {}
 
     def check(value: Any) -> Any:
-        nonlocal strings
+        nonlocal scalars, numeric
         if not isinstance(value, dict):
             raise SchemaMismatch("must be an object")
-        if strings is None:  # compiled on first use: models refer to each other
+        if scalars is None:  # compiled on first use: models refer to each other
             types = _fields(model) or {}
-            fields.update((key, _compiled(t)) for key, t in types.items() if t != "str")
-            strings = frozenset(key for key, t in types.items() if t == "str")
-        out = {}
+            fields.update((key, _compiled(t)) for key, t in types.items() if t not in _SCALARS)
+            problems.update((k, f"must be {_NAMES[t]}") for k, t in types.items() if t in _SCALARS)
+            numeric = frozenset(k for k, t in types.items() if t in ("int", "float"))
+            scalars = {k: _SCALARS[t] for k, t in types.items() if t in _SCALARS}
+        out: dict[Any, Any] | None = None
         for key, item in value.items():
             if item is None:
+                if out is None:
+                    out = dict(value)
+                del out[key]
                 continue
-            if key in strings:
-                if not isinstance(item, str):
-                    raise SchemaMismatch("must be a string").at(key)
-                out[key] = item
+            expected = scalars.get(key)
+            if expected is not None:
+                if not isinstance(item, expected) or (item.__class__ is bool and key in numeric):
+                    raise SchemaMismatch(problems[key]).at(key)
                 continue
             field = fields.get(key)
             if field is None:  # a field the schema does not know
-                out[key] = without_nulls(item) if isinstance(item, (dict, list)) else item
-                continue
-            try:
-                out[key] = field(item)
-            except SchemaMismatch as exc:
-                raise exc.at(key) from None
-        return out
+                if not isinstance(item, (dict, list)):
+                    continue
+                new = without_nulls(item)
+            else:
+                try:
+                    new = field(item)
+                except SchemaMismatch as exc:
+                    raise exc.at(key) from None
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
 
     return check
 
 
 def without_nulls(value: Any) -> Any:
-    """``value`` with every ``null`` field removed, recursively.
+    """``value`` with every ``null`` field removed, recursively (``value`` itself if none).
 
     In the API, a ``null`` field and an absent one mean the same (unset), but to a check
     ``spec.get("template", {})`` they do not: the default applies only to the absent one.  A
     snapshot, which anyone may have edited, is normalised to the absent form once, here.
     """
     if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+        out: dict[Any, Any] | None = None
+        for k, v in value.items():
+            if v is None:
+                if out is None:
+                    out = dict(value)
+                del out[k]
+            elif isinstance(v, (dict, list)):
+                new = without_nulls(v)
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [without_nulls(v) for v in value]
+        items: list[Any] | None = None
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)):
+                new = without_nulls(v)
+                if new is not v:
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+        return value if items is None else items
     return value
 
 
