@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from logos_doctor import __version__
+from logos_doctor.cli.options import examples
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,18 +46,17 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=examples(
+        "logos-doctor check                       diagnose the cluster in your kubeconfig",
+        "logos-doctor check --snapshot F          diagnose a recorded snapshot offline",
+        "logos-doctor runbook show pvc-pending    read a runbook",
+        "logos-doctor fix pvc --dry-run           what a fix would change",
+    ),
 )
 @click.version_option(__version__, prog_name="logos-doctor")
 @click.option("--debug", is_flag=True, help="Show tracebacks and fetch statistics on errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Find why the Logos deployment is unhealthy, read the runbook, fix it safely.
-
-    \b
-    First steps:
-      logos-doctor check --all                 diagnose the cluster in your kubeconfig
-      logos-doctor check --all --snapshot F    diagnose a recorded snapshot offline
-      logos-doctor runbook show pvc-pending    read a runbook
-    """
+    """Find why the Logos deployment is unhealthy, read the runbook, fix it safely."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -10,6 +10,7 @@ import click
 from click.shell_completion import CompletionItem, get_completion_class
 
 from logos_doctor.cli.app import cli
+from logos_doctor.cli.options import examples
 from logos_doctor.registry import default_registry
 
 PROG_NAME = "logos-doctor"
@@ -39,14 +40,15 @@ def complete_check_ids(
     ]
 
 
-@cli.command("completion")
+@cli.command(
+    "completion",
+    epilog=examples(
+        'eval "$(logos-doctor completion bash)"     (add to ~/.bashrc)',
+        'eval "$(logos-doctor completion zsh)"      (add to ~/.zshrc)',
+        "logos-doctor completion fish > ~/.config/fish/completions/logos-doctor.fish",
+    ),
+)
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion_cmd(shell: str) -> None:
-    """Print the shell completion script for bash, zsh or fish.
-
-    \b
-    bash:  eval "$(logos-doctor completion bash)"     (add to ~/.bashrc)
-    zsh:   eval "$(logos-doctor completion zsh)"      (add to ~/.zshrc)
-    fish:  logos-doctor completion fish > ~/.config/fish/completions/logos-doctor.fish
-    """
+    """Print the shell completion script for bash, zsh or fish."""
     click.echo(completion_script(shell), nl=False)

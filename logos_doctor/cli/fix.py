@@ -65,7 +65,15 @@ _fix_cluster_options = cluster_options(
 )
 
 
-@cli.group("fix", invoke_without_command=True)
+@cli.group(
+    "fix",
+    invoke_without_command=True,
+    epilog=examples(
+        "logos-doctor fix pvc -n logos --dry-run",
+        "logos-doctor fix storageclass --context prod",
+        "logos-doctor fix --resume",
+    ),
+)
 @click.option(
     "--resume",
     "resume",

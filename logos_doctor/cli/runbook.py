@@ -31,16 +31,17 @@ from logos_doctor.runbook.transcript import Transcript, transcript_path
 from logos_doctor.runbook.walker import Walker
 
 
-@cli.group("runbook")
+@cli.group(
+    "runbook",
+    epilog=examples(
+        "logos-doctor runbook list",
+        "logos-doctor runbook show pvc-pending --cause storage-class-missing",
+        "logos-doctor check --all -o json > findings.json",
+        "logos-doctor runbook run --finding-from findings.json",
+    ),
+)
 def runbook_group() -> None:
-    """Read the on-call runbooks and run their steps with the finding's names filled in.
-
-    \b
-      logos-doctor runbook list
-      logos-doctor runbook show pvc-pending --cause storage-class-missing
-      logos-doctor check --all -o json > findings.json
-      logos-doctor runbook run --finding-from findings.json
-    """
+    """Read the on-call runbooks and run their steps with the finding's names filled in."""
 
 
 @runbook_group.command(
