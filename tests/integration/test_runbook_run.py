@@ -432,7 +432,8 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
     assert "diagnose step(s) failed: describe-pod, pod-images" in text
     assert str(failing) in run.stdout
 
-    # A context that is not in the kubeconfig is used as given, so kubectl refuses it.
+    # A context that is not in the kubeconfig is named before any step runs (issue 17: the
+    # same one line as every command), rather than left for kubectl to refuse step by step.
     wrong = doctor(
         child_env,
         "runbook",
@@ -451,8 +452,9 @@ def test_imagepullbackoff_runbook_refused_then_rolled_back_never_printing_secret
         str(tmp_path / "ctx.md"),
     )
     outputs += [wrong.stdout, wrong.stderr]
-    assert wrong.returncode == 1
-    assert "no-such-context" in wrong.stdout
+    assert wrong.returncode == 3
+    assert wrong.stdout == ""
+    assert "context no-such-context not found; contexts: " in wrong.stderr
 
     for output in outputs:
         leaked = [v for v in secrets if v in output]
