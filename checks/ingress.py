@@ -55,6 +55,15 @@ CAUSES = Causes(
         ),
     ),
     Cause(
+        "ingress-class-other-controller",
+        Severity.CRITICAL,
+        "The Ingress's class belongs to another ingress controller",
+        remediation=(
+            "Set spec.ingressClassName to a class of {expected} ({ours}); or, if Logos is meant "
+            "to be served by {controller}, set ingress.controller in the logos-doctor config."
+        ),
+    ),
+    Cause(
         "tls-secret-missing",
         Severity.CRITICAL,
         "The TLS Secret an Ingress names does not exist",
@@ -144,7 +153,7 @@ def ingress(state: ClusterState, config: Config) -> Iterator[Finding]:
     """IngressClasses, TLS Secrets and their certificates, duplicate hosts."""
     ingresses = sorted(state.in_scope("ingresses"), key=lambda o: (namespace(o) or "", name(o)))
     if state.has("ingressclasses"):
-        yield from _classes(state, ingresses)
+        yield from _classes(state, config, ingresses)
     uses: dict[tuple[str | None, str], _SecretUse] = defaultdict(_SecretUse)
     for ing in ingresses:
         asks_cm = any(a in annotations_of(ing) for a in CM_ANNOTATIONS)
@@ -184,31 +193,76 @@ def _rule_hosts(ing: Obj) -> list[str]:
     return [str(r["host"]) for r in rules if isinstance(r.get("host"), str) and r["host"]]
 
 
-def _classes(state: ClusterState, ingresses: list[Obj]) -> Iterator[Finding]:
+def _classes(state: ClusterState, config: Config, ingresses: list[Obj]) -> Iterator[Finding]:
+    """Which controller serves each Ingress, the way ingress-nginx decides it.
+
+    ingress-nginx (internal/ingress/controller/store/store.go) keeps only the IngressClasses
+    whose spec.controller is its --controller-class (default ``k8s.io/ingress-nginx``:
+    "ignoring ingressclass as the spec.controller is not the same of this ingress"), and
+    GetIngressClass takes spec.ingressClassName first, then the legacy annotation; an
+    Ingress whose class is another controller's is "Ignoring ingress because of error while
+    validating ingress class".  A class-less Ingress is served by the default class's
+    controller (the DefaultIngressClass admission plugin stamps the name on new ones).
+    """
     classes = {name(c): c for c in state.list_of("ingressclasses")}
+    expected = config.ingress_controller
+    ours = sorted(n for n, c in classes.items() if _controller(c) == expected)
     defaults = sorted(
         n for n, c in classes.items() if annotations_of(c).get(DEFAULT_CLASS) == "true"
     )
     shown = ", ".join(sorted(classes)) or "none exists"
+    listed = tuple(
+        f"IngressClass {n}: controller {_controller(classes[n])}" for n in sorted(classes)
+    )
     for ing in ingresses:
+        ref = ObjectRef.of("Ingress", ing)
         wanted = mapping(ing.get("spec")).get("ingressClassName")
+        legacy = annotations_of(ing).get(LEGACY_CLASS)
         if isinstance(wanted, str) and wanted:
-            if wanted in classes:
+            how = f"names IngressClass {wanted}"
+            picked = [wanted]
+            if wanted not in classes:
+                yield CAUSES["ingress-class-missing"].finding(
+                    resource=ref,
+                    message=f"Ingress {name(ing)} names IngressClass {wanted}, which does not "
+                    "exist",
+                    evidence=(f"IngressClasses: {shown}",),
+                    classes=shown,
+                )
                 continue
-            message = f"Ingress {name(ing)} names IngressClass {wanted}, which does not exist"
-        elif LEGACY_CLASS in annotations_of(ing) or defaults:
-            continue  # the legacy annotation, or the default class, picks a controller
+        elif legacy is not None:
+            if legacy not in classes:
+                continue  # matched against the controller's --ingress-class flag: unseen
+            how, picked = f"has {LEGACY_CLASS}: {legacy}", [legacy]
+        elif defaults:
+            how, picked = "names no IngressClass (the default class applies)", defaults
         else:
-            message = (
-                f"Ingress {name(ing)} names no IngressClass and no class is marked default "
-                f"({DEFAULT_CLASS}): no controller serves it"
+            yield CAUSES["ingress-class-missing"].finding(
+                resource=ref,
+                message=f"Ingress {name(ing)} names no IngressClass and no class is marked "
+                f"default ({DEFAULT_CLASS}): no controller serves it",
+                evidence=(f"IngressClasses: {shown}",),
+                classes=shown,
             )
-        yield CAUSES["ingress-class-missing"].finding(
-            resource=ObjectRef.of("Ingress", ing),
-            message=message,
-            evidence=(f"IngressClasses: {shown}",),
-            classes=shown,
+            continue
+        if any(_controller(classes[n]) == expected for n in picked):
+            continue
+        klass = picked[0]
+        controller = _controller(classes[klass]) or "(none)"
+        yield CAUSES["ingress-class-other-controller"].finding(
+            resource=ref,
+            message=f"Ingress {name(ing)} {how}, whose controller is {controller}, not "
+            f"{expected} (config ingress.controller), which ignores it",
+            evidence=listed,
+            depends_on=(ObjectRef.of("IngressClass", classes[klass]),),
+            expected=expected,
+            ours=", ".join(ours) or f"no IngressClass has controller {expected}",
+            controller=controller,
         )
+
+
+def _controller(klass: Obj) -> str:
+    return str(mapping(klass.get("spec")).get("controller") or "")
 
 
 def _secret(

@@ -8,17 +8,30 @@ Operator turns it into scrape targets: the Services in the namespaces its
 name no Service has, yields no target and no error anywhere: the dashboards just go blank.
 
 The Logos Services are those carrying the release labels (config ``releaseLabels``); the
-Logos ServiceMonitor is one that selects them, or one carrying those labels itself.  Nothing
-is said when the ServiceMonitor CRD is not served or the monitoring namespace was not
-fetched (a run scoped to ``-n logos``; use ``-A``): what was not seen is not judged.
+Logos ServiceMonitor is one that selects them, or one carrying those labels itself.  A run
+scoped to ``-n logos`` lists the ServiceMonitors of the monitoring namespace too (the scope's
+``also``); nothing is said when the CRD is not served or that namespace could not be listed:
+what was not seen is not judged.
+
+With ``monitoring.prometheusUrl`` set, the fetch phase asks Prometheus's own API
+(``logos_doctor.cluster.prometheus``) and this check reads its answer from the state: a
+Prometheus that could not be asked is one finding; a Logos target Prometheus scrapes and
+finds down is reported with Prometheus's ``lastError``; a Logos ServiceMonitor with no
+target at all means that Prometheus does not pick it up; and the guide's key metrics with no
+series mean empty dashboards.  Logos targets are those whose ``namespace``/``service`` labels
+name a Logos Service, or whose scrape pool is a Logos ServiceMonitor's
+(``serviceMonitor/<namespace>/<name>/<endpoint>``, prometheus-operator
+pkg/prometheus/promcfg.go).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from logos_doctor.cause import Cause, Causes
+from logos_doctor.cluster.prometheus import KEY_METRICS
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
@@ -55,42 +68,96 @@ CAUSES = Causes(
             "metrics port to the Services."
         ),
     ),
+    Cause(
+        "prometheus-unreachable",
+        Severity.WARNING,
+        "Prometheus could not be asked about the Logos targets",
+        remediation=(
+            "Check monitoring.prometheusUrl ({url}) and that it reaches Prometheus from here "
+            "(kubectl port-forward -n {namespace} svc/prometheus-operated 9090)."
+        ),
+    ),
+    Cause(
+        "target-down",
+        Severity.WARNING,
+        "Prometheus cannot scrape a Logos target",
+        remediation=(
+            "Fix what Prometheus's last error names: the pod's metrics endpoint, a "
+            "NetworkPolicy, or the port, path or scheme of the ServiceMonitor endpoint."
+        ),
+    ),
+    Cause(
+        "no-targets",
+        Severity.WARNING,
+        "Prometheus has no target for the Logos ServiceMonitor",
+        remediation=(
+            "Make the Prometheus resource select ServiceMonitor {servicemonitor}: its "
+            "serviceMonitorSelector must match the ServiceMonitor's labels and its "
+            "serviceMonitorNamespaceSelector its namespace."
+        ),
+    ),
+    Cause(
+        "metrics-missing",
+        Severity.WARNING,
+        "The key Logos metrics have no series in Prometheus",
+        remediation=(
+            "Check that the Logos pods export {metrics} on the scraped port and path, and "
+            "that no metricRelabelings drop them."
+        ),
+    ),
 )
 
 
 def monitoring(state: ClusterState, config: Config) -> Iterator[Finding]:
-    """Compare the ServiceMonitors with the Logos Services they should scrape."""
+    """Compare the ServiceMonitors with the Logos Services; read what Prometheus said."""
     mon_ns = config.monitoring_namespace
-    if not state.has("servicemonitors") or not state.scope.includes(mon_ns):
-        return
     release = dict(config.release_labels)
     services = [s for s in state.in_scope("services") if release.items() <= labels_of(s).items()]
     if not services:
         return
+    seen = state.has("servicemonitors") and state.scope.lists("servicemonitors", mon_ns)
     monitors = sorted(
-        state.in_scope("servicemonitors"), key=lambda m: (namespace(m) or "", name(m))
+        (
+            m
+            for m in state.list_of("servicemonitors")
+            if state.scope.lists("servicemonitors", namespace(m))
+        ),
+        key=lambda m: (namespace(m) or "", name(m)),
     )
-    ours = []
-    for sm in monitors:
-        matched = [s for s in services if selects(sm, s)]
-        if matched:
-            ours.append((sm, matched))
-        elif namespace(sm) == mon_ns and release.items() <= labels_of(sm).items():
-            yield _mismatch(sm, services)
-    for sm, matched in ours:
-        yield from _ports(sm, matched)
-    if not ours and not any(
-        namespace(sm) == mon_ns and release.items() <= labels_of(sm).items() for sm in monitors
-    ):
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(release.items()))
-        yield CAUSES["servicemonitor-missing"].finding(
-            resource=ObjectRef("ServiceMonitor", mon_ns, "(logos)"),
-            message=f"no ServiceMonitor selects the {len(services)} Logos Service(s) ({shown}): "
-            f"Prometheus does not scrape Logos; {len(monitors)} ServiceMonitor(s) seen",
-            evidence=tuple(f"{namespace(m)}/{name(m)}" for m in monitors[:5]),
-            affected=tuple(ObjectRef.of("Service", s) for s in services),
-            namespace=mon_ns,
-        )
+    ours: list[tuple[Obj, list[Obj]]] = []
+    broken: set[ObjectRef] = set()  # ServiceMonitors whose own finding explains no target
+    missing: ObjectRef | None = None
+    if seen:
+        for sm in monitors:
+            matched = [s for s in services if selects(sm, s)]
+            if matched:
+                ours.append((sm, matched))
+            elif namespace(sm) == mon_ns and release.items() <= labels_of(sm).items():
+                broken.add(ObjectRef.of("ServiceMonitor", sm))
+                yield _mismatch(sm, services)
+        for sm, matched in ours:
+            for finding in _ports(sm, matched):
+                broken.add(finding.resource)
+                yield finding
+        if not ours and not broken:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(release.items()))
+            missing = ObjectRef("ServiceMonitor", mon_ns, "(logos)")
+            # No such namespace: monitoring is set up elsewhere or not at all; say so, mildly.
+            absent = state.has("namespaces") and all(
+                name(n) != mon_ns for n in state.list_of("namespaces")
+            )
+            where = f"namespace {mon_ns} (config monitoring.namespace) does not exist; " * absent
+            yield CAUSES["servicemonitor-missing"].finding(
+                resource=missing,
+                message=f"no ServiceMonitor selects the {len(services)} Logos Service(s) "
+                f"({shown}): {where}Prometheus does not scrape Logos; {len(monitors)} "
+                "ServiceMonitor(s) seen",
+                evidence=tuple(f"{namespace(m)}/{name(m)}" for m in monitors[:5]),
+                severity=Severity.INFO if absent else None,
+                namespace=mon_ns,
+            )
+    if state.prometheus is not None:
+        yield from _prometheus(state.prometheus, services, ours, broken, missing, mon_ns)
 
 
 def selects(sm: Obj, svc: Obj) -> bool:
@@ -127,7 +194,6 @@ def _mismatch(sm: Obj, services: list[Obj]) -> Finding:
             + ", ".join(f"{k}={v}" for k, v in sorted(labels_of(s).items()))
             for s in services[:3]
         ),
-        affected=tuple(ObjectRef.of("Service", s) for s in services),
         labels=labels,
         service_namespace=namespace(sample),
     )
@@ -161,9 +227,129 @@ def _ports(sm: Obj, matched: list[Obj]) -> Iterator[Finding]:
                 )
                 for s in matched[:3]
             ),
-            affected=tuple(ObjectRef.of("Service", s) for s in matched),
             ports=ports,
         )
+
+
+# -- what Prometheus said ------------------------------------------------------------------
+
+
+def _prometheus(
+    answer: Mapping[str, Any],
+    services: list[Obj],
+    ours: list[tuple[Obj, list[Obj]]],
+    broken: set[ObjectRef],
+    missing: ObjectRef | None,
+    mon_ns: str,
+) -> Iterator[Finding]:
+    url = str(answer.get("url") or "Prometheus")
+    ref = ObjectRef("Prometheus", None, url)
+    if answer.get("error"):
+        yield CAUSES["prometheus-unreachable"].finding(
+            resource=ref,
+            message=f"Prometheus at {url} could not be asked whether Logos is scraped: "
+            f"{answer['error']}",
+            url=url,
+            namespace=mon_ns,
+        )
+        return
+    logos = {(namespace(s), name(s)) for s in services}
+    pools = {f"serviceMonitor/{namespace(sm)}/{name(sm)}/": sm for sm, _ in ours}
+    targets = [
+        t
+        for t in mappings(answer.get("targets"))
+        if (_label(t, "namespace"), _label(t, "service")) in logos
+        or any(str(t.get("scrapePool", "")).startswith(p) for p in pools)
+    ]
+    # Down targets, per Service (or scrape pool); "unknown" is a target not scraped yet.
+    groups: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
+    for t in targets:
+        svc = _label(t, "service")
+        key = (_label(t, "namespace"), svc) if svc else (None, str(t.get("scrapePool")))
+        groups[key].append(t)
+    down_refs: list[ObjectRef] = []
+    for (ns, who), group in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        down = [t for t in group if t.get("health") == "down"]
+        if not down:
+            continue
+        where = ObjectRef("Service", ns, who) if ns else ObjectRef("ScrapePool", None, who)
+        down_refs.append(where)
+        first = str(down[0].get("lastError") or "no error recorded")
+        yield CAUSES["target-down"].finding(
+            resource=where,
+            message=f"Prometheus cannot scrape {len(down)} of {len(group)} target(s) of "
+            f"{where.kind} {who}: {first}",
+            evidence=tuple(
+                f"{t.get('scrapeUrl')}"
+                + (f" (pod {_label(t, 'pod')})" if _label(t, "pod") else "")
+                + f": {t.get('lastError') or 'no error recorded'}"
+                + (f", last scrape {t.get('lastScrape')}" if t.get("lastScrape") else "")
+                for t in down[:5]
+            ),
+            # The pods scraped, and the Service: a crashing pod or a Service without ready
+            # endpoints (their own findings) explain a failed scrape.
+            depends_on=tuple(
+                ObjectRef("Pod", ns, str(_label(t, "pod"))) for t in down if _label(t, "pod")
+            )
+            + ((where,) if where.kind == "Service" else ()),
+        )
+    # A Logos ServiceMonitor that is fine by itself while Prometheus has no Logos target at
+    # all: the Prometheus resource does not pick it up (a target of another job would do).
+    no_target: list[ObjectRef] = []
+    for prefix, sm in sorted(pools.items()) if not targets else ():
+        sm_ref = ObjectRef.of("ServiceMonitor", sm)
+        if sm_ref in broken:
+            continue
+        no_target.append(sm_ref)
+        yield CAUSES["no-targets"].finding(
+            resource=sm_ref,
+            message=f"Prometheus at {url} has no target for ServiceMonitor "
+            f"{namespace(sm)}/{name(sm)} (no scrape pool {prefix}*): the Prometheus resource "
+            "does not select it",
+            evidence=(
+                f"{answer.get('targetsTotal', len(mappings(answer.get('targets'))))} active "
+                "target(s) seen for the namespaces in scope",
+            ),
+            servicemonitor=f"{namespace(sm)}/{name(sm)}",
+        )
+    # The guide's key metrics: series in a Logos namespace (or with no namespace label).
+    spaces = {namespace(s) for s in services}
+    have = {
+        str(s.get("metric"))
+        for s in mappings(answer.get("series"))
+        if (s.get("namespace") is None or s.get("namespace") in spaces) and s.get("count")
+    }
+    absent = [m for m in KEY_METRICS if m not in have]
+    if not absent:
+        return
+    causes = [*down_refs, *no_target, *sorted(broken)]
+    if missing is not None:
+        causes.append(missing)
+    every = len(absent) == len(KEY_METRICS)
+    yield CAUSES["metrics-missing"].finding(
+        resource=ref,
+        message=f"{len(absent)} of the {len(KEY_METRICS)} key Logos metrics have no series "
+        f"in Prometheus at {url}: {', '.join(absent)}"
+        + (
+            ""
+            if every
+            else " (a counter with labels has no series until first counted; the others do)"
+        ),
+        evidence=(
+            f"{len(targets)} Logos target(s), "
+            f"{sum(1 for t in targets if t.get('health') == 'up')} up",
+            *(f"{m}: series" for m in KEY_METRICS if m in have),
+        ),
+        depends_on=tuple(causes) + tuple(ObjectRef.of("Service", s) for s in services),
+        # Some present, some not: the ones absent may simply not have been counted yet.
+        severity=None if every else Severity.INFO,
+        metrics=", ".join(absent),
+    )
+
+
+def _label(target: Mapping[str, Any], key: str) -> str | None:
+    value = mapping(target.get("labels")).get(key)
+    return str(value) if value else None
 
 
 CHECK = Check(

@@ -117,6 +117,12 @@ class Config:
     # ServiceMonitor that scrapes Logos lives (the guide: namespace monitoring).
     certificate_warning_days: int = 14
     monitoring_namespace: str = "monitoring"
+    # The controller that serves the Logos Ingress: the guide's ingress-nginx, whose
+    # IngressClass says spec.controller k8s.io/ingress-nginx (its --controller-class default).
+    ingress_controller: str = "k8s.io/ingress-nginx"
+    # Prometheus's HTTP API (http://HOST:9090, e.g. through a port-forward): when set, the
+    # monitoring check asks it whether the Logos targets are up and the key metrics have series.
+    prometheus_url: str | None = None
     source: str = "built-in defaults"
 
 
@@ -270,19 +276,29 @@ def apply_config(config: Config, data: Mapping[str, Any], source: str) -> Config
                 raise ConfigError("key fix.helmUpgrade must be a non-empty list of strings")
             changes["helm_upgrade"] = tuple(cmd)
     if data.get("ingress") is not None:
-        _check_keys(data["ingress"], {"certificateWarningDays": int}, "ingress.")
+        _check_keys(data["ingress"], {"certificateWarningDays": int, "controller": str}, "ingress.")
         days = data["ingress"].get("certificateWarningDays")
         if days is not None:
             if isinstance(days, bool) or days < 0:
                 raise ConfigError("key ingress.certificateWarningDays must be a number of days")
             changes["certificate_warning_days"] = int(days)
+        if data["ingress"].get("controller"):
+            changes["ingress_controller"] = data["ingress"]["controller"]
     if data.get("monitoring") is not None:
-        _check_keys(data["monitoring"], {"namespace": str}, "monitoring.")
+        _check_keys(data["monitoring"], {"namespace": str, "prometheusUrl": str}, "monitoring.")
         mon_ns = data["monitoring"].get("namespace")
         if mon_ns is not None:
             if not is_namespace_name(mon_ns):
                 raise ConfigError(f"key monitoring.namespace: {mon_ns!r} is not a namespace name")
             changes["monitoring_namespace"] = mon_ns
+        url = data["monitoring"].get("prometheusUrl")
+        if url:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ConfigError(
+                    f"key monitoring.prometheusUrl: {url!r} is not an http(s) URL",
+                    "for example http://localhost:9090 (kubectl port-forward svc/prometheus 9090)",
+                )
+            changes["prometheus_url"] = url
     return replace(config, **changes)
 
 

@@ -162,13 +162,17 @@ def plan_rbac(
     one fixes may write in: fixes act on one namespace at a time, so their Role never becomes
     a ClusterRole.
     """
+    from logos_doctor.cluster.collect import LISTED_BEYOND
+
     reads = read_grants(checks)
     read_ns = None if cluster_wide else namespace
+    # A kind a one-namespace run also lists in the configured monitoring namespace goes to
+    # the ClusterRole: a Role there would need that namespace to exist when applied, and to
+    # follow the config; ServiceMonitors hold no secret.
+    wide = [g for g in reads if not g.namespaced or g.resource in LISTED_BEYOND]
     objects = [
-        *_role_and_binding(
-            f"{prefix}-cluster", None, [g for g in reads if not g.namespaced], subject
-        ),
-        *_role_and_binding(prefix, read_ns, [g for g in reads if g.namespaced], subject),
+        *_role_and_binding(f"{prefix}-cluster", None, wide, subject),
+        *_role_and_binding(prefix, read_ns, [g for g in reads if g not in wide], subject),
     ]
     notes = [
         "checks: " + ", ".join(c.id for c in checks),

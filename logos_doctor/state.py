@@ -38,10 +38,35 @@ class Scope:
     """The namespaces a run looks at; ``None`` means all of them."""
 
     namespaces: tuple[str, ...] | None
+    # Namespaces listed for one kind beyond ``namespaces``, as (plural, namespaces) pairs: the
+    # ServiceMonitors in the monitoring namespace that a ``-n logos`` run must still see.
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Prometheus's HTTP API, read in the fetch phase when the config names one (live only).
+    prometheus: str | None = None
 
     def includes(self, ns: str | None) -> bool:
         """Whether an object in namespace ``ns`` (None: cluster-scoped) is in scope."""
         return ns is None or self.namespaces is None or ns in self.namespaces
+
+    def also_for(self, plural: str) -> tuple[str, ...]:
+        """The namespaces listed for ``plural`` beyond the scope's own."""
+        return next((names for kind, names in self.also if kind == plural), ())
+
+    def lists(self, plural: str, ns: str | None) -> bool:
+        """Whether objects of ``plural`` in namespace ``ns`` were listed (in scope or beyond)."""
+        return self.includes(ns) or ns in self.also_for(plural)
+
+    def without(self, missed: Iterable[tuple[str, str]]) -> Scope:
+        """This scope less the (plural, namespace) pairs beyond it that could not be listed."""
+        drop = set(missed)
+        if not drop:
+            return self
+        also = tuple(
+            (kind, kept)
+            for kind, names in self.also
+            if (kept := tuple(n for n in names if (kind, n) not in drop))
+        )
+        return Scope(self.namespaces, also, self.prometheus)
 
     def describe(self) -> str:
         """``namespace logos`` or ``all namespaces``."""
@@ -59,6 +84,9 @@ class ClusterState:
     scope: Scope
     cluster: ClusterInfo = field(default_factory=ClusterInfo)
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    # What Prometheus's own API said (logos_doctor.cluster.prometheus), when the config names
+    # one: read in the fetch phase like the objects, so that checks stay pure.
+    prometheus: Mapping[str, Any] | None = None
     _by_name: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict, repr=False)
     _by_uid: dict[str, tuple[str, Obj]] = field(default_factory=dict, repr=False)
     _children: dict[str, list[tuple[str, Obj]]] = field(default_factory=dict, repr=False)
@@ -88,6 +116,7 @@ class ClusterState:
         scope: Scope,
         cluster: ClusterInfo | None = None,
         unavailable: Mapping[str, str] | None = None,
+        prometheus: Mapping[str, Any] | None = None,
     ) -> ClusterState:
         """Index ``objects`` (plural kind -> items) into a state."""
         state = cls(
@@ -96,6 +125,7 @@ class ClusterState:
             scope=scope,
             cluster=cluster or ClusterInfo(),
             unavailable=dict(unavailable or {}),
+            prometheus=prometheus,
         )
         state._index()
         return state

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 # Listed with every run (a single cheap LIST; skipped quietly where RBAC forbids it).
 NAMESPACES = "namespaces"
+# Kinds a one-namespace run also lists in another namespace the config names: the
+# ServiceMonitors live in the monitoring namespace (the guide), not with Logos.
+LISTED_BEYOND = ("servicemonitors",)
 
 
 def needed_kinds(checks: Iterable[Check]) -> set[str]:
@@ -40,13 +43,17 @@ def resolve_scope(namespace: str | None, all_namespaces: bool, config: Config) -
     if all_namespaces:
         if namespace:
             raise UsageError("give -n/--namespace or -A/--all-namespaces, not both")
-        return Scope(None)
+        return Scope(None, prometheus=config.prometheus_url)
     if namespace is not None and not is_namespace_name(namespace):
         raise UsageError(
             f"{namespace!r} is not a namespace name",
             "use lower-case letters, digits and '-', at most 63 characters",
         )
-    return Scope((namespace or config.namespace,))
+    ns = namespace or config.namespace
+    # The ServiceMonitors are listed where the config says too (one more namespaced LIST).
+    mon = config.monitoring_namespace
+    also = tuple((plural, (mon,)) for plural in LISTED_BEYOND) if mon != ns else ()
+    return Scope((ns,), also, config.prometheus_url)
 
 
 def kinds_for(checks: Iterable[Check], scope: Scope) -> set[str]:
@@ -65,6 +72,13 @@ def within_snapshot(state: ClusterState, scope: Scope, source: str) -> ClusterSt
     from it would diagnose absence of data as missing objects.
     """
     recorded = state.scope.namespaces
+    # Beyond the scope, keep only what the snapshot listed; Prometheus is never asked offline.
+    also = tuple(
+        (kind, kept)
+        for kind, names in scope.also
+        if (kept := tuple(n for n in names if state.scope.lists(kind, n)))
+    )
+    scope = Scope(scope.namespaces, also)
     if recorded is None:
         return replace(state, scope=scope)
     if scope.namespaces is None:
@@ -139,6 +153,11 @@ def fetch_live(
         )
         fetcher = Fetcher(conn, options)
         state = fetcher.fetch(kinds, scope, on_done=on_done)
+        if scope.prometheus:  # outside the Kubernetes API: its answers go into the state
+            from logos_doctor.cluster.prometheus import read_prometheus
+
+            answer = read_prometheus(scope.prometheus, timeout, scope.namespaces)
+            state = replace(state, prometheus=answer)
         return state, fetcher.stats
     finally:
         conn.close()

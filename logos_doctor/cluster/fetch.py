@@ -112,6 +112,7 @@ class Fetcher:
         self.stats = stats if stats is not None else FetchStats()  # the caller's, or a fresh one
         self._deadline = 0.0
         self._strings: dict[str, str] | None = None
+        self._missed: list[tuple[str, str]] = []
 
     # -- public ----------------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ class Fetcher:
         now = datetime.now(UTC)
         version = self.server_version()
         self._strings = {}  # one per fetch: it only lives while the lists are parsed
+        self._missed = []
         kinds = [KINDS[p] for p in sorted(set(plurals))]
         objects: dict[str, list[Obj]] = {}
         unavailable: dict[str, str] = {}
@@ -156,6 +158,7 @@ class Fetcher:
         self.stats.fetch_seconds += time.perf_counter() - start
         info = ClusterInfo(self.conn.context, self.conn.server, version)
         start = time.perf_counter()
+        scope = scope.without(self._missed)  # claim only the namespaces actually listed
         state = ClusterState.build(
             objects, now=now, scope=scope, cluster=info, unavailable=unavailable
         )
@@ -169,6 +172,11 @@ class Fetcher:
             items: list[Obj] = []
             for ns in scope.namespaces:
                 items.extend(self._list_path(kind, kind.list_path(ns), f"namespace {ns}"))
+            for ns in scope.also_for(kind.plural):  # one namespace beyond the scope, if allowed
+                try:
+                    items.extend(self._list_path(kind, kind.list_path(ns), f"namespace {ns}"))
+                except KindUnavailable:
+                    self._missed.append((kind.plural, ns))  # the state will not claim it
             return items
         where = "the cluster" if not kind.namespaced else "all namespaces"
         return self._list_path(kind, kind.list_path(None), where)

@@ -32,15 +32,23 @@ MAX_BYTES = 2 * 1024**3  # refuse to inflate a gzip bomb past this
 
 def to_document(state: ClusterState) -> dict[str, Any]:
     """The JSON document of a snapshot."""
-    return {
+    scope: dict[str, Any] = {
+        "namespaces": list(state.scope.namespaces) if state.scope.namespaces else None
+    }
+    if state.scope.also:  # namespaces listed for one kind beyond the scope
+        scope["also"] = {kind: list(names) for kind, names in state.scope.also}
+    doc = {
         "format": FORMAT,
         "version": VERSION,
         "takenAt": state.now.isoformat().replace("+00:00", "Z"),
         "cluster": state.cluster.to_json(),
-        "scope": {"namespaces": list(state.scope.namespaces) if state.scope.namespaces else None},
+        "scope": scope,
         "objects": {k: list(v) for k, v in sorted(state.objects.items())},
         "unavailable": dict(state.unavailable),
     }
+    if state.prometheus is not None:  # what Prometheus's API said (cluster/prometheus.py)
+        doc["prometheus"] = dict(state.prometheus)
+    return doc
 
 
 def save(state: ClusterState, path: Path) -> None:
@@ -143,6 +151,15 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
         isinstance(namespaces, list) and all(isinstance(n, str) for n in namespaces)
     ):
         raise SnapshotError(f"{source}: scope.namespaces must be a list of names")
+    also_doc = scope_doc.get("also") or {} if isinstance(scope_doc, dict) else {}
+    if not isinstance(also_doc, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, str) for n in v) for v in also_doc.values()
+    ):
+        raise SnapshotError(f"{source}: scope.also must map kinds to lists of namespaces")
+    also = tuple((str(k), tuple(v)) for k, v in sorted(also_doc.items()))
+    prometheus = doc.get("prometheus")
+    if prometheus is not None and not isinstance(prometheus, dict):
+        raise SnapshotError(f"{source}: malformed prometheus section")
     unavailable = doc.get("unavailable") or {}
     if not isinstance(unavailable, dict) or not isinstance(cluster, dict):
         raise SnapshotError(f"{source}: malformed cluster or unavailable section")
@@ -150,13 +167,14 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
         return ClusterState.build(
             clean,
             now=taken,
-            scope=Scope(tuple(namespaces) if namespaces else None),
+            scope=Scope(tuple(namespaces) if namespaces else None, also),
             cluster=ClusterInfo(
                 _opt_str(cluster.get("context")),
                 _opt_str(cluster.get("server")),
                 _opt_str(cluster.get("version")),
             ),
             unavailable={str(k): str(v) for k, v in unavailable.items()},
+            prometheus=prometheus,
         )
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         raise SnapshotError(f"{source} holds malformed objects ({type(exc).__name__})") from None

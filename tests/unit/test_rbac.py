@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from logos_doctor.cluster.collect import LISTED_BEYOND
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.rbac import FIX_GRANTS, Subject, plan_rbac, render_yaml
@@ -65,8 +66,10 @@ def test_read_roles_grant_get_list_on_exactly_the_kinds_the_checks_read() -> Non
     read = {k for c in checks for k in (*c.kinds, *c.optional_kinds)}
     cluster = grants(plan.objects, "ClusterRole")
     role = grants(plan.objects, "Role")
-    expected_cluster = {(KINDS[k].group, k) for k in read if not KINDS[k].namespaced}
-    expected_role = {(KINDS[k].group, k) for k in read if KINDS[k].namespaced}
+    # ServiceMonitors are also listed in the monitoring namespace: granted cluster-wide.
+    wide = {k for k in read if not KINDS[k].namespaced or k in LISTED_BEYOND}
+    expected_cluster = {(KINDS[k].group, k) for k in wide}
+    expected_role = {(KINDS[k].group, k) for k in read - wide}
     assert set(cluster) == expected_cluster
     assert set(role) == expected_role
     assert all(verbs == {"get", "list"} for verbs in (*cluster.values(), *role.values()))

@@ -47,8 +47,8 @@ def load_all() -> dict[str, Scenario]:
 
 
 def cleanup_cluster_scoped(api_client: Any, namespace: str) -> None:
-    """Delete the StorageClasses, Nodes, PVs and webhook configurations labelled as made for
-    ``namespace``."""
+    """Delete the StorageClasses, Nodes, PVs, webhook configurations, IngressClasses and extra
+    namespaces labelled as made for ``namespace``."""
     from kubernetes import client
 
     selector = f"{OWNER_LABEL}={namespace}"
@@ -65,3 +65,13 @@ def cleanup_cluster_scoped(api_client: Any, namespace: str) -> None:
         admission.delete_validating_webhook_configuration(vwc.metadata.name)
     for mwc in admission.list_mutating_webhook_configuration(label_selector=selector).items:
         admission.delete_mutating_webhook_configuration(mwc.metadata.name)
+    networking = client.NetworkingV1Api(api_client)
+    for klass in networking.list_ingress_class(label_selector=selector).items:
+        networking.delete_ingress_class(klass.metadata.name)
+    # A second namespace a scenario needs (a monitoring namespace of its own).
+    for extra in core.list_namespace(label_selector=selector).items:
+        try:
+            core.delete_namespace(extra.metadata.name, propagation_policy="Background")
+        except client.exceptions.ApiException as exc:
+            if exc.status not in (404, 409):  # gone, or already terminating
+                raise
