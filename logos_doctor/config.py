@@ -1,6 +1,7 @@
 """What a healthy Logos deployment looks like: the expectations the checks compare against.
 
-Long on purpose (~400 lines): every key is read and validated next to the field it fills.
+One module on purpose (~400 lines): the expectations and the strict reader of their keys;
+apart, load_config's module and the model's would import each other.
 
 Built-in defaults are the Logos production guide's values.  A YAML file (``--config``, else
 ``./logos-doctor.yaml``, else ``<user config dir>/logos-doctor/config.yaml``) overrides them,
