@@ -28,31 +28,12 @@ from promserver import (
 )
 
 from k8scluster.scenarios import edge_reach
-from k8scluster.scenarios.edge import (
-    RELEASE,
-    create,
-    create_servicemonitor,
-    servicemonitor,
-    web_services,
-)
 
 pytestmark = pytest.mark.integration
 
 PROG = Path(sys.executable).parent / "logos-doctor"
 
-# What a Logos pod exports before any tool was invoked: the labelled counter
-# logos_tool_invocations_total (by category) has no series until first counted.
-LOGOS_METRICS = """\
-# HELP logos_chat_messages_total Total chat messages processed
-# TYPE logos_chat_messages_total counter
-logos_chat_messages_total 3
-# HELP logos_completion_requests_total Completion API requests
-# TYPE logos_completion_requests_total counter
-logos_completion_requests_total 12
-# HELP logos_mode_switches_total Aria mode switches
-# TYPE logos_mode_switches_total counter
-logos_mode_switches_total 1
-"""
+LOGOS_METRICS = edge_reach.LOGOS_METRICS
 
 
 def doctor(cluster: Any, namespace: str, tmp_path: Path, config: dict[str, Any],
@@ -122,17 +103,7 @@ def test_a_namespaced_run_sees_the_servicemonitors_of_the_monitoring_namespace(
 # =========================================================================== Prometheus
 
 
-def logos_monitored(api: Any, namespace: str) -> str:
-    """The Logos Services and, in a monitoring namespace, the ServiceMonitor selecting them."""
-    from k8scluster import crds
-
-    crds.ensure(api)
-    mon = edge_reach.monitoring_namespace(api, namespace)
-    create(api, web_services(namespace))
-    create_servicemonitor(api, servicemonitor(mon, "logos", {"matchLabels": dict(RELEASE)},
-                                              "http", labels=dict(RELEASE),
-                                              namespaces=[namespace]))
-    return mon
+logos_monitored = edge_reach.logos_monitored
 
 
 def test_prometheus_says_which_target_is_down_and_which_metric_has_no_series(

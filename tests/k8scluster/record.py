@@ -51,14 +51,17 @@ def record(name: str, kubeconfig: Path) -> Path:
         overrides = fn(api, ns)
         OUT.mkdir(parents=True, exist_ok=True)
         path = OUT / f"{name}.json.gz"
-        cmd = [sys.executable, "-m", "logos_doctor", "snapshot", "-n", ns,
-               "--kubeconfig", str(kubeconfig), "-o", str(path)]
-        subprocess.run(cmd, check=True)
         cfg = OUT / f"{name}.config.yaml"
         if overrides:
             cfg.write_text(yaml.safe_dump(overrides, sort_keys=True))
         elif cfg.exists():
             cfg.unlink()
+        # The snapshot is taken with the scenario's config: it decides what is fetched too
+        # (the monitoring namespace's ServiceMonitors, Prometheus's answers).
+        cmd = [sys.executable, "-m", "logos_doctor", "snapshot", "-n", ns,
+               "--kubeconfig", str(kubeconfig), "-o", str(path),
+               *(["--config", str(cfg)] if overrides else [])]
+        subprocess.run(cmd, check=True)
         return path
     finally:
         core.delete_namespace(ns)
