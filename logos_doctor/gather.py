@@ -113,7 +113,7 @@ def gather(
     if snapshot:
         if contexts or all_contexts:
             raise UsageError("--snapshot cannot be combined with --context/--all-contexts")
-        state = snapshots.load(Path(snapshot).expanduser())
+        state = snapshots.load(Path(snapshot).expanduser(), freeze=True)  # one-shot: see load
         if namespace or all_namespaces:  # else the snapshot's own scope
             state = within_snapshot(state, scope, snapshot)
         return [Outcome(Target(None, state.cluster.context), run(state))]

@@ -67,18 +67,24 @@ def save(state: ClusterState, path: Path) -> None:
         raise
 
 
-def load(path: Path) -> ClusterState:
+def load(path: Path, *, freeze: bool = False) -> ClusterState:
     """Read a snapshot, validating it; any defect is one ``SnapshotError``.
 
     Python's cyclic collector is off meanwhile, as in a live fetch (``fetch._gc_paused``):
     parsing and indexing allocate millions of containers and keep them all, so each
     collection they trigger walks a heap that only grows (a third of the load's CPU time at
-    28,000 objects), and JSON makes no reference cycles to collect.
+    28,000 objects), and JSON makes no reference cycles to collect.  With ``freeze`` (a
+    one-shot ``check``, whose state lives until exit) the state is then moved to the
+    permanent generation, so the collections the checks trigger do not walk it either: at
+    93,000 objects that took the checks from 7.0 to 4.8 s.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(path)
+        state = _load(path)
+        if freeze:
+            gc.freeze()
+        return state
     finally:
         if enabled:
             gc.enable()
