@@ -261,7 +261,9 @@ def _prometheus(
         if (_label(t, "namespace"), _label(t, "service")) in logos
         or any(str(t.get("scrapePool", "")).startswith(p) for p in pools)
     ]
-    # Down targets, per Service (or scrape pool); "unknown" is a target not scraped yet.
+    # Down targets, per Service (or scrape pool).  Prometheus's target health
+    # (prometheus/prometheus scrape/target.go TargetHealth): "up", "down", or "unknown" for
+    # a target not scraped yet, which is not judged.
     groups: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
     for t in targets:
         svc = _label(t, "service")
@@ -296,7 +298,9 @@ def _prometheus(
     # A Logos ServiceMonitor that is fine by itself while Prometheus has no Logos target at
     # all: the Prometheus resource does not pick it up (a target of another job would do).
     no_target: list[ObjectRef] = []
-    for prefix, sm in sorted(pools.items()) if not targets else ():
+    kept = mappings(answer.get("targets"))
+    cut = int(answer.get("targetsTotal") or 0) > len(kept)  # more than the fetch keeps
+    for prefix, sm in sorted(pools.items()) if not targets and not cut else ():
         sm_ref = ObjectRef.of("ServiceMonitor", sm)
         if sm_ref in broken:
             continue
@@ -306,10 +310,7 @@ def _prometheus(
             message=f"Prometheus at {url} has no target for ServiceMonitor "
             f"{namespace(sm)}/{name(sm)} (no scrape pool {prefix}*): the Prometheus resource "
             "does not select it",
-            evidence=(
-                f"{answer.get('targetsTotal', len(mappings(answer.get('targets'))))} active "
-                "target(s) seen for the namespaces in scope",
-            ),
+            evidence=(f"{len(kept)} active target(s) seen for the namespaces in scope",),
             servicemonitor=f"{namespace(sm)}/{name(sm)}",
         )
     # The guide's key metrics: series in a Logos namespace (or with no namespace label).
@@ -354,7 +355,7 @@ def _label(target: Mapping[str, Any], key: str) -> str | None:
 
 CHECK = Check(
     id="monitoring",
-    title="The ServiceMonitor selects the Logos Services on a port they have",
+    title="Prometheus scrapes Logos: ServiceMonitor, targets up, key metrics present",
     severity=Severity.WARNING,
     kinds=("services",),
     optional_kinds=("servicemonitors",),

@@ -111,12 +111,13 @@ def _target(raw: dict[str, Any]) -> dict[str, Any] | None:
     labels = raw.get("labels")
     if not isinstance(labels, dict):
         return None
+    scraped = str(raw.get("lastScrape") or "")  # Go's zero time when never scraped: none
     return {
         "scrapePool": str(raw.get("scrapePool") or ""),
         "scrapeUrl": str(raw.get("scrapeUrl") or ""),
         "health": str(raw.get("health") or "unknown"),
         "lastError": str(raw.get("lastError") or ""),
-        "lastScrape": str(raw.get("lastScrape") or ""),
+        "lastScrape": "" if scraped.startswith("0001-") else scraped,
         "labels": {k: str(labels[k]) for k in TARGET_LABELS if k in labels},
     }
 
