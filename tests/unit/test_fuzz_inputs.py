@@ -256,7 +256,7 @@ def _check_and_render(state: Any, config: Config) -> None:
 def _assert_findings_hold_together(state: Any, report: Any) -> None:
     """What must hold of any report, whatever the input: not only "no exception".
 
-    Every finding is of a check that ran and a cause it declares, about an object in scope,
+    Every finding is of a check that ran and a cause it declares, about an object it listed,
     with a message; each ``caused_by`` names another finding of the same report; no finding
     is reported twice; and the chains are trees hanging from root causes (every finding is a
     root or reached from one: no cycle leaves findings without a root).
@@ -269,7 +269,10 @@ def _assert_findings_hold_together(state: Any, report: Any) -> None:
         assert f.check in ran and f.cause in ran[f.check].causes, f.key
         assert isinstance(f.severity, Severity)
         assert f.message.strip(), f.key
-        assert state.scope.includes(f.resource.namespace), f.key
+        # In scope, or in a namespace listed beyond it (the monitoring namespace's
+        # ServiceMonitors a -n run lists too).
+        beyond = {n for _, names in state.scope.also for n in names}
+        assert state.scope.includes(f.resource.namespace) or f.resource.namespace in beyond, f.key
         assert all(k in known and k != f.key for k in f.caused_by), f.key
     reached: set[Any] = set()
     for root, explained in root_causes(report.findings):
