@@ -177,24 +177,26 @@ def _references(state: ClusterState) -> dict[str, list[ObjectRef]]:
     StatefulSet: fixing the template is what fixes it.
     """
     refs: dict[str, list[ObjectRef]] = {}
-    templated: dict[tuple[str | None, str], str] = {}
+    seen: set[tuple[str, ObjectRef]] = set()  # not a scan of the list: S x S at scale
+    templated: dict[str | None, dict[str, str]] = {}  # namespace -> claim prefix -> class
     for sts in state.in_scope("statefulsets"):
         for tmpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
             cls = (tmpl.get("spec") or {}).get("storageClassName")
             if cls:
                 ref = ObjectRef.of("StatefulSet", sts)
-                if ref not in refs.setdefault(cls, []):
-                    refs[cls].append(ref)
+                if (cls, ref) not in seen:
+                    seen.add((cls, ref))
+                    refs.setdefault(cls, []).append(ref)
                 prefix = f"{meta(tmpl).get('name')}-{name(sts)}-"
-                templated[(meta(sts).get("namespace"), prefix)] = cls
+                templated.setdefault(meta(sts).get("namespace"), {})[prefix] = cls
     for pvc in state.in_scope("persistentvolumeclaims"):
         cls = claim_class(pvc)
         if not cls:
             continue
         ns, pvc_name = meta(pvc).get("namespace"), name(pvc)
-        same_as_template = any(
-            ns == t_ns and pvc_name.startswith(prefix) and cls == t_cls
-            for (t_ns, prefix), t_cls in templated.items()
+        same_as_template = any(  # only the templates of the claim's own namespace
+            pvc_name.startswith(prefix) and cls == t_cls
+            for prefix, t_cls in templated.get(ns, {}).items()
         )
         if not same_as_template:
             refs.setdefault(cls, []).append(ObjectRef.of("PersistentVolumeClaim", pvc))

@@ -289,6 +289,8 @@ class ClusterState:
 
     def in_scope(self, plural: str) -> Iterable[Obj]:
         """Objects of a kind inside the run's namespace scope."""
+        if self.scope.namespaces is None:  # all namespaces (-A): no test per object
+            return iter(self.objects.get(plural, ()))
         return (
             o for o in self.objects.get(plural, ()) if self.scope.includes(meta(o).get("namespace"))
         )
