@@ -14,8 +14,9 @@ the scheduling check leaves them here (one cause per pod).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -228,6 +229,15 @@ def _scheduled(pod: Obj) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class _Placement:
+    selected: list[Obj]
+    blocked: dict[str, list[str]]
+    tolerated: list[Obj]
+    ready: list[Obj]
+    with_gpus: list[Obj]
+
+
+@dataclass(frozen=True)
 class _Pool:
     """The GPU nodes and what is asked of them, computed once per run."""
 
@@ -239,6 +249,35 @@ class _Pool:
     pending: list[Obj]
     serving: set[ObjectRef | None]
     free: dict[str, Decimal]
+    # Per run, so that N pending pods x M GPU nodes is not walked again for every pod (the
+    # pods of one template place alike): placement by the pod spec's node selector,
+    # affinity and tolerations (all node_selected and untolerated read), and running pods
+    # per workload.
+    placements: dict[str, _Placement] = field(default_factory=dict, compare=False, repr=False)
+    running: dict[ObjectRef, int] = field(default_factory=dict, compare=False, repr=False)
+    demand: list[Decimal] = field(default_factory=list, compare=False, repr=False)
+
+    def placement(self, spec: Obj) -> _Placement:
+        """Which GPU nodes a pod with ``spec`` selects, tolerates, and could run on now."""
+        key = json.dumps(
+            [spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
+            sort_keys=True,
+            default=str,
+        )
+        found = self.placements.get(key)
+        if found is None:
+            selected = [n for n in self.nodes if node_selected(n, spec)]
+            blocked = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
+            tolerated = [n for n in selected if not blocked[name(n)]]
+            ready = [
+                n
+                for n in tolerated
+                if not node_problems(n) and not untolerated(n, spec, lifecycle=True)
+            ]
+            with_gpus = [n for n in ready if _alloc(n, self.res) > 0]
+            found = _Placement(selected, blocked, tolerated, ready, with_gpus)
+            self.placements[key] = found
+        return found
 
     def label_for(self, spec: Obj) -> str:
         """The configured label the pod selects (its nodeSelector's), else the first one."""
@@ -297,7 +336,8 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
             [],
             label=label,
         )
-    selected = [n for n in nodes if node_selected(n, spec)]
+    place = pool.placement(spec)
+    selected = place.selected
     if not selected:
         have = sorted(
             {f"{k}={v}" for n in nodes for k, v in labels_of(n).items() if (k, v) in pool.wanted}
@@ -311,8 +351,7 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
             have=", ".join(have),
             nodes=" ".join(sorted(name(n) for n in nodes)),
         )
-    blocked = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
-    tolerated = [n for n in selected if not blocked[name(n)]]
+    blocked, tolerated = place.blocked, place.tolerated
     if not tolerated:
         taints = sorted({t for ts in blocked.values() for t in ts})
         head, effect = taints[0].rsplit(":", 1)
@@ -331,9 +370,7 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
             node=sorted(n for n in blocked if taints[0] in blocked[n])[0],
             taint_off=f"{taints[0]}-",
         )
-    ready = [
-        n for n in tolerated if not node_problems(n) and not untolerated(n, spec, lifecycle=True)
-    ]
+    ready = place.ready
     if not ready:
         return finding(
             "gpu-node-not-ready",
@@ -345,7 +382,7 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
             tolerated,
             advice=_not_ready_advice(tolerated),
         )
-    with_gpus = [n for n in ready if _alloc(n, res) > 0]
+    with_gpus = place.with_gpus
     if not with_gpus:
         names = sorted(name(n) for n in ready)
         return finding(
@@ -359,15 +396,17 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     free = {name(n): pool.free[name(n)] for n in with_gpus}
     if f"Insufficient {res}" not in reasons and any(f >= need for f in free.values()):
         return None  # a GPU node has room: what blocks the pod is not about GPUs
-    demand = sum((pod_request(p.get("spec"), res) for p in pending), Decimal(0))
+    if not pool.demand:  # what all pending GPU pods ask for: the same for each of them
+        pool.demand.append(sum((pod_request(p.get("spec"), res) for p in pending), Decimal(0)))
+    demand = pool.demand[0]
     alloc = sum((_alloc(n, res) for n in with_gpus), Decimal(0))
     free_total = sum((max(f, Decimal(0)) for f in free.values()), Decimal(0))
     scope = "" if state.scope.namespaces is None else " (counting only pods in scope)"
-    running = sum(
-        1
-        for p in state.in_scope("pods")
-        if parent and state.workload_of(p) == parent and phase(p) == "Running"
-    )
+    if parent and not pool.running:  # once per run: running pods per workload
+        for p in state.in_scope("pods"):
+            if phase(p) == "Running" and (owner := state.workload_of(p)) is not None:
+                pool.running[owner] = pool.running.get(owner, 0) + 1
+    running = pool.running.get(parent, 0) if parent else 0
     fits = running + int(free_total // need) if need > 0 else running
     return finding(
         "insufficient-gpu",
