@@ -24,6 +24,7 @@ on yet, or one waiting for preemption victims to leave (``nominatedNodeName``), 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -211,6 +212,9 @@ def scheduling(state: ClusterState, config: Config) -> Iterator[Finding]:
     # Pods of one controller share a spec: one diagnosis per controller and verdict, not one
     # pass over the nodes per pending pod.
     seen: dict[tuple[str, str | None, str, str], Diagnosis | None] = {}
+    # And controllers whose pods place alike (same selector, affinity, tolerations) share one
+    # pass over the nodes: N controllers x M nodes grew with the square of the cluster.
+    placements: dict[str, _Placement] = {}
     for pod in state.in_scope("pods"):
         if uid(pod) in gpu:
             continue  # gpu-nodes explains it (a GPU pod whose cause is not GPUs stays here)
@@ -220,7 +224,7 @@ def scheduling(state: ClusterState, config: Config) -> Iterator[Finding]:
         owner = _controller(state, pod)
         known = (owner.kind, owner.namespace, owner.name, said)
         if known not in seen or owner.kind == "Pod":
-            seen[known] = _diagnose(state, pod, parse_verdict(said), said, nodes)
+            seen[known] = _diagnose(state, pod, parse_verdict(said), said, nodes, placements)
         found = seen[known]
         if found is not None:
             key = (owner.kind, owner.namespace, owner.name, found.cause)
@@ -319,8 +323,34 @@ def _claims(pod: Obj) -> list[str]:
 # -- the diagnosis, in the scheduler's filter order ---------------------------------------
 
 
+_Placement = tuple[list[Obj], dict[str, list[str]], list[Obj], list[Obj]]
+
+
+def _placement(spec: Obj, nodes: list[Obj], placements: dict[str, _Placement]) -> _Placement:
+    """The nodes a pod with ``spec`` selects, their untolerated taints, the tolerated ones,
+    and those not down; once per node selector, affinity and tolerations (all these read)."""
+    key = json.dumps(
+        [spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
+        sort_keys=True,
+        default=str,
+    )
+    found = placements.get(key)
+    if found is None:
+        selected = [n for n in nodes if node_selected(n, spec)]
+        taints = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
+        tolerated = [n for n in selected if not taints[name(n)]]
+        usable = [n for n in tolerated if not _down(n, spec)]
+        found = placements[key] = (selected, taints, tolerated, usable)
+    return found
+
+
 def _diagnose(
-    state: ClusterState, pod: Obj, verdict: Verdict, said: str, nodes: list[Obj]
+    state: ClusterState,
+    pod: Obj,
+    verdict: Verdict,
+    said: str,
+    nodes: list[Obj],
+    placements: dict[str, _Placement],
 ) -> Diagnosis | None:
     spec = mapping(pod.get("spec"))
     if verdict.total is None:
@@ -336,14 +366,11 @@ def _diagnose(
         return None  # nothing about the nodes (preemption alone), or pvc-pending's claim
     if "claim-not-found" in kinds:
         return _claim_not_found(state, pod, named.get("claim-not-found", []))
-    selected = [n for n in nodes if node_selected(n, spec)]
+    selected, taints, tolerated, usable = _placement(spec, nodes, placements)
     if not selected:
         return _selector(spec, nodes)
-    taints = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
-    tolerated = [n for n in selected if not taints[name(n)]]
     if not tolerated:
         return _taint(selected, taints)
-    usable = [n for n in tolerated if not _down(n, spec)]
     if not usable:
         return _unschedulable(tolerated, spec)
     rest = {k: c for k, c in kinds.items() if k not in _EXCLUDING}
