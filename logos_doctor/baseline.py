@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from logos_doctor.errors import ConfigError
-from logos_doctor.finding import Finding, Severity
+from logos_doctor.finding import Finding
 from logos_doctor.objects import ObjectRef
-
-if TYPE_CHECKING:
-    from logos_doctor.runner import Report
 
 Ident = tuple[str, str, str, str | None, str]  # check, cause, kind, namespace, name
 Mark = Literal["new", "still"]
@@ -125,28 +122,6 @@ def compare(
             seen.add(p.ident)
             gone.append(p)
     return Comparison(baseline.source, new, len(now) - len(new), tuple(gone))
-
-
-def apply_baseline(report: Report, baseline: Baseline) -> Report:
-    """``report`` with its comparison to ``baseline``."""
-    quiet = [ident(s.finding) for s in report.known.silenced] if report.known else []
-    return replace(report, baseline=compare(report.findings, baseline, quiet))
-
-
-def of_report(report: Report, source: str = "last refresh") -> Baseline:
-    """A report as the baseline of the next one (``--watch``)."""
-    quiet = (
-        frozenset(ident(s.finding) for s in report.known.silenced) if report.known else frozenset()
-    )
-    return Baseline(source, tuple(Previous.of(f) for f in report.findings), quiet)
-
-
-def new_findings(report: Report) -> list[Finding]:
-    """The findings of warning or worse that the baseline did not have."""
-    comp = report.baseline
-    if comp is None:
-        return []
-    return [f for f in report.findings if f.severity >= Severity.WARNING and ident(f) in comp.new]
 
 
 def load_baseline(path: Path, context: str | None = None) -> Baseline:

@@ -24,19 +24,15 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from logos_doctor.errors import ConfigError
 from logos_doctor.finding import Finding, FindingKey
-
-if TYPE_CHECKING:
-    from logos_doctor.outcome import Outcome
-    from logos_doctor.runner import Report
 
 IGNORE_FILE = ".logos-doctor-ignore.yaml"
 PATTERNS = ("check", "cause", "kind", "namespace", "name")
@@ -288,51 +284,6 @@ def silence(
     kept = [f for f in findings if f.key not in out]
     silenced = [out[f.key] for f in findings if f.key in out]
     return kept, silenced, expired
-
-
-def apply_known(
-    report: Report,
-    ignore: IgnoreFile,
-    today: date,
-    catalog: Mapping[str, Iterable[str]] | None = None,
-) -> Report:
-    """``report`` with the ignore file's silenced findings taken out and recorded;
-    ``catalog`` (check id -> cause ids, every installed check) names the entries that
-    match no check or cause."""
-    kept, silenced, expired = silence(report.findings, ignore.entries, today)
-    unknown = tuple(unknown_patterns(ignore, catalog)) if catalog is not None else ()
-    known = Known(ignore.path, tuple(silenced), tuple(expired), unknown)
-    return replace(report, findings=tuple(kept), known=known)
-
-
-def installed_causes() -> dict[str, list[str]]:
-    """Every installed check id and its cause ids."""
-    from logos_doctor.registry import default_registry
-
-    return {c.id: list(c.cause_table) for c in default_registry()}
-
-
-def annotate(
-    outcomes: Sequence[Outcome],
-    ignore: IgnoreFile | None,
-    baseline_path: str | None,
-    today: date,
-) -> list[Outcome]:
-    """Each cluster's report with the ignore file applied, then compared with the baseline
-    (a multi-cluster baseline file gives each cluster its own entry)."""
-    from logos_doctor.baseline import apply_baseline, load_baseline
-
-    catalog = installed_causes() if ignore is not None else None
-    out = []
-    for o in outcomes:
-        report = o.report
-        if report is not None and ignore is not None:
-            report = apply_known(report, ignore, today, catalog)
-        if report is not None and baseline_path:
-            previous = load_baseline(Path(baseline_path), report.state.cluster.context)
-            report = apply_baseline(report, previous)
-        out.append(replace(o, report=report))
-    return out
 
 
 def load_known(explicit: str | None, cwd: Path | None = None) -> IgnoreFile | None:

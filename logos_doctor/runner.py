@@ -10,17 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from logos_doctor.baseline import Comparison
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, FindingKey, Severity
+from logos_doctor.known import Known
 from logos_doctor.objects import ObjectRef
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
-
-if TYPE_CHECKING:
-    from logos_doctor.baseline import Comparison
-    from logos_doctor.known import Known
 
 Status = Literal["ok", "findings", "skipped", "error"]
 
@@ -43,7 +41,7 @@ class Report:
     results: tuple[CheckResult, ...]
     findings: tuple[Finding, ...]
     checks: tuple[Check, ...]
-    # Set by ``check`` after the run: what an ignore file silenced (known.py) and how the
+    # Set after the run (annotate.py): what an ignore file silenced (known.py) and how the
     # findings compare with a baseline or the previous refresh (baseline.py).
     known: Known | None = None
     baseline: Comparison | None = None

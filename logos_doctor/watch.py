@@ -27,11 +27,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from logos_doctor.baseline import Baseline, apply_baseline, of_report
+from logos_doctor.annotate import apply_baseline, apply_known, installed_causes, of_report
+from logos_doctor.baseline import Baseline
 from logos_doctor.cluster.collect import fetch_live, kinds_for, require_namespaces, resolve_scope
 from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
-from logos_doctor.known import IgnoreFile, apply_known, installed_causes
+from logos_doctor.known import IgnoreFile
 from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.render.view import build_view, clip, summary_line

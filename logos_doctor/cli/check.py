@@ -42,7 +42,7 @@ FORMATS = ("table", "plain", "json", "markdown", "junit", "prometheus")
 def exit_status(outcomes: Sequence[Outcome], fail_on: str) -> int:
     """1 for findings at or above ``fail_on``; 3 if a cluster or every check failed; else 0."""
     if fail_on == "new":  # only findings new since --baseline (baseline.py)
-        from logos_doctor.baseline import new_findings
+        from logos_doctor.annotate import new_findings
 
         new = any(o.report and new_findings(o.report) for o in outcomes)
         return 1 if new else _errors(outcomes)
@@ -169,6 +169,7 @@ def check_cmd(
     """Run checks against the cluster (or a snapshot) and report root causes."""
     from logos_doctor import known
     from logos_doctor import watch as watching
+    from logos_doctor.annotate import annotate
 
     registry = registry_with_warnings()
     chosen = cluster.select(registry)
@@ -215,7 +216,7 @@ def check_cmd(
         fetches=fetches,
         selector=cluster.selector,
     )
-    outcomes = known.annotate(outcomes, ignore, baseline, datetime.now(UTC).date())
+    outcomes = annotate(outcomes, ignore, baseline, datetime.now(UTC).date())
     gathered = time.perf_counter()
     flags = [] if snapshot else cluster.hint_flags()
     text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)

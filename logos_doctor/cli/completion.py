@@ -7,11 +7,10 @@ every TAB, so completions always match the installed commands, options and check
 from __future__ import annotations
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
+from click.shell_completion import get_completion_class
 
 from logos_doctor.cli.app import cli
 from logos_doctor.cli.options import examples
-from logos_doctor.registry import default_registry
 
 PROG_NAME = "logos-doctor"
 COMPLETE_VAR = "_LOGOS_DOCTOR_COMPLETE"
@@ -24,20 +23,6 @@ def completion_script(shell: str) -> str:
     if cls is None:  # pragma: no cover - click ships all three
         raise click.BadParameter(f"unsupported shell {shell!r}")
     return cls(cli, {}, PROG_NAME, COMPLETE_VAR).source()
-
-
-def complete_check_ids(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """Check ids for ``--checks a,b,...``: completes the part after the last comma."""
-    done, _, last = incomplete.rpartition(",")
-    prefix = f"{done}," if done else ""
-    taken = set(done.split(",")) if done else set()
-    return [
-        CompletionItem(prefix + check.id, help=check.title)
-        for check in default_registry()
-        if check.id.startswith(last) and check.id not in taken
-    ]
 
 
 @cli.command(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from logos_doctor.errors import UsageError
 
@@ -97,10 +98,21 @@ def split_ids(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _complete_check_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
-    from logos_doctor.cli.completion import complete_check_ids
+def complete_check_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Check ids for ``--checks a,b,...``: completes the part after the last comma.  The
+    registry is read only when the shell asks, so a plain run never pays for it here."""
+    from logos_doctor.registry import default_registry
 
-    return complete_check_ids(ctx, param, incomplete)
+    done, _, last = incomplete.rpartition(",")
+    prefix = f"{done}," if done else ""
+    taken = set(done.split(",")) if done else set()
+    return [
+        CompletionItem(prefix + check.id, help=check.title)
+        for check in default_registry()
+        if check.id.startswith(last) and check.id not in taken
+    ]
 
 
 HELP = {
@@ -146,14 +158,14 @@ def cluster_options(
     if checks:
         params += [
             click.argument(
-                "check_args", nargs=-1, metavar="[CHECK]...", shell_complete=_complete_check_ids
+                "check_args", nargs=-1, metavar="[CHECK]...", shell_complete=complete_check_ids
             ),
             click.option(
                 "--checks",
                 "checks_opt",
                 multiple=True,
                 metavar="ID,...",
-                shell_complete=_complete_check_ids,
+                shell_complete=complete_check_ids,
                 help=texts["checks"],
             ),
             click.option("--all", "run_all", is_flag=True, help=texts["run_all"]),

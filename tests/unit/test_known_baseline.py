@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from logos_doctor.baseline import (
-    Baseline,
-    Previous,
-    apply_baseline,
-    ident,
-    new_findings,
-    of_report,
-    parse_baseline,
-)
+from logos_doctor.annotate import apply_baseline, apply_known, new_findings, of_report
+from logos_doctor.baseline import Baseline, Previous, ident, parse_baseline
 from logos_doctor.errors import ConfigError
-from logos_doctor.known import IgnoreFile, apply_known, load_ignore, parse_entries, silence
+from logos_doctor.known import IgnoreFile, load_ignore, parse_entries, silence
 from logos_doctor.registry import default_registry
 from logos_doctor.render.human import render_plain
 from logos_doctor.render.json_out import report_json
@@ -468,7 +461,7 @@ def test_each_watch_refresh_is_one_fetch_and_applies_the_ignore_file(
 
 
 def test_entries_naming_no_installed_check_or_cause_are_warned_about(exceeded: Report) -> None:
-    from logos_doctor.known import installed_causes
+    from logos_doctor.annotate import installed_causes
 
     ignore = entries(
         {"check": "imagepull", "reason": "typo of image-pull"},
