@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
@@ -140,6 +138,11 @@ def _series(raw: dict[str, Any]) -> dict[str, Any] | None:
 def _get(url: str, path: str, query: dict[str, str], timeout: float) -> Any:
     """GET one API path; returns the response's ``data`` (api.go response: status, data,
     errorType, error)."""
+    # Imported here: urllib.request brings ssl and http.client (about 0.05 s), which an
+    # offline check, reading only KEY_METRICS from this module, never needs.
+    import urllib.error
+    import urllib.request
+
     parts = urllib.parse.urlsplit(url)
     base = public_url(url)
     target = f"{base}{path}?{urllib.parse.urlencode(query)}"

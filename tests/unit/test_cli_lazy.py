@@ -79,3 +79,6 @@ def test_an_offline_check_never_imports_the_kubernetes_client() -> None:
     top = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert "logos_doctor" in top
     assert "kubernetes" not in top and "urllib3" not in top
+    # Nor the TLS and HTTP stack (ssl and http.client, about 0.05 s): the Prometheus reader
+    # imports urllib.request only when it asks Prometheus something.
+    assert "ssl" not in top and "http" not in top
