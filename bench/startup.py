@@ -92,6 +92,7 @@ def imports(cmd: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Time the four processes, read the imports once, write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=15)
     args = parser.parse_args()
