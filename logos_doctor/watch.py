@@ -36,6 +36,7 @@ from logos_doctor.known import IgnoreFile
 from logos_doctor.outcome import Target
 from logos_doctor.registry import Check
 from logos_doctor.render.view import build_view, clip, summary_line
+from logos_doctor.restrict import parse_selector, restrict
 from logos_doctor.runner import Report, run_checks
 
 DEFAULT_INTERVAL = 5.0
@@ -206,9 +207,12 @@ def live_refresh(
     timeout: float,
     page_size: int,
     ignore: IgnoreFile | None,
+    selector: str | None = None,
 ) -> Callable[[], Report]:
-    """One refresh of one cluster: a LIST per kind, the checks, the ignore file.  No progress
-    spinner: the view itself is redrawn."""
+    """One refresh of one cluster: a LIST per kind, the checks, ``-l`` (restrict.py) as in a
+    single run, the ignore file.  No progress spinner: the view itself is redrawn."""
+    if selector is not None:
+        parse_selector(selector)  # a bad selector is a usage error before any request
     scope = resolve_scope(namespace, all_namespaces, config)
     kinds = kinds_for(chosen, scope)
     target = Target(kubeconfig, context)
@@ -218,6 +222,8 @@ def live_refresh(
         state, _ = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
         require_namespaces(state)
         report = run_checks(state, chosen, config)
+        if selector is not None:
+            report = restrict(report, selector)
         if ignore is not None:
             report = apply_known(report, ignore, datetime.now(UTC).date(), catalog)
         return report

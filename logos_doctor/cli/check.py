@@ -198,6 +198,7 @@ def check_cmd(
             timeout=cluster.timeout,
             page_size=page_size,
             ignore=ignore,
+            selector=cluster.selector,
         )
         raise click.exceptions.Exit(watching.run(refresh, watch, verbose=verbose))
     started = time.perf_counter()

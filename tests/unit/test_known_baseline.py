@@ -14,7 +14,7 @@ import pytest
 
 from logos_doctor.annotate import apply_baseline, apply_known, new_findings, of_report
 from logos_doctor.baseline import Baseline, Previous, ident, parse_baseline
-from logos_doctor.errors import ConfigError
+from logos_doctor.errors import ConfigError, UsageError
 from logos_doctor.known import IgnoreFile, load_ignore, parse_entries, silence
 from logos_doctor.registry import default_registry
 from logos_doctor.render.human import render_plain
@@ -477,3 +477,37 @@ def test_entries_naming_no_installed_check_or_cause_are_warned_about(exceeded: R
     ]
     assert "check 'imagepull' matches no check" in out.known.warnings()[0]
     assert "cause 'quota-exceded' is no cause of check 'admission'" in out.known.warnings()[1]
+
+
+def test_a_watch_refresh_keeps_only_what_the_selector_selects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `check -l ... --watch` once showed every workload's findings: the selector went to
+    # single runs only.
+    from logos_doctor import watch
+
+    state, config = recorded("fix_mixed")
+    monkeypatch.setattr(watch, "fetch_live", lambda *a, **kw: (state, None))
+
+    def refresh(selector: str | None) -> Report:
+        return watch.live_refresh(
+            list(default_registry()),
+            config,
+            kubeconfig=None,
+            context=None,
+            namespace=None,
+            all_namespaces=False,
+            timeout=5,
+            page_size=500,
+            ignore=None,
+            selector=selector,
+        )()
+
+    everything = {str(f.resource) for f in refresh(None).findings}
+    redis = {str(f.resource) for f in refresh("app.kubernetes.io/component=redis").findings}
+    assert any("postgresql" in r for r in everything)
+    assert redis and redis < everything
+    assert not any("postgresql" in r for r in redis)
+    assert any(r.startswith("StatefulSet/") and "redis" in r for r in redis)
+    with pytest.raises(UsageError, match="invalid selector"):
+        refresh("app=a b")
