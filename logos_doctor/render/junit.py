@@ -60,10 +60,29 @@ def _outcome(result: CheckResult, report: Report) -> ET.Element | None:
     return _element("failure", text, message=f"{bad[0].cause}: {clean(bad[0].message, 200)}")
 
 
+def _silenced(report: Report) -> dict[str, list[str]]:
+    """Per check, one line per finding an ignore file silenced (known.py): a silenced finding
+    fails no case, but the CI log still says it is there and why it is let through."""
+    out: dict[str, list[str]] = {}
+    if report.known is None:
+        return out
+    for s, line in zip(report.known.silenced, report.known.lines(), strict=True):
+        out.setdefault(s.finding.check, []).append(clean(line))
+    return out
+
+
 def _suite(report: Report) -> ET.Element:
     """One cluster's checks as a test suite named after its context."""
     name = report.state.cluster.context or "cluster"
     suite = _element("testsuite", name=f"logos-doctor {name}")
+    silenced = _silenced(report)
+    if report.known is not None:  # first child, where JUnit readers look for properties
+        properties = _element("properties")
+        properties.append(_element("property", name="silenced", value=len(report.known.silenced)))
+        properties.text = _CASE_INDENT + "  "
+        properties[-1].tail = _CASE_INDENT
+        properties.tail = _CASE_INDENT
+        suite.append(properties)
     counts = {"error": 0, "skipped": 0, "failure": 0}
     for result in report.results:
         case = _element(
@@ -76,9 +95,11 @@ def _suite(report: Report) -> ET.Element:
         if child is not None:
             counts[child.tag] += 1
             case.append(child)
+        if result.id in silenced:
+            case.append(_element("system-out", "\n".join(silenced[result.id])))
         case.tail = _CASE_INDENT
         suite.append(case)
-    suite.set("tests", str(len(suite)))
+    suite.set("tests", str(len(report.results)))
     suite.set("failures", str(counts["failure"]))
     suite.set("errors", str(counts["error"]))
     suite.set("skipped", str(counts["skipped"]))

@@ -511,3 +511,29 @@ def test_a_watch_refresh_keeps_only_what_the_selector_selects(
     assert any(r.startswith("StatefulSet/") and "redis" in r for r in redis)
     with pytest.raises(UsageError, match="invalid selector"):
         refresh("app=a b")
+
+
+def test_junit_lets_silenced_findings_through_and_still_names_them(exceeded: Report) -> None:
+    import xml.etree.ElementTree as ET
+
+    from logos_doctor.render.junit import junit
+
+    def cases(report: Report) -> dict[str, ET.Element]:
+        suite = ET.fromstring(junit([report]))[0]
+        return {c.get("name", ""): c for c in suite.iter("testcase")}
+
+    before = cases(exceeded)
+    assert before["admission"].find("failure") is not None
+    assert ET.fromstring(junit([exceeded]))[0].find("properties") is None
+
+    quiet = apply_known(exceeded, entries({"check": "admission", "reason": "INC-7"}), TODAY)
+    suite = ET.fromstring(junit([quiet]))[0]
+    after = cases(quiet)
+    assert after["admission"].find("failure") is None  # silenced: the gate lets it through
+    out = after["admission"].findtext("system-out") or ""
+    assert "silenced: " in out and "admission/quota-exceeded" in out and "INC-7" in out
+    # Its symptom follows it, and is named in its own check's case.
+    assert "workloads/unavailable-replicas" in (after["workloads"].findtext("system-out") or "")
+    [prop] = suite.iter("property")
+    assert (prop.get("name"), prop.get("value")) == ("silenced", "2")
+    assert suite.get("tests") == str(len(quiet.results))
