@@ -1,11 +1,14 @@
 """The exporter behind ``logos-doctor serve``: checks on a schedule, findings as metrics.
 
-One ``Fetcher`` (one connection pool) is kept for the life of the process and every run
-lists the same kinds the ``check`` command would.  Each run's result is turned into an
-immutable ``Readings`` value that replaces the previous one in a single assignment; scrapes
-read whichever value is current, so concurrent scrapes never see a half-updated run.  The
-families and what a run changes in them live in ``render/metrics.py``, shared with
-``check -o prometheus`` so that the two never describe the same metric differently.
+One connection pool is kept for the life of the process.  By default a ``WatchCache``
+(cluster/watchcache.py) lists each kind the checks read once and then follows it with
+watches, and every run builds its state from the cache: a run in which nothing changed makes
+no request.  With ``--relist`` a ``Fetcher`` lists every kind each run instead, as ``check``
+does.  Each run's result is turned into an immutable ``Readings`` value that replaces the
+previous one in a single assignment; scrapes read whichever value is current, so concurrent
+scrapes never see a half-updated run.  The families and what a run changes in them live in
+``render/metrics.py``, shared with ``check -o prometheus`` so that the two never describe
+the same metric differently.
 
 What a failure keeps:
 
@@ -18,7 +21,9 @@ What a failure keeps:
 - a check that ran replaces its findings, so a resolved problem's series disappears.
 
 ``/healthz`` answers whether the schedule is alive (a run finished recently), not whether
-the cluster is healthy: restarting the exporter cannot fix an unreachable API server.
+the cluster is healthy: restarting the exporter cannot fix an unreachable API server.  With
+the watch cache it also fails while a watch has been down (or never established) for as long
+as a run may be late, since a run then keeps failing and a restart lists everything afresh.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from prometheus_client.core import Metric
 
 from logos_doctor.cluster.collect import needed_kinds
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions
+from logos_doctor.cluster.watchcache import WatchCache
 from logos_doctor.config import Config
 from logos_doctor.errors import DoctorError
 from logos_doctor.objects import clear_caches
@@ -88,6 +94,8 @@ class Exporter:
     interval: float
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
+    # The watch cache (the default of ``serve``); None: list every kind each run (--relist).
+    cache: WatchCache | None = None
     readings: Readings = field(init=False)
     started: float = field(init=False)
     _run_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -118,7 +126,10 @@ class Exporter:
         """One run; its state and report are dropped when it returns."""
         start = self.monotonic()
         try:
-            state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
+            if self.cache is not None:
+                state = self.cache.state()  # no request when nothing changed
+            else:
+                state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
             report = run_checks(state, self.checks, self.config)
         except Exception as exc:  # nothing a run meets may stop the exporter
             end = self.monotonic()
@@ -154,9 +165,13 @@ class Exporter:
             stop.wait(next_start - now)
 
     def healthy(self) -> tuple[bool, str]:
-        """Whether a run finished within ``stale_after`` seconds (or the exporter just began)."""
+        """Whether a run finished within ``stale_after`` seconds (or the exporter just began),
+        and, with the watch cache, no watch has been down (or never up) for that long."""
         last = self.readings.last_run_monotonic
         since = self.monotonic() - (last if last is not None else self.started)
+        problem = self.cache.problem(self.stale_after) if self.cache is not None else None
+        if problem is not None:
+            return False, f"stale: {problem} (limit {self.stale_after:.0f}s)"
         if since < self.stale_after:
             what = "last run" if last is not None else "started"
             return True, f"ok: {what} {since:.0f}s ago"

@@ -17,9 +17,11 @@ from logos_doctor.cli.options import (
     examples,
     registry_with_warnings,
 )
-from logos_doctor.cluster.collect import resolve_scope
+from logos_doctor.cluster.collect import needed_kinds, resolve_scope
 from logos_doctor.cluster.connection import connect
 from logos_doctor.cluster.fetch import Fetcher
+from logos_doctor.cluster.kinds import KINDS
+from logos_doctor.cluster.watchcache import WatchCache, places
 from logos_doctor.errors import DoctorError
 from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app
 
@@ -49,16 +51,29 @@ SHUTDOWN_GRACE = 5.0
     "--port", type=click.IntRange(0, 65535), default=9400, show_default=True, help="0: any."
 )
 @click.option("--address", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--relist",
+    is_flag=True,
+    help="List every kind each run instead of keeping them current with watches "
+    "(for a role without the watch verb, or to compare).",
+)
 @cluster_options(checks=True)
 @click.pass_context
 def serve_cmd(
-    ctx: click.Context, interval: float, port: int, address: str, cluster: ClusterOptions
+    ctx: click.Context,
+    interval: float,
+    port: int,
+    address: str,
+    relist: bool,
+    cluster: ClusterOptions,
 ) -> None:
     """Run the checks every --interval seconds and export the findings for Prometheus.
 
     \b
     /metrics  logos_doctor_findings{check,cause,severity,namespace} and run/check health
     /healthz  200 while runs keep finishing, 503 when the schedule is stuck
+              (or a watch has been down that long)
+    Each kind is listed once, then followed with watches (--relist: listed each run).
     A run that fails keeps the previous values and counts logos_doctor_run_errors_total.
     """
     debug = bool((ctx.obj or {}).get("debug"))
@@ -71,14 +86,14 @@ def serve_cmd(
     registry = registry_with_warnings()
     chosen = cluster.select(registry)
     scope = resolve_scope(cluster.namespace, cluster.all_namespaces, config)
-    conn = connect(cluster.kubeconfig, cluster.one_context("serve"))
-    exporter = Exporter(
-        Fetcher(conn, fetch_options(cluster.timeout)),
-        chosen,
-        config,
-        scope,
-        interval,
-    )
+    options = fetch_options(cluster.timeout)
+    kinds = needed_kinds(chosen)
+    # Each watch holds a pooled connection for as long as it runs: room for all of them
+    # and for the LISTs, or urllib3 would open and drop extra connections.
+    watches = 0 if relist else sum(len(places(KINDS[k], scope)) for k in kinds)
+    conn = connect(cluster.kubeconfig, cluster.one_context("serve"), pool_size=8 + watches)
+    cache = None if relist else WatchCache(conn, kinds, scope, options)
+    exporter = Exporter(Fetcher(conn, options), chosen, config, scope, interval, cache=cache)
     try:
         httpd = http_server(address, port, wsgi_app(exporter, metrics_registry(exporter)))
     except OSError as exc:
@@ -96,12 +111,13 @@ def serve_cmd(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     threading.Thread(target=httpd.serve_forever, args=(0.5,), name="http", daemon=True).start()
     log.info(
-        "listening on http://%s:%d/metrics; checking %s of %s every %gs (%s)",
+        "listening on http://%s:%d/metrics; checking %s of %s every %gs, %s (%s)",
         address,
         httpd.server_port,
         scope.describe(),
         conn.context or conn.server,
         interval,
+        "listing each run" if relist else f"kept current by {watches} watches",
         ", ".join(c.id for c in chosen),
     )
     runner = threading.Thread(target=exporter.run_forever, args=(stop,), name="runs", daemon=True)
@@ -115,6 +131,8 @@ def serve_cmd(
         httpd.shutdown()
         httpd.server_close()
         runner.join(SHUTDOWN_GRACE)
+        if cache is not None:
+            cache.close()
         conn.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

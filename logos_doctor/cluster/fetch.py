@@ -98,6 +98,9 @@ class _Gone(Exception):
     pass
 
 
+ListExpired = _Gone  # public name for the watch cache (a 410 on a continue token)
+
+
 class Fetcher:
     """Lists kinds from one cluster; reusable across runs (the exporter keeps one)."""
 
@@ -164,6 +167,16 @@ class Fetcher:
         )
         self.stats.index_seconds += time.perf_counter() - start
         return state
+
+    def list_page(self, kind: Kind, path: str, query: list[tuple[str, Any]], where: str) -> Any:
+        """One decoded page of a LIST, with this fetcher's retries, errors and accounting:
+        for the exporter's watch cache (cluster/watchcache.py), which needs the list's
+        resourceVersion.  A page without ``continue`` starts a new deadline; a 410 on a
+        ``continue`` raises ``ListExpired``."""
+        paging = any(key == "continue" for key, _ in query)
+        if not paging:
+            self._deadline = time.monotonic() + self.options.deadline
+        return self._get_json(path, query, kind=kind.plural, where=where, paging=paging)
 
     # -- one kind ----------------------------------------------------------------------------
 
@@ -443,6 +456,9 @@ def _clean(kind: Kind, obj: Obj, strings: dict[str, str] | None = None) -> Obj:
     if strings is not None:
         _share_strings(obj, strings)
     return obj
+
+
+clean = _clean  # public name: the watch cache cleans each watched object the same way
 
 
 def _share_strings(obj: Obj, strings: dict[str, str]) -> None:
