@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from prometheus_client import generate_latest
 
 from k8scluster.kube import wait_for
 from k8scluster.scenarios import cleanup_cluster_scoped
@@ -32,7 +33,7 @@ from logos_doctor.cluster.watchcache import ApiTransport, WatchCache
 from logos_doctor.config import Config, load_config
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
-from logos_doctor.serve import fetch_options
+from logos_doctor.serve import Exporter, fetch_options, metrics_registry
 from logos_doctor.state import ClusterState
 
 pytestmark = pytest.mark.integration
@@ -200,3 +201,25 @@ def test_a_watch_from_a_refused_version_lists_again_and_recovers(
     finally:
         r.stop()
         conn.close()
+
+
+def test_the_exporter_makes_no_request_in_the_runs_after_its_first(
+    watched: tuple[Any, ...],
+) -> None:
+    cache, fetcher, _, scope, config = watched
+    exp = Exporter(fetcher, list(default_registry()), config, scope, 1, cache=cache)
+
+    def sample(name: str) -> float:
+        page = generate_latest(metrics_registry(exp)).decode()
+        found = re.search(rf"^{name} ([0-9.e+]+)$", page, re.M)
+        assert found, page
+        return float(found.group(1))
+
+    exp.run_once()
+    first = sample("logos_doctor_api_requests_total")
+    assert first > 0  # the first run listed every kind
+    for _ in range(3):
+        exp.run_once()
+    assert sample("logos_doctor_api_requests_total") == first
+    assert sample("logos_doctor_runs_total") == 4
+    assert sample("logos_doctor_run_errors_total") == 0
