@@ -2,7 +2,8 @@
 
 A diagnosis only ever LISTs the kinds its checks declare (``Check.kinds`` and
 ``optional_kinds``), so the role is derived from exactly those declarations and the
-``kinds`` catalog: ``get``/``list`` on each, nothing else.  Secrets appear only when a selected
+``kinds`` catalog: ``get``/``list``/``watch`` on each (``serve`` watches what it listed
+once), nothing else.  Secrets appear only when a selected
 check reads them.  ``/version`` needs no grant: every authenticated user may read it.
 
 Cluster-scoped kinds (nodes, StorageClasses, ...) can only be granted by a ClusterRole; the
@@ -23,7 +24,8 @@ import yaml
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.registry import Check
 
-READ_VERBS = ("get", "list")
+# watch: ``serve`` follows each kind with a watch after one LIST (cluster/watchcache.py).
+READ_VERBS = ("get", "list", "watch")
 _VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
@@ -80,7 +82,7 @@ class RbacPlan:
 
 
 def read_grants(checks: Iterable[Check]) -> list[Grant]:
-    """``get``/``list`` on every kind the checks read, required or optional."""
+    """``get``/``list``/``watch`` on every kind the checks read, required or optional."""
     plurals = sorted({k for c in checks for k in (*c.kinds, *c.optional_kinds)})
     return [Grant(KINDS[p].group, p, KINDS[p].namespaced, READ_VERBS) for p in plurals]
 

@@ -69,7 +69,7 @@ def rbac_cmd(cluster: ClusterOptions, with_fix: bool, service_account: str, pref
     """Print the Roles/ClusterRoles (and bindings) the selected checks need, as YAML.
 
     \b
-    Only get/list on the kinds the checks read; Secrets only if a selected check reads
+    Only get/list/watch on the kinds the checks read; Secrets only if a selected check reads
     them.  Apply with: logos-doctor rbac -n logos | kubectl apply -f -
     """
     if len(prefix) > 40 or not _DNS_LABEL.match(prefix):

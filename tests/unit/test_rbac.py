@@ -60,7 +60,7 @@ def by_name(objects: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str
     return {(o["kind"], o["metadata"]["name"]): o for o in objects}
 
 
-def test_read_roles_grant_get_list_on_exactly_the_kinds_the_checks_read() -> None:
+def test_read_roles_grant_get_list_watch_on_exactly_the_kinds_the_checks_read() -> None:
     checks = installed()
     plan = plan_rbac(checks, namespace="logos", cluster_wide=False, with_fix=False, subject=SUBJECT)
     read = {k for c in checks for k in (*c.kinds, *c.optional_kinds)}
@@ -72,7 +72,7 @@ def test_read_roles_grant_get_list_on_exactly_the_kinds_the_checks_read() -> Non
     expected_role = {(KINDS[k].group, k) for k in read - wide}
     assert set(cluster) == expected_cluster
     assert set(role) == expected_role
-    assert all(verbs == {"get", "list"} for verbs in (*cluster.values(), *role.values()))
+    assert all(verbs == {"get", "list", "watch"} for verbs in (*cluster.values(), *role.values()))
     assert {o["kind"] for o in plan.objects} <= {
         "ClusterRole",
         "ClusterRoleBinding",
@@ -172,6 +172,7 @@ def test_fix_verbs_follow_the_selected_checks_fixes() -> None:
     assert grants(sc_only.objects, "ClusterRole")[("storage.k8s.io", "storageclasses")] == {
         "get",
         "list",
+        "watch",
         "create",
         "delete",
     }
@@ -185,7 +186,7 @@ def test_fix_verbs_follow_the_selected_checks_fixes() -> None:
     assert writes[("coordination.k8s.io", "leases")] == {"get", "create", "update", "delete"}
     # The read role is untouched by --with-fix.
     read_role = by_name(pvc.objects)[("Role", "logos-doctor")]
-    assert all(set(rule["verbs"]) == {"get", "list"} for rule in read_role["rules"])
+    assert all(set(rule["verbs"]) == {"get", "list", "watch"} for rule in read_role["rules"])
 
 
 def test_installed_fixes_have_known_needs() -> None:
