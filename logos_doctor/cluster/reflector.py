@@ -272,7 +272,8 @@ class Reflector:
             code = obj.get("code")
             if code == 410 or obj.get("reason") in ("Expired", "Gone"):
                 raise Expired()
-            raise RuntimeError(f"watch error {code}: {obj.get('message', '')}"[:300])
+            # Any other error ends this watch; it is watched again from the last version.
+            raise ConnectionError(f"watch error {code}: {obj.get('message', '')}"[:300])
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "BOOKMARK":
             self.counts.add("bookmarks")

@@ -152,7 +152,7 @@ class ApiTransport:
                 raise WatchForbidden(
                     kind.plural,
                     f"forbidden to watch {kind.plural} in {where}",
-                    "grant watch on it for serve (see docs/reliability.md)",
+                    "grant watch on it (see 'logos-doctor rbac'); until then it is listed each run",
                 )
             if status == 404:
                 raise KindUnavailable(

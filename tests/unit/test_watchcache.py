@@ -329,3 +329,11 @@ def test_a_kind_the_server_does_not_serve_is_unavailable_and_not_asked_again_at_
     assert r.unavailable is not None and "(404)" in r.unavailable
     r.stop()
     assert server.listed == 1
+
+
+def test_another_watch_error_is_watched_again_from_the_last_version() -> None:
+    failure = {"kind": "Status", "status": "Failure", "code": 500, "message": "etcd hiccup"}
+    server = Server([([pod("a", "10")], "10")], [[bookmark("15"), event("ERROR", failure)]])
+    _, counts = reflect(server)
+    assert server.watched_from == ["10", "15"]
+    assert (counts.lists, counts.relists) == (1, 0)
