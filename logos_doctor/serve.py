@@ -230,6 +230,12 @@ class RequestsCollector:
             )
         if exp.cache is not None:
             yield CounterMetricFamily(
+                "logos_doctor_watch_lists",
+                "LISTs the watch cache started, answered or not: the first of each kind, after"
+                " an expired version, and every 5 minutes for a kind found unavailable.",
+                value=exp.cache.counts.lists,
+            )
+            yield CounterMetricFamily(
                 "logos_doctor_watch_events",
                 "Watch events applied to the exporter's cache (added, modified, deleted).",
                 value=exp.cache.counts.events,

@@ -221,5 +221,6 @@ def test_the_exporter_makes_no_request_in_the_runs_after_its_first(
     for _ in range(3):
         exp.run_once()
     assert sample("logos_doctor_api_requests_total") == first
+    assert sample("logos_doctor_watch_lists_total") == len(cache.reflectors)  # one each, once
     assert sample("logos_doctor_runs_total") == 4
     assert sample("logos_doctor_run_errors_total") == 0
