@@ -2,8 +2,9 @@
 
 This is the only module that reads from the API server for a diagnosis.  Each kind the
 selected checks need is listed once per run (``limit`` + ``continue``), never object by
-object, and the response body is parsed with ``json`` rather than the client's model classes,
-which cost seconds per thousand objects.
+object, and each page is decoded straight into plain dicts (``cluster/decode.py``: msgspec,
+``managedFields`` never built) rather than into the client's model classes, which cost
+seconds per thousand objects.
 
 Faults are handled per request, the way client-go does: 429 and 5xx responses and dropped
 connections are retried with exponential backoff and jitter (``Retry-After`` honoured), all
@@ -34,9 +35,11 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
+from logos_doctor.cluster.decode import NotAList, decode_page
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
+from logos_doctor.cluster.share import share_values
 from logos_doctor.errors import ClusterError, KindUnavailable
 from logos_doctor.objects import Obj
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
@@ -114,7 +117,7 @@ class Fetcher:
         self.options = options or FetchOptions()
         self.stats = stats if stats is not None else FetchStats()  # the caller's, or a fresh one
         self._deadline = 0.0
-        self._strings: dict[str, str] | None = None
+        self._strings: dict[Any, Any] | None = None  # strings and containers, shared
         self._missed: list[tuple[str, str]] = []
 
     # -- public ----------------------------------------------------------------------------
@@ -204,19 +207,20 @@ class Fetcher:
                     query: list[tuple[str, Any]] = [("limit", self.options.page_size)]
                     if token:
                         query.append(("continue", token))
-                    page = self._get_json(
-                        path, query, kind=kind.plural, where=where, paging=bool(token)
-                    )
-                    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                    try:
+                        page, token = self._get_json(
+                            path,
+                            query,
+                            kind=kind.plural,
+                            where=where,
+                            paging=bool(token),
+                            decode=lambda body: decode_page(kind, body, self._keep),
+                        )
+                    except NotAList:
                         raise KindUnavailable(
                             kind.plural, f"the API server sent a malformed list of {kind.plural}"
-                        )
-                    items.extend(
-                        _clean(kind, obj, self._strings)
-                        for obj in page["items"]
-                        if isinstance(obj, dict)
-                    )
-                    token = (page.get("metadata") or {}).get("continue") or None
+                        ) from None
+                    items.extend(page)
                     if not token:
                         return items
             except _Gone:
@@ -230,6 +234,9 @@ class Fetcher:
                     ) from None
                 restarted = True
 
+    def _keep(self, kind: Kind, obj: Obj) -> Obj:
+        return _clean(kind, obj, self._strings, containers=True)
+
     def _get_json(
         self,
         path: str,
@@ -238,6 +245,7 @@ class Fetcher:
         kind: str,
         where: str = "the cluster",
         paging: bool = False,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> Any:
         opts = self.options
         last_error = ""
@@ -246,7 +254,8 @@ class Fetcher:
             if remaining <= 0:
                 break
             try:
-                return self._request(path, query, kind, min(opts.timeout, remaining), where, paging)
+                timeout = min(opts.timeout, remaining)
+                return self._request(path, query, kind, timeout, where, paging, decode)
             except _Retryable as exc:
                 last_error = str(exc)
                 if attempt == opts.attempts - 1:
@@ -279,6 +288,7 @@ class Fetcher:
         timeout: float,
         where: str,
         paging: bool,
+        decode: Callable[[bytes], Any],
     ) -> Any:
         api = self.conn.api
         method, url, headers, _, _ = api.param_serialize(
@@ -332,12 +342,11 @@ class Fetcher:
             raise KindUnavailable(kind, f"listing {kind} in {where} failed: HTTP {status}")
         t0 = time.perf_counter()
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            self.stats.count(kind, len(body or b""), time.perf_counter() - t0)
+            return decode(body)
+        except ValueError:  # UnicodeDecodeError included
             raise _Retryable(f"invalid or truncated JSON for {kind}") from None
-        self.stats.count(kind, len(body or b""), time.perf_counter() - t0)
-        return data
+        finally:  # parse = decoding and cleaning, as one
+            self.stats.count(kind, len(body or b""), time.perf_counter() - t0)
 
     def _connection_error(self, cause: BaseException | None) -> Exception:
         text = f"{type(cause).__name__}: {cause}" if cause else "connection failed"
@@ -444,9 +453,12 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _clean(kind: Kind, obj: Obj, strings: dict[str, str] | None = None) -> Obj:
+def _clean(
+    kind: Kind, obj: Obj, strings: dict[Any, Any] | None = None, *, containers: bool = False
+) -> Obj:
     """Drop what no check reads and what must never be kept (Secret values); with
-    ``strings``, make equal strings one object (see ``_share_strings``)."""
+    ``strings``, make equal strings one object (see ``_share_strings``), and with
+    ``containers`` equal dicts and lists too (``cluster/share.py``)."""
     md = obj.get("metadata")
     if isinstance(md, dict):
         md.pop("managedFields", None)
@@ -454,7 +466,10 @@ def _clean(kind: Kind, obj: Obj, strings: dict[str, str] | None = None) -> Obj:
     if redact is not None:
         return redact(obj)
     if strings is not None:
-        _share_strings(obj, strings)
+        if containers:
+            share_values(obj, strings)
+        else:
+            _share_strings(obj, strings)
     return obj
 
 

@@ -1,0 +1,96 @@
+"""Shared values (cluster/share.py): equal to what they replace, and never changed by a check.
+
+A live fetch keeps one object for equal strings, dicts and lists across the whole state, so
+a check that changed an object it was given would change every other object sharing that
+part.  Each recorded snapshot is loaded twice; the second copy's values are shared as a
+fetch shares them; every check runs on both.  The findings must be the same, and no object
+may have changed while the checks ran.
+"""
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from logos_doctor.cluster.fetch import _clean
+from logos_doctor.cluster.kinds import KINDS
+from logos_doctor.cluster.share import share_values
+from logos_doctor.registry import default_registry
+from logos_doctor.runner import run_checks
+from tests.recorded import SNAPSHOTS, recorded
+
+NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
+CHECKS = list(default_registry())
+
+
+def exact(value: Any) -> str:
+    """A text that tells every difference apart: types, key order, -0.0."""
+    return json.dumps(value, default=repr, allow_nan=True) + repr(
+        [type(v).__name__ for v in _scalars(value)]
+    )
+
+
+def _scalars(value: Any) -> list[Any]:
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        else:
+            out.append(v)
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checks_find_the_same_and_change_nothing(name: str) -> None:
+    plain, config = recorded(name)
+    state, _ = recorded(name)
+    table: dict[Any, Any] = {}
+    for plural, items in state.objects.items():
+        for obj in items:
+            if plural in KINDS:
+                _clean(KINDS[plural], obj, table, containers=True)
+    assert exact(dict(state.objects)) == exact(dict(plain.objects))
+    if sum(map(len, state.objects.values())) > 20:
+        assert any(isinstance(k, tuple) for k in table), "nothing was shared"
+    before = exact(dict(state.objects))
+    shared = run_checks(state, CHECKS, config)
+    assert exact(dict(state.objects)) == before, "a check changed an object it was given"
+    expected = run_checks(plain, CHECKS, config)
+    assert [repr(f) for f in shared.findings] == [repr(f) for f in expected.findings]
+    assert [(r.id, r.status, r.detail) for r in shared.results] == [
+        (r.id, r.status, r.detail) for r in expected.results
+    ]
+
+
+def test_equal_containers_become_one_and_types_stay_apart() -> None:
+    table: dict[Any, Any] = {}
+    a = {"metadata": {"name": "a", "labels": {"app": "x"}},
+         "spec": {"ports": [{"port": 80, "ready": True}], "w": [1.0], "z": [-0.0], "t": [1]}}
+    b = {"metadata": {"name": "b", "labels": {"app": "x"}},
+         "spec": {"ports": [{"port": 80, "ready": True}], "w": [1], "z": [0.0], "t": [True]}}
+    c = {"metadata": {"name": "c", "labels": {"app": "x"}},
+         "spec": {"ports": [{"ready": True, "port": 80}]}}
+    originals = copy.deepcopy([a, b, c])
+    for obj in (a, b, c):
+        share_values(obj, table)
+    assert [a, b, c] == originals
+    assert exact([a, b, c]) == exact(originals)
+    assert a["metadata"]["labels"] is b["metadata"]["labels"] is c["metadata"]["labels"]
+    assert a["spec"]["ports"] is b["spec"]["ports"]
+    assert c["spec"]["ports"] is not a["spec"]["ports"]  # other key order: kept apart
+    assert a["metadata"] is not b["metadata"]
+    for key in ("w", "z", "t"):
+        assert a["spec"][key] is not b["spec"][key], key
+
+
+def test_an_object_nested_deeper_than_python_recurses_is_left_alone() -> None:
+    deep: Any = "leaf"
+    for _ in range(5000):
+        deep = {"d": deep}
+    obj = {"metadata": {"name": "x"}, "spec": deep}
+    share_values(obj, {})
+    assert obj["spec"] is deep
