@@ -15,6 +15,10 @@ stops the whole run (``ClusterError``).
 
 Secrets are stripped of their values the moment they are parsed: nothing downstream (state,
 snapshots, output, logs) ever holds one.
+
+One module on purpose (~500 lines): the LIST loop, its per-request fault handling (retries,
+backoff, deadlines, cut-off reads, connection errors) and the GC pause around parsing share
+one connection pool and one run deadline, and nothing else calls the fault handling.
 """
 
 from __future__ import annotations
