@@ -111,7 +111,24 @@ CAUSES = Causes(
 
 
 def gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
-    """Node-level findings for the GPU pool, then one finding per unschedulable GPU pod."""
+    """Node-level findings for the GPU pool, then one finding per unschedulable GPU pod.
+
+    Computed once per state and config: the scheduling check asks for them too
+    (``owned_pods``), and at 90,000 objects a second run cost a quarter of a second.
+    """
+    cached, found = state.memo(
+        ("gpu-nodes", id(config)), lambda: (config, _findings(state, config))
+    )
+    if cached is not config:  # another config at a reused address
+        found = _findings(state, config)
+    return iter(found)
+
+
+def _findings(state: ClusterState, config: Config) -> tuple[Finding, ...]:
+    return tuple(_gpu_nodes(state, config))
+
+
+def _gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
     res, wanted = config.gpu.resource, config.gpu.labels
     label_text = " or ".join(f"{k}={v}" for k, v in wanted)
     nodes = [n for n in state.list_of("nodes") if any(labels_of(n).get(k) == v for k, v in wanted)]

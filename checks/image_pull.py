@@ -36,7 +36,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, name, namespace
-from logos_doctor.pods import container_states, is_terminating, phase
+from logos_doctor.pods import containers_of, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -507,7 +507,7 @@ def _pod_drafts(state: ClusterState, pod: Obj, parent: ObjectRef | None) -> Iter
     missing = _missing_pull_secrets(state, pod, events)
     failing: dict[str, list[tuple[str, str | None, str]]] = {}
     images: dict[str, list[str]] = {}
-    for cs in container_states(pod):
+    for cs in containers_of(state, pod):
         images.setdefault(cs.image, []).append(cs.name)
         if cs.waiting_reason in PULL_REASONS:
             failing.setdefault(cs.image, []).append(

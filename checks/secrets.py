@@ -46,7 +46,7 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, mapping, mappings, name, namespace
-from logos_doctor.pods import container_states, controllers, is_terminating, phase
+from logos_doctor.pods import containers_of, controllers, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.release import logos_namespaces
 from logos_doctor.state import ClusterState
@@ -201,7 +201,7 @@ def _not_started(state: ClusterState) -> _Waiting:
             continue
         waiting = {
             (cs.name, cs.waiting_reason)
-            for cs in container_states(pod)
+            for cs in containers_of(state, pod)
             if cs.waiting_reason in _NOT_STARTED
         }
         if waiting:  # a pod that started since: older events no longer hold
@@ -262,7 +262,7 @@ def _kubelet_blocks(state: ClusterState, waiting: _Waiting) -> list[_Block]:
 def _pod_blocks(state: ClusterState, ns: str, pod: Obj) -> list[_Block]:
     out: list[_Block] = []
     seen: set[tuple[str, str | None]] = set()
-    for cs in container_states(pod):
+    for cs in containers_of(state, pod):
         if cs.waiting_reason != "CreateContainerConfigError":
             continue
         found = _parse_env(cs.waiting_message, ns)

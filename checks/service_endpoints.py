@@ -24,7 +24,7 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
-from logos_doctor.pods import container_states, is_ready, is_terminating, phase
+from logos_doctor.pods import containers_of, is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -158,9 +158,9 @@ def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -
         cause = "pods-not-ready"
         message = (
             f"has no ready endpoint: {len(selected)} pod(s) match {shown} and none is ready "
-            f"({_why_summary(not_ready)})"
+            f"({_why_summary(state, not_ready)})"
         )
-        evidence = tuple(_why_line(p) for p in not_ready[:5])
+        evidence = tuple(_why_line(state, p) for p in not_ready[:5])
         # Only not-ready pods explain a Service: they are what other findings are about, so
         # many Services behind pods broken by one cause (a missing Secret, StorageClass,
         # image) hang under that one cause instead of each being a root.
@@ -339,9 +339,9 @@ def _describe(near: Near) -> str:
 # -- why pods are not ready -------------------------------------------------------------------
 
 
-def _why(pod: Obj) -> tuple[str, str]:
+def _why(state: ClusterState, pod: Obj) -> tuple[str, str]:
     """A short reason (``ImagePullBackOff``, ``Unschedulable``) and the detail behind it."""
-    for cs in container_states(pod):
+    for cs in containers_of(state, pod):
         if cs.waiting_reason:
             return str(cs.waiting_reason), f"container {cs.name} waiting: {cs.waiting_message}"
     for cond in mappings(mapping(pod.get("status")).get("conditions")):
@@ -350,15 +350,15 @@ def _why(pod: Obj) -> tuple[str, str]:
     return phase(pod), "running, readiness probe not passing" if phase(pod) == "Running" else ""
 
 
-def _why_summary(pods: list[Obj]) -> str:
+def _why_summary(state: ClusterState, pods: list[Obj]) -> str:
     counts: defaultdict[str, int] = defaultdict(int)
     for pod in pods:
-        counts[_why(pod)[0]] += 1
+        counts[_why(state, pod)[0]] += 1
     return ", ".join(f"{reason} x{n}" for reason, n in sorted(counts.items()))
 
 
-def _why_line(pod: Obj) -> str:
-    short, detail = _why(pod)
+def _why_line(state: ClusterState, pod: Obj) -> str:
+    short, detail = _why(state, pod)
     return f"pod {name(pod)}: {short}" + (f" ({detail[:200]})" if detail else "")
 
 

@@ -61,7 +61,7 @@ from logos_doctor.objects import (
 from logos_doctor.pods import (
     ContainerState,
     condition,
-    container_states,
+    containers_of,
     exit_code_meaning,
     is_ready,
     is_terminating,
@@ -157,7 +157,7 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
     sched = condition(pod, "PodScheduled")
     if sched and sched.get("status") == "False":
         return f"unschedulable: {sched.get('message') or sched.get('reason')}"
-    states = list(container_states(pod))
+    states = list(containers_of(state, pod))
     for cs in states:
         if cs.waiting_reason and cs.waiting_reason not in STARTING:
             what = f"{'init ' if cs.init else ''}container {cs.name} {cs.waiting_reason}"
@@ -441,7 +441,7 @@ def _crashes(state: ClusterState, pod: Obj) -> Iterator[Finding]:
     limits = _memory_limits(pod)
     shown: list[Event] = []
     running_again = False
-    for cs in container_states(pod):
+    for cs in containers_of(state, pod):
         oom = cs.last_terminated_reason == "OOMKilled"
         backoffs = _backoffs(events, cs, state)
         how = _looping(state, cs, backoffs)
