@@ -3,16 +3,19 @@
 A decoded page holds a new object for every value, and most of a cluster repeats: the pods
 of one ReplicaSet carry equal labels, owner references, tolerations, resources, probes,
 environment and ports, and every pod the same projected service-account volume.  Keeping
-each of those once, the first seen in this fetch, halved the state of the benchmark cluster
-(docs/performance.md, "Live decode").
+each of those once, the first seen in this fetch, cut the peak memory of a fetch of the
+benchmark cluster by a third (docs/performance.md, "Live decode").
 
-Containers are matched bottom-up: a dict or list is keyed by its items, with each string by
-value, each other scalar by its type and value, and each container below it by the identity
-of its shared copy (already settled, and kept alive by the table).  So two containers share
-only when they are equal with equal types (``True`` is not ``1``, ``1.0`` is not ``1``), and
-a float is keyed by its identity (``-0.0 == 0.0``), which keeps float-holding containers
-apart.  The object itself and its ``metadata`` are never shared (an object is one object;
-its metadata is unique), only what lies below them.
+Containers are matched bottom-up, by a key that two containers have in common only when they
+are equal, with equal types and key order.  A dict or list of strings and nulls only (most
+of them) is keyed by its type, then its keys, then its values, as they are (one tuple, built
+in C).  Any other by a flat list of its items (a dict's led by its type): each string as it
+is, each other scalar after its type (``True`` is not ``1``, ``1.0`` is not ``1``), a float
+by its identity (``-0.0 == 0.0``, so float-holding containers stay apart), and each
+container below by the identity of its shared copy (already settled, and kept alive by the
+table).  The two forms cannot meet: the second always holds a type or an identity, the
+first never does.  The object itself and its ``metadata`` are never shared (an object is
+one object; its metadata is unique), only what lies below them.
 
 This is safe because nothing downstream changes an object after the fetch: checks are pure
 functions over the state (tests/unit/test_share.py runs every check on every recorded
@@ -48,40 +51,57 @@ def share_values(obj: Obj, table: Table) -> None:
 
 
 def _shared(node: Any, share: Callable[[Any, Any], Any]) -> Any:
-    parts: list[Any] = []
-    add = parts.append
+    # Two passes: the first shares the strings and settles the containers below; a node of
+    # strings (and nulls) only, the most common kind, is then keyed by its items as they
+    # are, in C; any other by a flat list of its items with the types and identities added.
+    plain = True
     if type(node) is dict:
-        add(dict)  # no list's key starts with the dict type
         for key, value in node.items():
             kind = type(value)
             if kind is str:
-                value = node[key] = share(value, value)
-            elif kind is dict or kind is list:
-                same = _shared(value, share)
-                if same is not value:
-                    node[key] = same
-                value = id(same)
-            elif kind is float:
+                node[key] = share(value, value)
+            elif value is not None:
+                plain = False
+                if kind is dict or kind is list:
+                    same = _shared(value, share)
+                    if same is not value:
+                        node[key] = same
+        if plain:  # keys then values: one flat tuple, no pair per item
+            return share((dict, *node, *node.values()), node)
+        parts: list[Any] = [dict]
+        add = parts.append
+        for key, value in node.items():
+            kind = type(value)
+            if kind is dict or kind is list:
+                value = id(value)  # already the shared one
+            elif kind is not str:
                 add(kind)
-                value = id(value)
-            else:
-                add(kind)
+                if kind is float:
+                    value = id(value)
             add(key)
             add(value)
-    else:
-        for i, value in enumerate(node):
-            kind = type(value)
-            if kind is str:
-                value = node[i] = share(value, value)
-            elif kind is dict or kind is list:
+        return share(tuple(parts), node)
+    for i, value in enumerate(node):
+        kind = type(value)
+        if kind is str:
+            node[i] = share(value, value)
+        elif value is not None:
+            plain = False
+            if kind is dict or kind is list:
                 same = _shared(value, share)
                 if same is not value:
                     node[i] = same
-                value = id(same)
-            elif kind is float:
-                add(kind)
+    if plain:
+        return share((list, *node), node)
+    parts = []
+    add = parts.append
+    for value in node:
+        kind = type(value)
+        if kind is dict or kind is list:
+            value = id(value)
+        elif kind is not str:
+            add(kind)
+            if kind is float:
                 value = id(value)
-            else:
-                add(kind)
-            add(value)
+        add(value)
     return share(tuple(parts), node)

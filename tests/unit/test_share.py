@@ -87,6 +87,19 @@ def test_equal_containers_become_one_and_types_stay_apart() -> None:
         assert a["spec"][key] is not b["spec"][key], key
 
 
+def test_keys_of_strings_and_nulls_tell_containers_apart() -> None:
+    table: dict[Any, Any] = {}
+    values = [{"a": None}, {"a": "None"}, {"a": "b"}, {"b": "a"}, ["a", "b"], ["a", None],
+              {"a": "b", "c": "d"}, {"c": "d", "a": "b"}, {}, [], {"a": 1}, {"a": True}]
+    objs = [{"metadata": {"name": str(i)}, "v": copy.deepcopy(v)} for i, v in enumerate(values)]
+    again = [{"metadata": {"name": "x"}, "v": copy.deepcopy(v)} for v in values]
+    for obj in objs + again:
+        share_values(obj, table)
+    assert [o["v"] for o in objs] == values and exact([o["v"] for o in again]) == exact(values)
+    assert len({id(o["v"]) for o in objs}) == len(values)
+    assert all(a["v"] is b["v"] for a, b in zip(objs, again, strict=True))
+
+
 def test_an_object_nested_deeper_than_python_recurses_is_left_alone() -> None:
     deep: Any = "leaf"
     for _ in range(5000):
