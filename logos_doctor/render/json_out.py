@@ -148,7 +148,15 @@ def _encode(value: Any, depth: int) -> str:
             return "[" + inner + _flat(value, depth)[1:-1] + "\n" + "  " * depth + "]"
         parts = [_encode(v, depth + 1) for v in value]
         return "[" + inner + ("," + inner).join(parts) + "\n" + "  " * depth + "]"
-    scalar: str = json.dumps(value)  # numbers, booleans, null: the C encoder's own text
+    if value is None:  # the common scalars without a json.dumps call each (an encoder
+        return "null"  # object is built per call: 0.2 s at 19,000 findings)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)  # what json.dumps writes for an int
+    scalar: str = json.dumps(value)  # other numbers: the C encoder's own text
     return scalar
 
 
