@@ -9,7 +9,8 @@ For each snapshot file (make them with ``bench/envelope.py``), in alternating tu
 each a process timed from spawn to exit, peak RSS from GNU time (``%M``).  Then, in one
 more process, the phase split of the same work (``phases``): read and ``json.loads``, the
 schema pass and secret stripping (``validate``), ``ClusterState`` (``index``), the checks
-and linking (``checks``), building the JSON report (``report``) and encoding it (``encode``).
+and linking (``checks``), building the JSON report (``report``) and encoding it (``encode``),
+the last three with the cyclic collector off, as ``check --snapshot`` runs them.
 
   .venv/bin/python bench/offline.py /tmp/snap-92k.json --reps 3 --out bench/results/X.json
   .venv/bin/python bench/offline.py phases /tmp/snap-92k.json
@@ -18,6 +19,7 @@ and linking (``checks``), building the JSON report (``report``) and encoding it 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -64,6 +66,11 @@ def phases(path: str) -> dict[str, Any]:
     from logos_doctor.runner import run_checks
     from logos_doctor.state import ClusterState
 
+    try:  # as check --snapshot runs: the collector off from the load to the output
+        from logos_doctor.cli.check import _collector_paused as paused
+    except ImportError:  # a tree from before that
+        paused = None
+
     registry = default_registry()
     config = load_config(None, None)
     t_import = clock()
@@ -88,13 +95,14 @@ def phases(path: str) -> dict[str, Any]:
         state = snapshots.load(Path(path))
     json.loads, ClusterState.build = loads, build  # type: ignore[method-assign]
     t_load = clock()
-    report = run_checks(state, list(registry), config)
-    t_checks = clock()
-    data = json_out.report_json(report, config)
-    t_report = clock()
-    dumps = getattr(json_out, "dumps", None)
-    text = dumps(data) if dumps else json.dumps(data, indent=2)
-    t_encode = clock()
+    with paused(True) if paused else contextlib.nullcontext():
+        report = run_checks(state, list(registry), config)
+        t_checks = clock()
+        data = json_out.report_json(report, config)
+        t_report = clock()
+        dumps = getattr(json_out, "dumps", None)
+        text = dumps(data) if dumps else json.dumps(data, indent=2)
+        t_encode = clock()
     return {
         "objects": sum(len(v) for v in state.objects.values()),
         "findings": len(report.findings),
