@@ -235,13 +235,15 @@ class RunResult:
     rss_mib: float
     exit_code: int
     detail: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = float("nan")  # user + system, the tool's process tree
+    loadavg: float = float("nan")  # 1-minute load average as the run started
 
 
 def timed(
     cmd: list[str], *, env: dict[str, str], cwd: str, timeout: float, stdout_path: Path
-) -> tuple[float, float, int, str]:
-    """Run ``cmd``; (wall seconds, peak RSS MiB, exit code, stderr tail).  Killed after
-    ``timeout`` (exit code -9).
+) -> tuple[float, float, int, str, float]:
+    """Run ``cmd``; (wall seconds, peak RSS MiB, exit code, stderr tail, CPU seconds).
+    Killed after ``timeout`` (exit code -9).
 
     The peak RSS comes from GNU time's ``%M`` where it is installed.  A child's own
     ``ru_maxrss`` (``wait4``) is only the fallback: Python spawns children with vfork, and
@@ -253,7 +255,7 @@ def timed(
         tempfile.TemporaryFile() as err,
         tempfile.NamedTemporaryFile("r") as rss_file,
     ):
-        wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME else cmd
+        wrapped = [GNU_TIME, "-f", "%U %S %M", "-o", rss_file.name, *cmd] if GNU_TIME else cmd
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             wrapped,
@@ -283,10 +285,15 @@ def timed(
         err.seek(0)
         tail = err.read()[-2000:].decode(errors="replace")
         rss_kib = float(usage.ru_maxrss)
+        cpu = usage.ru_utime + usage.ru_stime
         if GNU_TIME:
-            numbers = [ln for ln in rss_file.read().split() if ln.isdigit()]
+            words = rss_file.read().split()
+            numbers = [w for w in words if w.isdigit()]
             rss_kib = float(numbers[-1]) if numbers else float("nan")
-    return wall, rss_kib / 1024, proc.returncode, tail
+            if len(words) >= 3:  # the tool's own CPU time, as GNU time measured it
+                with contextlib.suppress(ValueError):
+                    cpu = float(words[-3]) + float(words[-2])
+    return wall, rss_kib / 1024, proc.returncode, tail, cpu
 
 
 def scrape_requests(ep: Endpoint) -> dict[tuple[str, str], float]:
@@ -453,7 +460,8 @@ class Bench:
         out_path = self.work / f"{tool}.out"
         cmd, env = self.command(tool, stats_path)
         before = scrape_requests(self.ep)
-        wall, rss, code, err = timed(
+        load = os.getloadavg()[0]
+        wall, rss, code, err, cpu = timed(
             cmd, env=env, cwd=str(self.work), timeout=self.timeout(tool), stdout_path=out_path
         )
         detail: dict[str, Any] = {}
@@ -479,7 +487,7 @@ class Bench:
             detail["score"] = _popeye_score(out_path)
         if code != 0:
             detail["stderr"] = err[-800:]
-        return RunResult(tool, wall, rss, code, detail)
+        return RunResult(tool, wall, rss, code, detail, cpu, load)
 
     def measure(self, reps: int, warmup: int, slow_reps: int) -> list[RunResult]:
         """``reps`` rounds, each tool once per round, the order rotating; k8sgpt and popeye
@@ -501,7 +509,8 @@ class Bench:
                     continue
                 r = self.run_once(tool)
                 log(
-                    f"rep {rep + 1}/{reps} {tool}: {r.seconds:.2f}s, {r.rss_mib:.0f} MiB, "
+                    f"rep {rep + 1}/{reps} {tool}: {r.seconds:.2f}s, {r.cpu_seconds:.2f}s CPU, "
+                    f"{r.rss_mib:.0f} MiB, load {r.loadavg:.1f}, "
                     f"exit {r.exit_code}"
                 )
                 results.append(r)
@@ -563,6 +572,8 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
                 [r.detail["server_lists"] for r in runs if "server_lists" in r.detail]
             ),
             "median_seconds": median([r.seconds for r in ok]),
+            "median_cpu_seconds": median([r.cpu_seconds for r in ok]),
+            "median_loadavg": median([r.loadavg for r in ok]),
             "min_seconds": min((r.seconds for r in ok), default=None),
             "max_seconds": max((r.seconds for r in ok), default=None),
             "peak_rss_mib": max((r.rss_mib for r in ok), default=None),
@@ -818,6 +829,8 @@ def main(argv: list[str] | None = None) -> int:
                             "tool": r.tool,
                             "seconds": round(r.seconds, 4),
                             "rss_mib": round(r.rss_mib, 1),
+                            "cpu_seconds": round(r.cpu_seconds, 3),
+                            "loadavg": round(r.loadavg, 2),
                             "exit_code": r.exit_code,
                             **({"stderr": r.detail["stderr"]} if "stderr" in r.detail else {}),
                             **(
