@@ -8,8 +8,8 @@ corrected when its class does not exist, and that guess makes the plan unsafe.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
+from typing import Any
 
 from logos_doctor.config import ClaimSpec, Config
 from logos_doctor.objects import Obj, meta, name, parse_quantity
@@ -20,6 +20,17 @@ _KEEP_METADATA = ("name", "namespace", "labels", "annotations", "ownerReferences
 Corrections = dict[str, dict[str, str]]
 
 
+def _copy(value: Any) -> Any:
+    """A copy in which no two places hold one dict or list.  ``copy.deepcopy`` would keep the
+    sharing a live fetch makes between equal parts (cluster/share.py): two templates with
+    equal specs would stay one spec, and correcting one would correct both."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def recreated_statefulset(saved: Obj, corrections: Mapping[str, Mapping[str, str]]) -> Obj:
     """The StatefulSet to create again: ``saved`` without what the server owns, and with
     the claim templates corrected (``{template: {"storageClassName": ..., "storage": ...}}``).
@@ -28,7 +39,7 @@ def recreated_statefulset(saved: Obj, corrections: Mapping[str, Mapping[str, str
     StatefulSet computes the same revision hash and adopts the running pods instead of
     rolling them.
     """
-    body = copy.deepcopy(dict(saved))
+    body: Obj = _copy(saved)
     body["apiVersion"] = "apps/v1"
     body["kind"] = "StatefulSet"
     body["metadata"] = {k: v for k, v in meta(saved).items() if k in _KEEP_METADATA and v}

@@ -16,6 +16,7 @@ import pytest
 from logos_doctor.cluster.fetch import _clean
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.share import share_values
+from logos_doctor.fix.templates import recreated_statefulset
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from tests.recorded import SNAPSHOTS, recorded
@@ -98,6 +99,24 @@ def test_keys_of_strings_and_nulls_tell_containers_apart() -> None:
     assert [o["v"] for o in objs] == values and exact([o["v"] for o in again]) == exact(values)
     assert len({id(o["v"]) for o in objs}) == len(values)
     assert all(a["v"] is b["v"] for a, b in zip(objs, again, strict=True))
+
+
+def test_correcting_one_of_two_equal_claim_templates_leaves_the_other() -> None:
+    template = {"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp2",
+                         "resources": {"requests": {"storage": "10Gi"}}}}
+    sts = {"metadata": {"name": "db", "namespace": "n"},
+           "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}, **template},
+                                             {"metadata": {"name": "logs"}, **template}]}}
+    sts = copy.deepcopy(sts)
+    share_values(sts, {})
+    data, logs = sts["spec"]["volumeClaimTemplates"]
+    assert data["spec"] is logs["spec"]  # shared by the fetch
+    body = recreated_statefulset(sts, {"data": {"storage": "20Gi", "storageClassName": "ssd"}})
+    new_data, new_logs = body["spec"]["volumeClaimTemplates"]
+    assert new_data["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert new_data["spec"]["storageClassName"] == "ssd"
+    assert new_logs["spec"] == template["spec"]
+    assert logs["spec"] == template["spec"] == data["spec"]
 
 
 def test_an_object_nested_deeper_than_python_recurses_is_left_alone() -> None:
