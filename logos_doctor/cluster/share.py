@@ -20,6 +20,8 @@ one object; its metadata is unique), only what lies below them.
 This is safe because nothing downstream changes an object after the fetch: checks are pure
 functions over the state (tests/unit/test_share.py runs every check on every recorded
 snapshot with shared values and compares the findings and the objects before and after).
+Code that changes a copy of an object must not make it with ``copy.deepcopy``, which keeps
+the sharing inside the copy (fix/templates.py copies without it, and says why).
 """
 
 from __future__ import annotations
