@@ -1,10 +1,13 @@
 """Proof that a performance change left the output alone: the ``check --all --snapshot F -o
 json`` text of two source trees, compared on every recorded snapshot and the example.
 
-Each tree is a directory holding a ``logos_doctor`` package (copy the tree before a change:
-``cp -r logos_doctor /tmp/before/``).  Both run in fresh processes with that directory first
-on ``PYTHONPATH``, each snapshot with its recorded ``.config.yaml`` when there is one; the
-checks' ``seconds`` (timings) are the only part of the output left out of the comparison.
+Each tree is a directory holding a ``logos_doctor`` package as installed, with the checks
+inside it (``logos_doctor/checks``): copy ``logos_doctor/`` and then ``checks/`` into it.
+Without them, an editable install supplies the working tree's checks to both sides, and a
+change to a check is compared with itself; each side refuses to run from such a tree.
+Both run in fresh processes with that directory first on ``PYTHONPATH``, each snapshot
+with its recorded ``.config.yaml`` when there is one; the checks' ``seconds`` (timings) are
+the only part of the output left out of the comparison.
 Also compared: the refusal message of every snapshot that does not load, and the output
 on any extra files given (e.g. a synthesized one from ``bench/envelope.py``).
 
@@ -60,6 +63,17 @@ def outputs(paths: list[str]) -> dict[str, str]:
         text = re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', out.getvalue())
         blob = f"{code}\n{text}\n{err.getvalue()}"
         result[path.name] = hashlib.sha256(blob.encode()).hexdigest() + f" {len(text)}"
+    tree = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
+    if tree:  # every module of the package (but the runbooks' text) came from the tree
+        root = Path(tree).resolve()
+        outside = sorted(
+            m
+            for m, mod in sys.modules.items()
+            if m.startswith("logos_doctor") and not m.startswith("logos_doctor.runbooks")
+            if getattr(mod, "__file__", None) and root not in Path(mod.__file__).resolve().parents
+        )
+        if outside:
+            raise SystemExit(f"{tree} does not hold {', '.join(outside[:3])}: see the docstring")
     return result
 
 
@@ -70,9 +84,10 @@ def run_tree(tree: str, paths: list[Path]) -> dict[str, str]:
         [sys.executable, __file__, "--in-process", *map(str, paths)],
         env=env,
         capture_output=True,
-        check=True,
         text=True,
     )
+    if proc.returncode:
+        raise SystemExit(f"{tree}: {(proc.stderr.strip().splitlines() or ['failed'])[-1]}")
     data: dict[str, str] = json.loads(proc.stdout)
     return data
 
