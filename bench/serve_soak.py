@@ -1,15 +1,20 @@
-"""Soak ``logos-doctor serve -A`` on the seeded benchmark cluster: memory, descriptors, scrapes.
+"""Soak ``logos-doctor serve -A`` on the seeded benchmark cluster: memory, requests, CPU.
 
 The integration test ``tests/integration/test_serve_load.py`` runs the exporter for a bounded
 number of one-second cycles against one namespace of the test cluster.  An exporter deployed
 for real watches a large cluster for weeks, where each cycle builds and drops a state of tens
 of thousands of objects.  This script runs it against everything the benchmark seeded, with
 scrapers hitting ``/metrics`` back to back, and records per cycle: resident memory, open file
-descriptors, run duration, errors.  It writes ``bench/results/<date>-serve-soak.json`` and
+descriptors, run duration, errors, API requests (``logos_doctor_api_requests``: LIST pages
+and /version) and CPU seconds (user+sys, from /proc) per run.  With ``--mode watch`` (the
+default, serve's own) the exporter keeps its state with watches; ``--mode relist`` runs
+``serve --relist``, which lists every kind each run.  It writes
+``bench/results/<date>-serve-soak-<mode>.json`` and
 prints a summary; it does not assert (see docs/reliability.md for the reading).
 
 Usage (the benchmark cluster up and seeded, see bench/run.py):
   .venv/bin/python bench/serve_soak.py --cycles 40 --interval 10
+  .venv/bin/python bench/serve_soak.py --mode relist --cycles 40 --interval 10
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ def status_kib(pid: int, field: str) -> int:
     return -1
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(text: str, name: str) -> float:
     """The first sample of a metric in a Prometheus text page, or NaN."""
     match = re.search(rf"^{name}(?:\{{[^}}]*\}})? ([0-9.e+-]+)$", text, re.M)
@@ -60,6 +71,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--interval", type=float, default=10.0)
     ap.add_argument("--scrapers", type=int, default=4)
+    ap.add_argument("--mode", choices=("watch", "relist"), default="watch")
+    ap.add_argument("--max-minutes", type=float, help="stop after this long, cycles or not")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -67,6 +80,8 @@ def main() -> int:
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "logos_doctor"]
     cmd += ["serve", "-A", "--kubeconfig", args.kubeconfig, "--port", "0"]
     cmd += ["--interval", str(args.interval), "--timeout", "60"]
+    if args.mode == "relist":
+        cmd.append("--relist")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stop = threading.Event()
     failures: list[str] = []
@@ -105,11 +120,17 @@ def main() -> int:
         seen = -1.0
         total = args.warmup + args.cycles
         deadline = time.monotonic() + total * max(args.interval, 30) + 300
+        if args.max_minutes:
+            deadline = min(deadline, time.monotonic() + args.max_minutes * 60)
         while True:
             text = get()
             runs = metric(text, "logos_doctor_runs_total")
             if runs != seen:
-                seen = runs
+                requests = metric(text, "logos_doctor_api_requests_total")
+                cpu = cpu_seconds(proc.pid)
+                previous = samples[-1] if samples else None
+                # Per run since the previous sample (a sample may span several runs).
+                span = runs - seen if previous else 0
                 samples.append(
                     {
                         "run": int(runs),
@@ -119,8 +140,19 @@ def main() -> int:
                         "fds": len(os.listdir(f"/proc/{proc.pid}/fd")),
                         "duration_s": metric(text, "logos_doctor_last_run_duration_seconds"),
                         "run_errors": metric(text, "logos_doctor_run_errors_total"),
+                        "api_requests": requests,
+                        "watch_lists": metric(text, "logos_doctor_watch_lists_total"),
+                        "cpu_s": round(cpu, 2),
+                        "requests_per_run": round((requests - previous["api_requests"]) / span, 2)
+                        if previous and span
+                        else None,
+                        "cpu_s_per_run": round((cpu - previous["cpu_s"]) / span, 3)
+                        if previous and span
+                        else None,
+                        "load1": os.getloadavg()[0],
                     }
                 )
+                seen = runs
                 log(f"run {int(runs)}: {samples[-1]}")
             if runs >= total or proc.poll() is not None or time.monotonic() > deadline:
                 break
@@ -134,8 +166,16 @@ def main() -> int:
     steady = [s for s in samples if s["run"] > args.warmup]
     rss = [s["rss_kib"] / 1024 for s in steady]
     quarter = max(1, len(rss) // 4)
+    per_run = [s["requests_per_run"] for s in steady if s["requests_per_run"] is not None]
+    cpu_per_run = [s["cpu_s_per_run"] for s in steady if s["cpu_s_per_run"] is not None]
     summary = {
+        "mode": args.mode,
         "cycles_measured": len(steady),
+        "api_requests_per_run_median": statistics.median(per_run) if per_run else None,
+        "api_requests_per_run_max": max(per_run) if per_run else None,
+        "api_requests_first_run": next((s["api_requests"] for s in samples if s["run"] >= 1), None),
+        "cpu_s_per_run_median": statistics.median(cpu_per_run) if cpu_per_run else None,
+        "load1_median": statistics.median(s["load1"] for s in steady) if steady else None,
         "rss_mib_first_quarter_median": round(statistics.median(rss[:quarter]), 1) if rss else None,
         "rss_mib_last_quarter_median": round(statistics.median(rss[-quarter:]), 1) if rss else None,
         "rss_mib_max": round(max(rss), 1) if rss else None,
@@ -152,7 +192,8 @@ def main() -> int:
     }
     report = {"started": datetime.now().isoformat(timespec="seconds"), "args": vars(args)}
     report |= {"summary": summary, "samples": samples}
-    out = args.out or HERE / "results" / f"{datetime.now():%Y-%m-%d-%H%M%S}-serve-soak.json"
+    stamp = f"{datetime.now():%Y-%m-%d-%H%M%S}-serve-soak-{args.mode}.json"
+    out = args.out or HERE / "results" / stamp
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str))
     print(json.dumps(summary, indent=1))
