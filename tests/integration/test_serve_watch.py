@@ -73,7 +73,9 @@ def watched(cluster: Any, api: Any, namespace: str, tmp_path: Path) -> Iterator[
     kinds = needed_kinds(default_registry())
     conn: Connection = connect(str(cluster.kubeconfig), None, pool_size=64)
     options = fetch_options(10)
-    cache = WatchCache(conn, kinds, scope, options)
+    # An unserved kind (no cert-manager here) is asked again after `recheck` seconds: not
+    # within this test, whose point is that changes cost no LIST.
+    cache = WatchCache(conn, kinds, scope, options, recheck=3600)
     try:
         yield cache, Fetcher(conn, options), kinds, scope, config
     finally:
