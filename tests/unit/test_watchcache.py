@@ -13,11 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import urllib3
 
 from logos_doctor.cluster.fetch import FetchOptions, clean
 from logos_doctor.cluster.kinds import KINDS, Kind
 from logos_doctor.cluster.reflector import Expired, Reflector, WatchCounts, WatchForbidden
-from logos_doctor.cluster.watchcache import WatchCache
+from logos_doctor.cluster.watchcache import ApiStream, WatchCache
 from logos_doctor.errors import ClusterError, KindUnavailable
 from logos_doctor.objects import Obj
 from logos_doctor.serve import Exporter, fetch_options
@@ -337,3 +338,22 @@ def test_another_watch_error_is_watched_again_from_the_last_version() -> None:
     _, counts = reflect(server)
     assert server.watched_from == ["10", "15"]
     assert (counts.lists, counts.relists) == (1, 0)
+
+
+def test_a_stream_split_anywhere_gives_whole_events_and_a_cut_is_a_connection_error() -> None:
+    body = b'{"type":"ADDED","object":{"a":1}}\n{"type":"BOOKMARK","object":{"b":2}}\n'
+
+    class Raw:
+        def __init__(self, chunks: list[bytes], cut: bool = False) -> None:
+            self.chunks, self.cut = chunks, cut
+
+        def stream(self, amt: int, decode_content: bool) -> Iterator[bytes]:
+            yield from self.chunks
+            if self.cut:
+                raise urllib3.exceptions.ProtocolError("Response ended prematurely")
+
+    for at in range(1, len(body)):
+        events = list(ApiStream(Raw([body[:at], body[at:]])).events())
+        assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"], at
+    with pytest.raises(ConnectionError, match="the watch stream broke"):
+        list(ApiStream(Raw([body[:10]], cut=True)).events())
