@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -52,6 +53,7 @@ from logos_doctor.objects import clear_caches
 from logos_doctor.registry import Check
 from logos_doctor.render.metrics import Readings, after_failure, after_success, families
 from logos_doctor.runner import Report, run_checks
+from logos_doctor.silencer import Silencer
 from logos_doctor.state import Scope
 
 log = logging.getLogger("logos_doctor.serve")
@@ -100,6 +102,9 @@ class Exporter:
     monotonic: Callable[[], float] = time.monotonic
     # The watch cache (the default of ``serve``); None: list every kind each run (--relist).
     cache: WatchCache | None = None
+    # Known findings (silencer.py): silenced in every run as ``check`` silences them,
+    # counted in ``logos_doctor_findings_silenced`` instead of ``logos_doctor_findings``.
+    silencer: Silencer | None = None
     readings: Readings = field(init=False)
     started: float = field(init=False)
     _run_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -153,6 +158,9 @@ class Exporter:
             else:
                 state = self.fetcher.fetch(needed_kinds(self.checks), self.scope)
             report = run_checks(state, self.checks, self.config)
+            if self.silencer is not None:
+                today = datetime.fromtimestamp(self.clock(), UTC).date()
+                report = self.silencer.apply(report, today)
         except Exception as exc:  # nothing a run meets may stop the exporter
             end = self.monotonic()
             self.readings = after_failure(self.readings, self.clock(), end, end - start)

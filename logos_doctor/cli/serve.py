@@ -23,7 +23,9 @@ from logos_doctor.cluster.fetch import Fetcher
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.watchcache import WatchCache, places
 from logos_doctor.errors import DoctorError
+from logos_doctor.known import load_known
 from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app
+from logos_doctor.silencer import Silencer
 
 log = logging.getLogger("logos_doctor.serve")
 
@@ -38,6 +40,7 @@ SHUTDOWN_GRACE = 5.0
         "logos-doctor serve -n logos                       :9400/metrics on localhost",
         "logos-doctor serve --address 0.0.0.0 --interval 30",
         "logos-doctor serve pvc-pending storage-class --context prod",
+        "logos-doctor serve --ignore-file /etc/logos-doctor/ignore.yaml",
     ),
 )
 @click.option(
@@ -57,6 +60,12 @@ SHUTDOWN_GRACE = 5.0
     help="List every kind each run instead of keeping them current with watches "
     "(for a role without the watch verb, or to compare).",
 )
+@click.option(
+    "--ignore-file",
+    metavar="FILE",
+    help="Known findings to silence, as check does (default: ./.logos-doctor-ignore.yaml "
+    "if present); read again when it changes.",
+)
 @cluster_options(checks=True)
 @click.pass_context
 def serve_cmd(
@@ -65,6 +74,7 @@ def serve_cmd(
     port: int,
     address: str,
     relist: bool,
+    ignore_file: str | None,
     cluster: ClusterOptions,
 ) -> None:
     """Run the checks every --interval seconds and export the findings for Prometheus.
@@ -83,6 +93,8 @@ def serve_cmd(
         stream=sys.stderr,
     )
     config = cluster.load_config()
+    ignore = load_known(ignore_file)  # a bad file is one error line before anything starts
+    silencer = Silencer(ignore) if ignore is not None else None
     registry = registry_with_warnings()
     chosen = cluster.select(registry)
     scope = resolve_scope(cluster.namespace, cluster.all_namespaces, config)
@@ -93,7 +105,9 @@ def serve_cmd(
     watches = 0 if relist else sum(len(places(KINDS[k], scope)) for k in kinds)
     conn = connect(cluster.kubeconfig, cluster.one_context("serve"), pool_size=8 + watches)
     cache = None if relist else WatchCache(conn, kinds, scope, options)
-    exporter = Exporter(Fetcher(conn, options), chosen, config, scope, interval, cache=cache)
+    exporter = Exporter(
+        Fetcher(conn, options), chosen, config, scope, interval, cache=cache, silencer=silencer
+    )
     try:
         httpd = http_server(address, port, wsgi_app(exporter, metrics_registry(exporter)))
     except OSError as exc:

@@ -45,6 +45,12 @@ FINDINGS = Family(
     "Findings of the last run of each check, by check, cause, severity and namespace.",
     ("check", "cause", "severity", "namespace"),
 )
+SILENCED = Family(
+    "logos_doctor_findings_silenced",
+    "Findings an ignore file silenced (counted here, not in logos_doctor_findings), by check, "
+    "cause, severity and namespace; shown only when an ignore file is in use.",
+    ("check", "cause", "severity", "namespace"),
+)
 CHECK_DURATION = Family(
     "logos_doctor_check_duration_seconds",
     "Seconds the check's last run took (fetch excluded).",
@@ -80,6 +86,7 @@ LAST_SUCCESS = Family(
 )
 ALL = (
     FINDINGS,
+    SILENCED,
     CHECK_DURATION,
     CHECK_UP,
     CHECK_ERRORS,
@@ -106,6 +113,9 @@ class Readings:
     """Every value the families show, as of the last run; replaced whole, never mutated."""
 
     findings: Mapping[str, Mapping[FindingLabels, int]] = field(default_factory=_empty)
+    # Per check, what the ignore file silenced (known.py); None without an ignore file, so
+    # that the family is absent rather than empty for those who use none.
+    silenced: Mapping[str, Mapping[FindingLabels, int]] | None = None
     durations: Mapping[str, float] = field(default_factory=_empty)
     check_up: Mapping[str, int] = field(default_factory=_empty)
     check_errors: Mapping[str, int] = field(default_factory=_empty)
@@ -136,12 +146,24 @@ def finding_counts(report: Report, check_id: str) -> dict[FindingLabels, int]:
     return count_findings([f for f in report.findings if f.check == check_id])
 
 
+def _silenced_by_check(report: Report) -> dict[str, dict[FindingLabels, int]] | None:
+    """What the report's ignore file silenced, per check and label set (None: no file)."""
+    if report.known is None:
+        return None
+    out: dict[str, dict[FindingLabels, int]] = {}
+    for labels, n in sorted(count_findings([s.finding for s in report.known.silenced]).items()):
+        out.setdefault(labels[0], {})[labels] = n
+    return out
+
+
 def after_success(
     previous: Readings, report: Report, now: float, mono: float, seconds: float
 ) -> Readings:
     """The readings after a run that fetched the cluster (some checks may still have failed):
     a check that ran replaces its findings, one that did not keeps them and counts an error."""
     findings = dict(previous.findings)
+    quiet_now = _silenced_by_check(report)
+    silenced = None if quiet_now is None else dict(previous.silenced or {})
     durations = dict(previous.durations)
     check_up = dict(previous.check_up)
     errors = dict(previous.check_errors)
@@ -149,6 +171,8 @@ def after_success(
         check_up[result.id] = int(ran(result))
         if ran(result):
             findings[result.id] = MappingProxyType(finding_counts(report, result.id))
+            if silenced is not None and quiet_now is not None:
+                silenced[result.id] = MappingProxyType(quiet_now.get(result.id, {}))
         else:
             errors[result.id] = errors.get(result.id, 0) + 1
         if result.status != "skipped":
@@ -156,6 +180,7 @@ def after_success(
     return replace(
         previous,
         findings=MappingProxyType(findings),
+        silenced=None if silenced is None else MappingProxyType(silenced),
         durations=MappingProxyType(durations),
         check_up=MappingProxyType(check_up),
         check_errors=MappingProxyType(errors),
@@ -190,8 +215,12 @@ def one_shot(report: Report) -> Readings:
     by_check: dict[str, dict[FindingLabels, int]] = {}
     for labels, n in sorted(count_findings(report.findings).items()):
         by_check.setdefault(labels[0], {})[labels] = n
+    quiet = _silenced_by_check(report)
     return Readings(
         findings=MappingProxyType({c: MappingProxyType(n) for c, n in by_check.items()}),
+        silenced=None
+        if quiet is None
+        else MappingProxyType({c: MappingProxyType(n) for c, n in quiet.items()}),
         check_up=MappingProxyType({r.id: int(ran(r)) for r in report.results}),
         last_run=report.state.now.timestamp(),
     )
@@ -219,9 +248,12 @@ def families(readings: Readings, only: Collection[Family] = ALL) -> Iterator[Met
     for spec in ALL:
         if spec not in only:
             continue
-        if spec is FINDINGS:
+        if spec is FINDINGS or spec is SILENCED:
+            by_check = r.findings if spec is FINDINGS else r.silenced
+            if by_check is None:  # no ignore file: no silenced family at all
+                continue
             metric = spec.new()
-            for counts in r.findings.values():
+            for counts in by_check.values():
                 for labels, n in sorted(counts.items()):
                     metric.add_metric(list(labels), n)
             yield metric

@@ -21,13 +21,14 @@ from logos_doctor.render.metrics import (
     CHECK_UP,
     FINDINGS,
     LAST_RUN,
+    SILENCED,
     families,
     label_value,
     one_shot,
 )
 from logos_doctor.runner import Report
 
-SHOWN = (FINDINGS, CHECK_UP, LAST_RUN)
+SHOWN = (FINDINGS, SILENCED, CHECK_UP, LAST_RUN)
 
 
 class _Reports:
@@ -47,6 +48,8 @@ class _Reports:
         ]
         for spec in SHOWN:
             merged = spec.new(("cluster",))
+            if not any(m.name == merged.name for _, metrics in runs for m in metrics):
+                continue  # a family no cluster has (the silenced one, without an ignore file)
             for cluster, metrics in runs:
                 same = (s for m in metrics if m.name == merged.name for s in m.samples)
                 for sample in same:

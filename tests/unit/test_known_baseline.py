@@ -537,3 +537,28 @@ def test_junit_lets_silenced_findings_through_and_still_names_them(exceeded: Rep
     [prop] = suite.iter("property")
     assert (prop.get("name"), prop.get("value")) == ("silenced", "2")
     assert suite.get("tests") == str(len(quiet.results))
+
+
+def test_prometheus_output_counts_silenced_findings_apart(exceeded: Report) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from logos_doctor.render.prometheus import prometheus
+
+    def values(text: str) -> dict[str, dict[tuple[str, str], float]]:
+        out: dict[str, dict[tuple[str, str], float]] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                key = (s.labels.get("check", ""), s.labels.get("cause", ""))
+                out.setdefault(s.name, {})[key] = s.value
+        return out
+
+    before = values(prometheus([exceeded]))
+    assert before["logos_doctor_findings"][QUOTA] == 1
+    assert "logos_doctor_findings_silenced" not in before  # no ignore file, no family
+    quiet = apply_known(exceeded, entries({"check": "admission", "reason": "known"}), TODAY)
+    after = values(prometheus([quiet]))
+    assert QUOTA not in after.get("logos_doctor_findings", {})
+    assert after["logos_doctor_findings_silenced"][QUOTA] == 1
+    assert after["logos_doctor_findings_silenced"][UNAVAILABLE] >= 1  # its symptom follows
+    both = values(prometheus([quiet, replace(exceeded, state=exceeded.state)]))
+    assert "logos_doctor_findings_silenced" in both  # one cluster with a file is enough

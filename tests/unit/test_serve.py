@@ -242,3 +242,57 @@ def test_a_run_leaves_nothing_frozen_or_cached_behind(fails: bool) -> None:
     exp.run_once()
     assert gc.get_freeze_count() == 0
     assert _parse_time.cache_info().currsize == 0
+
+
+def test_an_ignore_file_silences_as_check_does_and_is_read_again_when_it_changes(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from logos_doctor.known import load_ignore
+    from logos_doctor.silencer import Silencer
+
+    state, config = recorded("image_pull_faults")
+    report = run_checks(state, checks_covered(state), config)
+    pulls = Counter(
+        (f.check, f.cause, f.severity.label, f.resource.namespace or "")
+        for f in report.findings
+        if f.check == "image-pull"
+    )
+    assert pulls, "the scenario has image-pull findings"
+    path = tmp_path / "ignore.yaml"
+    path.write_text("ignore:\n  - check: image-pull\n    reason: registry move, INC-9\n")
+    exp, clock = exporter(state, state, state, state)
+    exp.silencer = Silencer(load_ignore(path))
+
+    exp.run_once()
+    assert not any(key[0] == "image-pull" for key in findings(exp))
+    quiet = {
+        (d["check"], d["cause"], d["severity"], d["namespace"]): v
+        for labels, v in samples(exp)["logos_doctor_findings_silenced"].items()
+        for d in [dict(labels)]
+    }
+    assert {k: v for k, v in quiet.items() if k[0] == "image-pull"} == dict(pulls)
+
+    # The team edits the file (a ConfigMap update): the next run follows it.
+    path.write_text("ignore:\n  - check: no-such-check\n    reason: typo\n")
+    clock.t += 10
+    with caplog.at_level("WARNING", logger="logos_doctor.serve"):
+        exp.run_once()
+    assert {k[:2] for k in findings(exp)} >= {k[:2] for k in pulls}
+    assert samples(exp).get("logos_doctor_findings_silenced", {}) == {}
+    assert any("no-such-check" in r.getMessage() for r in caplog.records)
+
+    # An invalid edit keeps the last good entries and says so; the exporter goes on.
+    path.write_text("ignore:\n  - check: image-pull\n")  # no reason
+    clock.t += 10
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="logos_doctor.serve"):
+        exp.run_once()
+    assert any("keeping the previous entries" in r.getMessage() for r in caplog.records)
+    assert exp.readings.runs == 3 and exp.readings.run_errors == 0
+
+
+def test_without_an_ignore_file_there_is_no_silenced_family() -> None:
+    state, _ = recorded("image_pull_faults")
+    exp, _ = exporter(state)
+    exp.run_once()
+    assert "logos_doctor_findings_silenced" not in samples(exp)
