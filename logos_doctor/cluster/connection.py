@@ -8,8 +8,10 @@ them and turns their failures into one line that says what to do.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import urllib3
 import yaml
@@ -31,6 +33,52 @@ class Connection:
     def close(self) -> None:
         """Release pooled connections."""
         self.api.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]] = (),
+        *,
+        timeout: float | tuple[float, float],
+        body: Any = None,
+    ) -> Any:
+        """``send`` through this connection's client."""
+        return send(self.api, method, path, query, timeout=timeout, body=body)
+
+    def unauthorized(self) -> ClusterError:
+        """The one line for a 401: the credentials of this context were refused."""
+        return ClusterError(
+            f"the API server {self.server} rejected the credentials of context "
+            f"{self.context or '(default)'} (401 Unauthorized)",
+            "log in again or refresh the token (e.g. aws eks update-kubeconfig)",
+        )
+
+
+def send(
+    api: k8s.ApiClient,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, Any]] = (),
+    *,
+    timeout: float | tuple[float, float],
+    body: Any = None,
+) -> Any:
+    """One request through the client's pool with the kubeconfig's credentials, JSON
+    accepted; the client's response, its body unread (the fetch, the watches and the fix read,
+    stream or map it as each needs).  Raises what ``ApiClient.call_api`` raises."""
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    verb, url, hdrs, payload, _ = api.param_serialize(
+        method,
+        path,
+        query_params=list(query),
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    return api.call_api(verb, url, header_params=hdrs, body=payload, _request_timeout=timeout)
 
 
 def _default_kubeconfig() -> str | None:

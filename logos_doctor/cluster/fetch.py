@@ -294,17 +294,9 @@ class Fetcher:
         paging: bool,
         decode: Callable[[bytes], Any],
     ) -> Any:
-        api = self.conn.api
-        method, url, headers, _, _ = api.param_serialize(
-            "GET",
-            path,
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
         until = time.monotonic() + timeout
         try:
-            resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+            resp = self.conn.send("GET", path, query, timeout=timeout)
             status = resp.status
             body = _read_until(resp.response, until, timeout)
         except ApiException as exc:  # the client raises these for TLS failures
@@ -324,11 +316,7 @@ class Fetcher:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._connection_error(exc) from None
         if status == 401:
-            raise ClusterError(
-                f"the API server {self.conn.server} rejected the credentials of context "
-                f"{self.conn.context or '(default)'} (401 Unauthorized)",
-                "log in again or refresh the token (e.g. aws eks update-kubeconfig)",
-            )
+            raise self.conn.unauthorized()
         if status == 403:
             raise KindUnavailable(
                 kind,

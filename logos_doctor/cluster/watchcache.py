@@ -122,19 +122,9 @@ class ApiTransport:
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", str(seconds)),
         ]
-        api = self.conn.api
-        method, url, headers, _, _ = api.param_serialize(
-            "GET",
-            path,
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
         timeout = self.options.timeout  # for the connection and the answer's headers
         try:
-            resp = api.call_api(
-                method, url, header_params=headers, _request_timeout=(timeout, timeout)
-            )
+            resp = self.conn.send("GET", path, query, timeout=(timeout, timeout))
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise ConnectionError(f"watching {kind.plural} in {where}: {exc}"[:300]) from None
         raw = resp.response
@@ -144,10 +134,7 @@ class ApiTransport:
             if status == 410:
                 raise Expired()
             if status == 401:
-                raise ClusterError(
-                    f"the API server {self.conn.server} rejected the credentials (401)",
-                    "log in again or refresh the token",
-                )
+                raise self.conn.unauthorized()
             if status == 403:
                 raise WatchForbidden(
                     kind.plural,

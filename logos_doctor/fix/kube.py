@@ -23,7 +23,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from logos_doctor.cluster.connection import Connection
+from logos_doctor.cluster.connection import Connection, send
 from logos_doctor.cluster.kinds import BY_KIND
 from logos_doctor.errors import ClusterError, FixError
 from logos_doctor.objects import Obj
@@ -57,19 +57,8 @@ def request(
     timeout: float,
 ) -> Obj:
     """One JSON request; the parsed object, or the exception its status means."""
-    headers = {"Accept": "application/json"}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    verb, url, hdrs, payload, _ = api.param_serialize(
-        method,
-        path,
-        query_params=list(query),
-        header_params=headers,
-        body=body,
-        auth_settings=["BearerToken"],
-    )
     try:
-        resp = api.call_api(verb, url, header_params=hdrs, body=payload, _request_timeout=timeout)
+        resp = send(api, method, path, query, timeout=timeout, body=body)
         status, raw = resp.status, resp.read()
     except ApiException as exc:
         raise Transient(str(exc.reason or exc).splitlines()[0][:200]) from None
