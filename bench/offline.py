@@ -37,8 +37,11 @@ PY = sys.executable
 DOCTOR = str(Path(PY).with_name("logos-doctor"))
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds (user + system), peak RSS KiB) of one process."""
+def timed(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds (user + system), peak RSS KiB) of one process (exit status
+    0 or 1: 1 means findings)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         start = time.perf_counter()
         proc = subprocess.run(
@@ -46,6 +49,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
+            cwd=cwd,
         )
         wall = time.perf_counter() - start
         rss, user, system = Path(tf.name).read_text().split()[-3:]

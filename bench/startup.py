@@ -29,11 +29,11 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import offline  # bench/ is this script's directory, so first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -48,20 +48,8 @@ COMMANDS: dict[str, list[str]] = {
 
 
 def timed(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds (user + system), peak RSS KiB) of one process."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name, *cmd],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        wall = time.perf_counter() - start
-        rss, user, system = Path(tf.name).read_text().split()[-3:]
-    if proc.returncode not in (0, 1):  # 1: the example has findings, as documented
-        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    return wall, float(user) + float(system), int(rss)
+    """``offline.timed`` run from the repository's root (wall s, CPU s, peak RSS KiB)."""
+    return offline.timed(cmd, cwd=ROOT)
 
 
 def imports(cmd: list[str]) -> dict[str, Any]:
