@@ -6,6 +6,7 @@ pod of logos-chat; the Deployment is unavailable BECAUSE of the quota) and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from logos_doctor.annotate import apply_baseline, apply_known, new_findings, of_report
 from logos_doctor.baseline import Baseline, Previous, ident, parse_baseline
+from logos_doctor.config import Config
 from logos_doctor.errors import ConfigError, UsageError
 from logos_doctor.known import IgnoreFile, load_ignore, parse_entries, silence
 from logos_doctor.registry import default_registry
@@ -427,6 +429,26 @@ def test_markdown_counts_silenced_lists_them_with_v_and_marks_new(exceeded: Repo
     assert "silenced: critical secrets/missing-secret" in markdown(out, Config(), verbose=True)
 
 
+def watch_refresh(
+    config: Config, ignore: IgnoreFile | None = None, selector: str | None = None
+) -> Callable[[], Report]:
+    """``check --watch``'s refresh of every installed check, in the default scope."""
+    from logos_doctor import watch
+
+    return watch.live_refresh(
+        list(default_registry()),
+        config,
+        kubeconfig=None,
+        context=None,
+        namespace=None,
+        all_namespaces=False,
+        timeout=5,
+        page_size=500,
+        ignore=ignore,
+        selector=selector,
+    )
+
+
 def test_each_watch_refresh_is_one_fetch_and_applies_the_ignore_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -440,17 +462,7 @@ def test_each_watch_refresh_is_one_fetch_and_applies_the_ignore_file(
         return state, None
 
     monkeypatch.setattr(watch, "fetch_live", fake_fetch)
-    refresh = watch.live_refresh(
-        list(default_registry()),
-        config,
-        kubeconfig=None,
-        context=None,
-        namespace=None,
-        all_namespaces=False,
-        timeout=5,
-        page_size=500,
-        ignore=entries({"check": "admission", "reason": "known"}),
-    )
+    refresh = watch_refresh(config, entries({"check": "admission", "reason": "known"}))
     first, second = refresh(), refresh()
     assert len(fetched) == 2 and fetched[0] == fetched[1]  # one fetch (a LIST per kind) each
     assert first.known is not None and causes(s.finding for s in first.known.silenced) == {
@@ -490,18 +502,7 @@ def test_a_watch_refresh_keeps_only_what_the_selector_selects(
     monkeypatch.setattr(watch, "fetch_live", lambda *a, **kw: (state, None))
 
     def refresh(selector: str | None) -> Report:
-        return watch.live_refresh(
-            list(default_registry()),
-            config,
-            kubeconfig=None,
-            context=None,
-            namespace=None,
-            all_namespaces=False,
-            timeout=5,
-            page_size=500,
-            ignore=None,
-            selector=selector,
-        )()
+        return watch_refresh(config, selector=selector)()
 
     everything = {str(f.resource) for f in refresh(None).findings}
     redis = {str(f.resource) for f in refresh("app.kubernetes.io/component=redis").findings}
