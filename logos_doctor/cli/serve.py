@@ -19,9 +19,9 @@ from logos_doctor.cli.options import (
 )
 from logos_doctor.cluster.collect import needed_kinds, resolve_scope
 from logos_doctor.cluster.connection import connect
-from logos_doctor.cluster.fetch import Fetcher
+from logos_doctor.cluster.fetch import Fetcher, places
 from logos_doctor.cluster.kinds import KINDS
-from logos_doctor.cluster.watchcache import WatchCache, places
+from logos_doctor.cluster.watchcache import WatchCache
 from logos_doctor.errors import DoctorError
 from logos_doctor.known import load_known
 from logos_doctor.serve import Exporter, fetch_options, http_server, metrics_registry, wsgi_app

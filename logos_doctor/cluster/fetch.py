@@ -108,6 +108,20 @@ class _Gone(Exception):
 ListExpired = _Gone  # public name for the watch cache (a 410 on a continue token)
 
 
+def places(kind: Kind, scope: Scope) -> list[tuple[str, str, bool]]:
+    """Where ``kind`` is listed for ``scope``, by a fetch and by the exporter's watches alike:
+    (path, where in words, whether it lies beyond the scope)."""
+    if kind.namespaced and scope.namespaces is not None:
+        inside = [(kind.list_path(ns), f"namespace {ns}", False) for ns in scope.namespaces]
+        beyond = [
+            (kind.list_path(ns), f"namespace {ns}", True) for ns in scope.also_for(kind.plural)
+        ]
+        return inside + beyond
+    return [
+        (kind.list_path(None), "the cluster" if not kind.namespaced else "all namespaces", False)
+    ]
+
+
 class Fetcher:
     """Lists kinds from one cluster; reusable across runs (the exporter keeps one)."""
 
@@ -188,18 +202,17 @@ class Fetcher:
     # -- one kind ----------------------------------------------------------------------------
 
     def _list_kind(self, kind: Kind, scope: Scope) -> list[Obj]:
-        if kind.namespaced and scope.namespaces is not None:
-            items: list[Obj] = []
-            for ns in scope.namespaces:
-                items.extend(self._list_path(kind, kind.list_path(ns), f"namespace {ns}"))
-            for ns in scope.also_for(kind.plural):  # one namespace beyond the scope, if allowed
-                try:
-                    items.extend(self._list_path(kind, kind.list_path(ns), f"namespace {ns}"))
-                except KindUnavailable:
-                    self._missed.append((kind.plural, ns))  # the state will not claim it
-            return items
-        where = "the cluster" if not kind.namespaced else "all namespaces"
-        return self._list_path(kind, kind.list_path(None), where)
+        items: list[Obj] = []
+        for path, where, beyond in places(kind, scope):
+            if not beyond:
+                items.extend(self._list_path(kind, path, where))
+                continue
+            try:  # a namespace beyond the scope, listed if allowed
+                items.extend(self._list_path(kind, path, where))
+            except KindUnavailable:
+                # the state will not claim it
+                self._missed.append((kind.plural, where.removeprefix("namespace ")))
+        return items
 
     def _list_path(self, kind: Kind, path: str, where: str) -> list[Obj]:
         restarted = False

@@ -31,7 +31,14 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
-from logos_doctor.cluster.fetch import Fetcher, FetchOptions, FetchStats, ListExpired, clean
+from logos_doctor.cluster.fetch import (
+    Fetcher,
+    FetchOptions,
+    FetchStats,
+    ListExpired,
+    clean,
+    places,
+)
 from logos_doctor.cluster.kinds import KINDS, Kind
 from logos_doctor.cluster.reflector import Expired, Reflector, WatchCounts, WatchForbidden
 from logos_doctor.errors import ClusterError, KindUnavailable
@@ -152,19 +159,6 @@ class ApiTransport:
         if sock is not None:
             sock.settimeout(seconds + 30)
         return ApiStream(raw)
-
-
-def places(kind: Kind, scope: Scope) -> list[tuple[str, str, bool]]:
-    """Where a fetch lists ``kind`` in ``scope``: (path, where, beyond the scope)."""
-    if kind.namespaced and scope.namespaces is not None:
-        inside = [(kind.list_path(ns), f"namespace {ns}", False) for ns in scope.namespaces]
-        beyond = [
-            (kind.list_path(ns), f"namespace {ns}", True) for ns in scope.also_for(kind.plural)
-        ]
-        return inside + beyond
-    return [
-        (kind.list_path(None), "the cluster" if not kind.namespaced else "all namespaces", False)
-    ]
 
 
 class WatchCache:
