@@ -14,6 +14,7 @@ the scheduling check leaves them here (one cause per pod).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,6 +159,7 @@ def _gpu_nodes(state: ClusterState, config: Config) -> Iterator[Finding]:
         # Workloads still serving: their pending pods are lost capacity, not an outage.
         {state.workload_of(p) for p in state.in_scope("pods") if pending and is_ready(p)},
         {name(n): _alloc(n, res) - _used(state, n, res) for n in nodes},
+        state,
     )
     for pod in pending:
         found = _pod(state, pod, pool)
@@ -266,13 +268,25 @@ class _Pool:
     pending: list[Obj]
     serving: set[ObjectRef | None]
     free: dict[str, Decimal]
+    state: ClusterState = field(compare=False, repr=False)
     # Per run, so that N pending pods x M GPU nodes is not walked again for every pod (the
     # pods of one template place alike): placement by the pod spec's node selector,
-    # affinity and tolerations (all node_selected and untolerated read), and running pods
-    # per workload.
+    # affinity and tolerations (all node_selected and untolerated read).
     placements: dict[str, _Placement] = field(default_factory=dict, compare=False, repr=False)
-    running: dict[ObjectRef, int] = field(default_factory=dict, compare=False, repr=False)
-    demand: list[Decimal] = field(default_factory=list, compare=False, repr=False)
+
+    @functools.cached_property
+    def demand(self) -> Decimal:
+        """What all pending GPU pods ask for (the same for each of them): once per run."""
+        return sum((pod_request(p.get("spec"), self.res) for p in self.pending), Decimal(0))
+
+    @functools.cached_property
+    def running(self) -> dict[ObjectRef, int]:
+        """Running pods in scope per workload: once per run, not once per pending pod."""
+        out: dict[ObjectRef, int] = {}
+        for p in self.state.in_scope("pods"):
+            if phase(p) == "Running" and (owner := self.state.workload_of(p)) is not None:
+                out[owner] = out.get(owner, 0) + 1
+        return out
 
     def placement(self, spec: Obj) -> _Placement:
         """Which GPU nodes a pod with ``spec`` selects, tolerates, and could run on now."""
@@ -413,16 +427,10 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     free = {name(n): pool.free[name(n)] for n in with_gpus}
     if f"Insufficient {res}" not in reasons and any(f >= need for f in free.values()):
         return None  # a GPU node has room: what blocks the pod is not about GPUs
-    if not pool.demand:  # what all pending GPU pods ask for: the same for each of them
-        pool.demand.append(sum((pod_request(p.get("spec"), res) for p in pending), Decimal(0)))
-    demand = pool.demand[0]
+    demand = pool.demand
     alloc = sum((_alloc(n, res) for n in with_gpus), Decimal(0))
     free_total = sum((max(f, Decimal(0)) for f in free.values()), Decimal(0))
     scope = "" if state.scope.namespaces is None else " (counting only pods in scope)"
-    if parent and not pool.running:  # once per run: running pods per workload
-        for p in state.in_scope("pods"):
-            if phase(p) == "Running" and (owner := state.workload_of(p)) is not None:
-                pool.running[owner] = pool.running.get(owner, 0) + 1
     running = pool.running.get(parent, 0) if parent else 0
     fits = running + int(free_total // need) if need > 0 else running
     return finding(
