@@ -15,7 +15,6 @@ the scheduling check leaves them here (one cause per pod).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,7 +30,8 @@ from logos_doctor.registry import Check
 from logos_doctor.scheduling import (
     fit_reasons,
     node_problems,
-    node_selected,
+    place,
+    placement_key,
     pod_request,
     untolerated,
 )
@@ -290,23 +290,17 @@ class _Pool:
 
     def placement(self, spec: Obj) -> _Placement:
         """Which GPU nodes a pod with ``spec`` selects, tolerates, and could run on now."""
-        key = json.dumps(
-            [spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
-            sort_keys=True,
-            default=str,
-        )
+        key = placement_key(spec)
         found = self.placements.get(key)
         if found is None:
-            selected = [n for n in self.nodes if node_selected(n, spec)]
-            blocked = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
-            tolerated = [n for n in selected if not blocked[name(n)]]
+            p = place(spec, self.nodes)
             ready = [
                 n
-                for n in tolerated
+                for n in p.tolerated
                 if not node_problems(n) and not untolerated(n, spec, lifecycle=True)
             ]
             with_gpus = [n for n in ready if _alloc(n, self.res) > 0]
-            found = _Placement(selected, blocked, tolerated, ready, with_gpus)
+            found = _Placement(p.selected, p.taints, p.tolerated, ready, with_gpus)
             self.placements[key] = found
         return found
 

@@ -24,7 +24,6 @@ on yet, or one waiting for preemption victims to leave (``nominatedNodeName``), 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +53,8 @@ from logos_doctor.scheduling import (
     node_problems,
     node_selected,
     parse_verdict,
+    place,
+    placement_key,
     pod_request,
     reason_kind,
     untolerated,
@@ -328,19 +329,13 @@ _Placement = tuple[list[Obj], dict[str, list[str]], list[Obj], list[Obj]]
 
 def _placement(spec: Obj, nodes: list[Obj], placements: dict[str, _Placement]) -> _Placement:
     """The nodes a pod with ``spec`` selects, their untolerated taints, the tolerated ones,
-    and those not down; once per node selector, affinity and tolerations (all these read)."""
-    key = json.dumps(
-        [spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
-        sort_keys=True,
-        default=str,
-    )
+    and those not down; once per ``placement_key`` (all these read)."""
+    key = placement_key(spec)
     found = placements.get(key)
     if found is None:
-        selected = [n for n in nodes if node_selected(n, spec)]
-        taints = {name(n): untolerated(n, spec, lifecycle=False) for n in selected}
-        tolerated = [n for n in selected if not taints[name(n)]]
-        usable = [n for n in tolerated if not _down(n, spec)]
-        found = placements[key] = (selected, taints, tolerated, usable)
+        p = place(spec, nodes)
+        usable = [n for n in p.tolerated if not _down(n, spec)]
+        found = placements[key] = (p.selected, p.taints, p.tolerated, usable)
     return found
 
 
