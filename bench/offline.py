@@ -99,7 +99,13 @@ def phases(path: str) -> dict[str, Any]:
         state = snapshots.load(Path(path))
     json.loads, ClusterState.build = loads, build  # type: ignore[method-assign]
     t_load = clock()
-    with paused(True) if paused else contextlib.nullcontext():
+    pausing: Any = contextlib.nullcontext()
+    if paused is not None:
+        try:
+            pausing = paused()
+        except TypeError:  # a tree whose pause took offline= (before live runs had it too)
+            pausing = paused(True)
+    with pausing:
         report = run_checks(state, list(registry), config)
         t_checks = clock()
         data = json_out.report_json(report, config)

@@ -203,7 +203,7 @@ def check_cmd(
             selector=cluster.selector,
         )
         raise click.exceptions.Exit(watching.run(refresh, watch, verbose=verbose))
-    with _collector_paused(bool(snapshot)):  # offline: see _collector_paused
+    with _collector_paused():  # one-shot, live or offline: see _collector_paused
         started = time.perf_counter()
         fetches: list[FetchStats] = []
         outcomes = gather(
@@ -233,16 +233,19 @@ def check_cmd(
 
 
 @contextmanager
-def _collector_paused(offline: bool) -> Iterator[None]:
-    """Python's cyclic collector off for an offline run, from the load to the output.
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off for a one-shot run, from the fetch or load to the output.
 
-    The snapshot's objects (frozen by ``snapshot.load``), the findings and the report all
-    live until the run ends and hold no reference cycles, yet each collection that the
+    The state (frozen by the live fetch or ``snapshot.load``), the findings and the report
+    all live until the run ends and hold no reference cycles, yet each collection that the
     checks and the report's millions of small containers trigger walked every object made
-    since the load: 1.5-2 s of 6 at 93,000 objects (docs/performance.md), with the same
-    peak memory.  Turned back on afterwards, for callers that go on (tests, in-process).
+    since the fetch: offline 1.5-2 s of 6 at 93,000 objects (docs/performance.md), with the
+    same peak memory.  Only this one-shot path (``--watch`` returns before it): ``serve``
+    and the fix run for long, and their fetches keep a normal collector
+    (``FetchOptions.freeze``).  On again afterwards only if it was on, for callers that go
+    on (tests, in-process).
     """
-    paused = offline and gc.isenabled()
+    paused = gc.isenabled()
     if paused:
         gc.disable()
     try:
