@@ -6,10 +6,14 @@ is ever broken.
 
 from __future__ import annotations
 
+import gc
 import json
 from functools import lru_cache
+from itertools import compress
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
+
+import orjson
 
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
@@ -89,24 +93,117 @@ _runbook_url = lru_cache(maxsize=4096)(runbook_url)
 
 
 def dumps(doc: Any) -> str:
-    """``json.dumps(doc, indent=2)``, the same text, with less of it encoded in Python.
+    """``json.dumps(doc, indent=2)``, the same text, mostly written by orjson.
 
-    With ``indent``, the standard library encodes in pure Python, a generator per container.
-    Here every mapping or list that holds no container (a resource reference, the evidence
-    lines, a runbook link) is encoded by the C encoder in one call, with the newline and
-    indentation of its depth as the item separator; only the levels above those are walked
-    in Python.  On 5,700 findings (12 MB of text) that is 0.22 s instead of 0.27 s: the
-    walk above the flat containers is most of what is left.  orjson, with the non-ASCII
-    escaped afterwards, gives the same text in 0.06 s (docs/performance.md), but it is not
-    a dependency.
+    With ``indent``, the standard library encodes in pure Python, a generator per container
+    (0.8 s for 19,000 findings).  orjson writes the same layout in one native pass, and
+    its text is the standard library's for dicts with string keys, lists, tuples, strings,
+    ints, booleans and None, once what it writes as it is (DEL and everything beyond ASCII)
+    is escaped as ``json`` escapes it (``_ascii``).  Whatever else the document holds (a
+    float, whose text orjson writes its own way; a non-string key; a subclass, which may
+    change what json reads of it) is handed to orjson as the standard library's text, an
+    ``orjson.Fragment`` written in place (``_ready``).  What orjson refuses (an int beyond
+    64 bits, a lone surrogate, nesting beyond 255 levels) is encoded as before (``_encode``:
+    the levels above the flat containers in Python, each flat one by json's C encoder).
+    A report's only floats are the checks' timings: its findings go to orjson whole.
     """
     if c_make_encoder is None:  # a Python without the json C accelerator
         return json.dumps(doc, indent=2)
-    return _encode(doc, 0)
+    try:
+        return _ascii(orjson.dumps(_ready(doc, 0), option=orjson.OPT_INDENT_2))
+    except orjson.JSONEncodeError:
+        return _encode(doc, 0)
+
+
+# The types whose text orjson writes as json.dumps does (exact types: a subclass may
+# change what json reads of it).
+_PLAIN = frozenset((dict, list, tuple, str, int, bool, type(None)))
+_CONTAINERS = (dict, list, tuple)
+_NESTED = frozenset(_CONTAINERS)
+
+
+def _ready(value: Any, depth: int) -> Any:
+    """``value`` as orjson writes it as json.dumps does at ``depth``: itself when it is
+    plain throughout, else a copy of each container above what is not, with that as a
+    Fragment of json's own text (indented for its depth, as the fragment is written as it is)."""
+    kind = type(value)
+    if kind in _NESTED and _plain(value):
+        return value
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: _ready(item, depth + 1) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_ready(item, depth + 1) for item in value]
+    if kind in _PLAIN:  # a plain scalar
+        return value
+    return orjson.Fragment(_encode(value, depth))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only ``_PLAIN`` types, at every depth.
+
+    Level by level, all in C: ``gc.get_referents`` gives every item of a list or tuple and
+    every value of a dict (and every key, unless all of them are exact strings), the type
+    test is a set's, and the next level is picked by ``compress``.  A shared container is
+    walked (and written) each time it is met, as json writes it; a document that holds
+    itself ends the walk at orjson's depth limit, or at ``_MOST`` values in one level
+    when it holds itself more than once, and goes the standard library's way.
+    """
+    level = [value]
+    for _ in range(_DEEPEST):
+        found = gc.get_referents(*level)
+        kinds = list(map(type, found))
+        if len(found) > _MOST or not _PLAIN.issuperset(kinds):
+            return False
+        level = list(compress(found, map(_NESTED.__contains__, kinds)))
+        if not level:
+            return True
+    return False
+
+
+_DEEPEST = 256  # orjson refuses a document nested deeper than 255 levels
+_MOST = 1 << 24  # values in one level (128 MiB of references); beyond, json's way
+
+
+# Every byte json.dumps escapes and orjson writes as it is: DEL and all of UTF-8's
+# multi-byte sequences, marked as DEL to find them with ``find``.
+_MARK = bytes(range(0x7F)) + b"\x7f" * 129
+
+
+def _ascii(text: bytes) -> str:
+    """orjson's UTF-8 as ``json.dumps``' ASCII: DEL and each character beyond ASCII as
+    ``\\uXXXX`` (lower-case hex; a surrogate pair beyond the BMP).  Only inside strings
+    can such a byte be, and a run of them is whole characters (ASCII never continues one)."""
+    if text.isascii() and b"\x7f" not in text:
+        return text.decode("ascii")
+    marked = text.translate(_MARK)
+    parts: list[bytes] = []
+    end = 0
+    start = marked.find(0x7F)
+    while start >= 0:
+        stop = start + 1
+        while marked[stop : stop + 1] == b"\x7f":
+            stop += 1
+        parts += (text[end:start], _escaped(text[start:stop]))
+        end = stop
+        start = marked.find(0x7F, stop)
+    parts.append(text[end:])
+    return b"".join(parts).decode("ascii")
+
+
+@lru_cache(maxsize=4096)
+def _escaped(run: bytes) -> bytes:
+    out = []
+    for char in run.decode("utf-8"):
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out).encode("ascii")
 
 
 _FLAT: dict[int, Any] = {}  # depth -> the C encoder of a flat container at that depth
-_CONTAINERS = (dict, list, tuple)
 
 
 def _refuse(value: Any) -> Any:
