@@ -91,9 +91,16 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
     groups: dict[tuple[object, ...], list[tuple[_Subject, list[tuple[str, str]]]]] = {}
     for subject in _unhealthy(state):
         ref = ObjectRef.of(subject.kind, subject.obj)
+        if _ident(ref) in explained:
+            continue
         top = state.top_owner(subject.kind, subject.obj)
-        related = (ref, top, *_owners(state, subject), *_descendants(state, subject))
-        if any(_ident(r) in explained for r in related):
+        # Nearest first, and each only when the one before is not explained: most subjects
+        # of a faulty cluster are, and their owners and descendants cost the most to read.
+        if _ident(top) in explained or any(
+            _ident(r) in explained
+            for related in (_owners, _descendants)
+            for r in related(state, subject)
+        ):
             continue
         said = _warnings(state, subject)
         shown = _conditions(subject)
