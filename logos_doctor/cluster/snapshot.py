@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import gc
 import gzip
-import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from logos_doctor.cluster import snapshot_text
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.schema import SchemaMismatch, normalise
 from logos_doctor.errors import SnapshotError
-from logos_doctor.objects import parse_time
+from logos_doctor.objects import Obj, parse_time
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
 
 FORMAT = "logos-doctor-snapshot"
@@ -91,31 +93,71 @@ def load(path: Path, *, freeze: bool = False) -> ClusterState:
 
 
 def _load(path: Path) -> ClusterState:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
-    if raw[:2] == b"\x1f\x8b":
+    source = str(path)
+    with snapshot_text.opened(path, MAX_BYTES) as text:
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
-                raw = gz.read(MAX_BYTES + 1)
-        except (OSError, EOFError):
-            raise SnapshotError(
-                f"snapshot {path} is a truncated or corrupt gzip file", "record it again"
-            ) from None
-        if len(raw) > MAX_BYTES:
-            raise SnapshotError(f"snapshot {path} inflates past 2 GiB; refusing to read it")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise SnapshotError(
-            f"snapshot {path} is not valid JSON (truncated?)", "record it again"
-        ) from None
-    return from_document(doc, str(path))
+            state = _from_text(text, source)
+        except snapshot_text.NotJson:
+            state = None
+        if state is None:  # text msgspec cannot cut, or damaged: json gives today's answer
+            try:
+                doc = json.loads(bytes(text))
+            except (ValueError, UnicodeDecodeError):
+                raise SnapshotError(
+                    f"snapshot {path} is not valid JSON (truncated?)", "record it again"
+                ) from None
+            return from_document(doc, source)
+    return state
+
+
+def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
+    """The state, its objects built one by one from the file's text (snapshot_text.py)."""
+    top = snapshot_text.fields(text)
+    if top is None:
+        return None
+    raw_objects = top.pop("objects", None)
+    head = {key: snapshot_text.value(part) for key, part in top.items()}
+    taken = _head(head, source)
+    kinds = None if raw_objects is None else snapshot_text.fields(raw_objects)
+    if kinds is None:
+        if raw_objects is not None and isinstance(snapshot_text.value(raw_objects), dict):
+            return None  # a mapping with text msgspec refuses (NaN...): json reads it all
+        raise SnapshotError(f"{source} has no objects mapping")
+    del raw_objects, top
+    same = snapshot_text.SameText()
+    clean: dict[str, list[Obj]] = {}
+    built = 0
+    for plural, part in kinds.items():
+        items: Any = snapshot_text.elements(part)
+        build: Callable[[Any], Any] = snapshot_text.value if plural in REDACT else same.item
+        if items is None:  # not a list (refused below), or text msgspec refuses: json's
+            items, build = snapshot_text.value(part), _as_is
+        clean[plural] = _kind(source, plural, items, build)
+        built += len(part)
+        if built >= snapshot_text.RELEASE_EVERY:
+            snapshot_text.release(text)
+            built = 0
+    del same, kinds
+    snapshot_text.release(text)
+    return _state(head, clean, taken, source)
 
 
 def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
     """Build a ``ClusterState`` from a parsed snapshot document."""
+    taken = _head(doc, source)
+    objects = doc.get("objects")
+    if not isinstance(objects, dict):
+        raise SnapshotError(f"{source} has no objects mapping")
+    clean = {plural: _kind(source, plural, items, _as_is) for plural, items in objects.items()}
+    return _state(doc, clean, taken, source)
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def _head(doc: Any, source: str) -> datetime:
+    """The document's format, version and time, checked; the time."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SnapshotError(f"{source} is not a logos-doctor snapshot")
     if doc.get("version") != VERSION:
@@ -127,29 +169,38 @@ def from_document(doc: Any, source: str = "snapshot") -> ClusterState:
     taken = parse_time(doc.get("takenAt"))
     if taken is None:
         raise SnapshotError(f"{source} has no valid takenAt time")
-    objects = doc.get("objects")
-    if not isinstance(objects, dict):
-        raise SnapshotError(f"{source} has no objects mapping")
-    clean: dict[str, list[dict[str, Any]]] = {}
-    for plural, items in objects.items():
-        if plural not in KINDS:
-            raise SnapshotError(f"{source} holds unknown kind {plural!r}")
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    return taken
+
+
+def _kind(source: str, plural: str, items: Any, build: Callable[[Any], Any]) -> list[Obj]:
+    """One kind's items, each built, checked against the schema and stripped of values."""
+    if plural not in KINDS:
+        raise SnapshotError(f"{source} holds unknown kind {plural!r}")
+    if not isinstance(items, list):
+        raise SnapshotError(f"{source}: objects.{plural} must be a list of objects")
+    strip = REDACT.get(plural)
+    clean = []
+    for index, part in enumerate(items):
+        item = build(part)
+        if not isinstance(item, dict):
             raise SnapshotError(f"{source}: objects.{plural} must be a list of objects")
-        if not all(isinstance(i.get("metadata", {}), dict) for i in items):
+        if not isinstance(item.get("metadata", {}), dict):
             raise SnapshotError(f"{source}: an item of objects.{plural} has malformed metadata")
-        normalised = []
-        for index, item in enumerate(items):
-            try:
-                normalised.append(normalise(plural, item))
-            except SchemaMismatch as exc:
-                raise SnapshotError(
-                    f"{source}: objects.{plural}[{index}]: {exc}",
-                    "no API server sends that: the file was edited or corrupted; record it again",
-                ) from None
-        items = normalised
-        strip = REDACT.get(plural)
-        clean[plural] = [strip(i) for i in items] if strip else items
+        try:
+            item = normalise(plural, item)
+        except SchemaMismatch as exc:
+            raise SnapshotError(
+                f"{source}: objects.{plural}[{index}]: {exc}",
+                "no API server sends that: the file was edited or corrupted; record it again",
+            ) from None
+        clean.append(strip(item) if strip else item)
+    return clean
+
+
+def _state(
+    doc: dict[str, Any], clean: dict[str, list[Obj]], taken: datetime, source: str
+) -> ClusterState:
+    """The state of checked objects, with the document's scope, cluster and extras."""
     cluster = doc.get("cluster") or {}
     scope_doc = doc.get("scope") or {}
     namespaces = scope_doc.get("namespaces") if isinstance(scope_doc, dict) else None
