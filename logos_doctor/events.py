@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from logos_doctor.objects import Obj, age, parse_time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
-    """A normalised event about one object."""
+    """A normalised event about one object (slots: a cluster holds hundreds of thousands)."""
 
     reason: str
     message: str
