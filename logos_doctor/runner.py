@@ -196,3 +196,32 @@ def root_causes(findings: Sequence[Finding]) -> list[tuple[Finding, frozenset[Fi
     roots = [(f, reach(f.key)) for f in findings if not f.caused_by]
     roots.sort(key=lambda pair: (-len(pair[1]), finding_order(pair[0])))
     return roots
+
+
+def root_counts(findings: Sequence[Finding]) -> list[int | None]:
+    """For each finding, how many findings ``root_causes`` says it explains when it is a
+    root cause (nothing explains it, or another finding of its key is one), else None.
+
+    The same numbers as ``len`` of ``root_causes``' sets, for ``-o json``, which needs no
+    more: each finding's key is hashed once and the reach is walked over ints (hashing a
+    key is three Python calls, and the sets held every explained key of every root).
+    """
+    number: dict[FindingKey, int] = {}
+    own = [number.setdefault(f.key, len(number)) for f in findings]
+    explained_by: dict[int, list[int]] = {}
+    for f, mine in zip(findings, own, strict=True):
+        for cause in f.caused_by:
+            explained_by.setdefault(number.setdefault(cause, len(number)), []).append(mine)
+    reached: dict[int, int] = {}  # a root's key number -> how many keys it reaches
+    for f, mine in zip(findings, own, strict=True):
+        if f.caused_by or mine in reached:
+            continue
+        seen: set[int] = set()
+        todo = list(explained_by.get(mine, ()))
+        while todo:
+            nxt = todo.pop()
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.extend(explained_by.get(nxt, ()))
+        reached[mine] = len(seen)
+    return [reached.get(mine) for mine in own]

@@ -18,7 +18,7 @@ import orjson
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
 from logos_doctor.runbook_links import runbook_url
-from logos_doctor.runner import Report, root_causes
+from logos_doctor.runner import Report, root_counts
 
 VERSION = 1
 
@@ -58,7 +58,7 @@ def finding_json(
 def report_json(report: Report, config: Config) -> dict[str, Any]:
     """The whole report as the documented JSON object."""
     state = report.state
-    roots = {f.key: len(keys) for f, keys in root_causes(report.findings)}
+    roots = root_counts(report.findings)
     cluster = state.cluster.to_json()
     cluster["namespaces"] = list(state.scope.namespaces) if state.scope.namespaces else None
     cluster["time"] = state.now.isoformat().replace("+00:00", "Z")
@@ -69,7 +69,10 @@ def report_json(report: Report, config: Config) -> dict[str, Any]:
             {"id": r.id, "status": r.status, "detail": r.detail, "seconds": round(r.seconds, 4)}
             for r in report.results
         ],
-        "findings": [finding_json(f, report, config, roots.get(f.key)) for f in report.findings],
+        "findings": [
+            finding_json(f, report, config, explains)
+            for f, explains in zip(report.findings, roots, strict=True)
+        ],
         "summary": report.counts(),
         # Findings an ignore file silenced (known.py): never among "findings".
         "silenced": [s.to_json() for s in report.known.silenced] if report.known else [],
