@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from logos_doctor.baseline import Comparison
@@ -146,10 +146,13 @@ def correlate(findings: Iterable[Finding]) -> list[Finding]:
         candidates += blockers.get(_ident(a.resource), ())
         causes: list[FindingKey] = []
         for b in candidates:
-            if b is a or b.key in causes or explains(a, b):
+            if b is a:
                 continue
-            causes.append(b.key)
-        out.append(replace(a, caused_by=tuple(sorted(causes, key=_key_order))) if causes else a)
+            key = b.key
+            if key in causes or explains(a, b):
+                continue
+            causes.append(key)
+        out.append(a.with_causes(tuple(sorted(causes, key=_key_order))) if causes else a)
     return out
 
 

@@ -1,4 +1,5 @@
-"""``runner.root_counts`` gives ``-o json``'s ``explains`` numbers as ``root_causes`` does.
+"""``runner.root_counts`` gives ``-o json``'s ``explains`` numbers as ``root_causes`` does,
+and ``Finding.with_causes`` (the links ``runner.correlate`` makes) is ``replace``.
 
 ``-o json`` reads only how many findings each root cause explains; ``root_counts`` counts
 them over ints instead of building every root's set of keys.  The numbers must be those of
@@ -6,6 +7,8 @@ them over ints instead of building every root's set of keys.  The numbers must b
 """
 
 from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
@@ -66,3 +69,16 @@ def test_chains_shared_keys_cycles_and_missing_causes() -> None:
     # the root reaches its own key (its twin), a, b and c
     assert counts == [None, 4, None, None, 4, None, None, 0, None]
 
+
+def test_a_linked_copy_is_what_replace_makes_and_leaves_the_original() -> None:
+    state, config = recorded("image_pull_faults")
+    report = run_checks(state, list(default_registry()), config)
+    keys = tuple(f.key for f in report.findings[:2])
+    for f in report.findings:
+        before = replace(f)
+        linked = f.with_causes(keys)
+        assert linked == replace(f, caused_by=keys)
+        assert type(linked) is type(f) and linked is not f
+        assert f == before
+        with pytest.raises(FrozenInstanceError):
+            linked.caused_by = ()  # type: ignore[misc]
