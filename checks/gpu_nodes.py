@@ -273,6 +273,11 @@ class _Pool:
     # pods of one template place alike): placement by the pod spec's node selector,
     # affinity and tolerations (all node_selected and untolerated read).
     placements: dict[str, _Placement] = field(default_factory=dict, compare=False, repr=False)
+    # The evidence lines and references of the nodes a finding names, per list of nodes:
+    # every pending pod of one placement names the same ones.
+    named: dict[tuple[int, ...], tuple[tuple[str, ...], tuple[ObjectRef, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @functools.cached_property
     def demand(self) -> Decimal:
@@ -304,6 +309,15 @@ class _Pool:
             self.placements[key] = found
         return found
 
+    def about(self, nodes: list[Obj]) -> tuple[tuple[str, ...], tuple[ObjectRef, ...]]:
+        """``_node_lines`` of ``nodes`` and a reference to each, once per list of nodes."""
+        key = tuple(map(id, nodes))  # the state's own node objects, alive all run
+        found = self.named.get(key)
+        if found is None:
+            lines = tuple(_node_lines(nodes, self.res))
+            found = self.named[key] = (lines, tuple(ObjectRef.of("Node", n) for n in nodes))
+        return found
+
     def label_for(self, spec: Obj) -> str:
         """The configured label the pod selects (its nodeSelector's), else the first one."""
         selector = mapping(spec.get("nodeSelector"))
@@ -329,13 +343,14 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     ev = evidence(state.events_for("Pod", pod), state.now, limit=2)
 
     def finding(cause: str, message: str, on: list[Obj], **facts: Any) -> Finding:
+        lines, refs = pool.about(on)
         return CAUSES[cause].finding(
             resource=ObjectRef.of("Pod", pod),
             # The cause first: it is what a clipped first screen must still show.
             message=f"{message}; pod {name(pod)} needs {need} {res} and cannot be scheduled",
             parent=parent,
-            evidence=(*([f"scheduler: {verdict}"] if verdict else []), *ev, *_node_lines(on, res)),
-            depends_on=tuple(ObjectRef.of("Node", n) for n in on),
+            evidence=(*([f"scheduler: {verdict}"] if verdict else []), *ev, *lines),
+            depends_on=refs,
             severity=impact,
             workload=workload,
             res=res,
