@@ -8,7 +8,9 @@ keep the load near the size of what it keeps instead:
 - The file is mapped, not read (a gzip file is inflated into memory, as before), and msgspec
   cuts the document into its top-level values and each kind into its items without building
   them (``msgspec.Raw``: a span of the text).  Each item is then built, validated and kept
-  while the pages behind it are given back to the kernel (``release``).
+  while the pages behind it are given back to the kernel (``release``).  A mapped file cut
+  short in place while it is read would stop the process (SIGBUS); ``snapshot.save`` never
+  does that (it writes a new file and renames it), only another program could.
 - ``SameText`` builds each value once per distinct text: a value whose JSON text was met
   before in this file is the object built then.  The pods of one ReplicaSet carry the same
   containers, volumes, tolerations and conditions, the events of one object the same
