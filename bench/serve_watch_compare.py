@@ -5,7 +5,10 @@ through real changes; this script does it on the seeded benchmark cluster (``-A`
 check), where kwok's node heartbeats and the controllers keep changing objects.  Each cycle
 takes the watch cache's state, then a fresh fetch (what ``check`` lists), then the cache's
 state again, and records whether the fetch's findings equal either of the two (times and
-other digits in texts blanked), with the LISTs each side made.  Writes
+other digits in texts blanked), with the LISTs each side made.  Each state is checked at its
+own time, as a run would be; ``identical_same_clock`` checks the two cache states again at the
+fetch's time, so that only the objects differ (a check may word or group findings by age,
+e.g. "3m ago").  Writes
 ``bench/results/<date>-serve-watch-compare.json``; it does not assert.
 
 Usage (the benchmark cluster up and seeded, see bench/run.py):
@@ -19,6 +22,7 @@ import json
 import re
 import resource
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,17 +77,26 @@ def main() -> int:
         for n in range(1, args.cycles + 1):
             lists, pages = cache.counts.lists, cache.stats.requests
             c0 = cpu()
-            before = findings(cache.state(), checks, config)
+            first_state = cache.state()
+            before = findings(first_state, checks, config)
             cache_cpu = cpu() - c0
             fetched_pages = fetcher.stats.requests
             c0 = cpu()
-            fresh = findings(fetcher.fetch(kinds, Scope(None)), checks, config)
+            fresh_state = fetcher.fetch(kinds, Scope(None))
+            fresh = findings(fresh_state, checks, config)
             fetch_cpu = cpu() - c0
-            after = findings(cache.state(), checks, config)
-            row = {
+            last_state = cache.state()
+            after = findings(last_state, checks, config)
+            at = fresh_state.now
+            same_clock = [
+                findings(replace(s, now=at), checks, config) for s in (first_state, last_state)
+            ]
+            del first_state, fresh_state, last_state
+            row: dict[str, Any] = {
                 "cycle": n,
                 "findings": len(fresh),
                 "identical": fresh in (before, after),
+                "identical_same_clock": fresh in same_clock,
                 "cache_lists": cache.counts.lists - lists,
                 "cache_pages": cache.stats.requests - pages,
                 "fetch_requests": fetcher.stats.requests - fetched_pages,
