@@ -44,13 +44,21 @@ class Severity(IntEnum):
             ) from None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, init=False)
 class FindingKey:
     """Identifies a finding for cross-references: check, cause and resource."""
 
     check: str
     cause: str
     resource: ObjectRef
+
+    def __init__(self, check: str, cause: str, resource: ObjectRef):
+        # As ObjectRef's: the dataclass's __init__ without an object.__setattr__ per field
+        # (keys are made for every finding, each time one is linked or reported).
+        fields = self.__dict__
+        fields["check"] = check
+        fields["cause"] = cause
+        fields["resource"] = resource
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""``ObjectRef`` and ``FindingKey`` write their own ``__init__`` (faster than a frozen
+dataclass's); they must still be the dataclasses they were: every field set, defaults,
+keywords, ``replace``, frozen, equal, hashed, ordered and pickled alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from dataclasses import FrozenInstanceError, asdict, dataclass, fields, replace
+
+import pytest
+
+from logos_doctor.finding import FindingKey
+from logos_doctor.objects import ObjectRef
+
+
+@dataclass(frozen=True, order=True)
+class PlainRef:  # ObjectRef as the dataclass would make it
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None = None
+
+
+ARGS = [
+    ("Pod", "ns", "web-0", "u1"),
+    ("Pod", "ns", "web-0"),
+    ("Node", None, "n1"),
+    ("Service", "a", "b", None),
+    ("Pod", "ns", "web-1", "u0"),
+]
+
+
+def test_a_reference_is_the_dataclass_it_was() -> None:
+    refs = [ObjectRef(*a) for a in ARGS]
+    plain = [PlainRef(*a) for a in ARGS]
+    for ref, twin in zip(refs, plain, strict=True):
+        assert asdict(ref) == asdict(twin)
+        assert [f.name for f in fields(ref)] == [f.name for f in fields(twin)]
+        assert hash(ref) == hash(ObjectRef(**asdict(twin)))
+        assert ref == ObjectRef(**asdict(twin)) and ref != twin
+        assert replace(ref, name="x") == ObjectRef(ref.kind, ref.namespace, "x", ref.uid)
+        assert pickle.loads(pickle.dumps(ref)) == ref
+        assert copy.copy(ref) == ref and copy.deepcopy(ref) == ref
+        assert repr(ref) == repr(twin).replace("PlainRef", "ObjectRef")
+        with pytest.raises(FrozenInstanceError):
+            ref.name = "y"  # type: ignore[misc]
+    assert ObjectRef("Node", None, "n1").uid is None
+    key = lambda r: (r.kind, r.namespace or "", r.name, r.uid or "")  # noqa: E731
+    assert [asdict(r) for r in sorted(refs, key=key)] == [asdict(p) for p in sorted(plain, key=key)]
+    assert [asdict(r) for r in sorted(refs[:1] + refs[4:])] == [
+        asdict(p) for p in sorted(plain[:1] + plain[4:])
+    ]
+
+
+def test_a_finding_key_is_the_dataclass_it_was() -> None:
+    ref = ObjectRef("Pod", "ns", "web-0", "u1")
+    key = FindingKey("image-pull", "image-not-found", ref)
+    assert (key.check, key.cause, key.resource) == ("image-pull", "image-not-found", ref)
+    assert key == FindingKey(check="image-pull", cause="image-not-found", resource=ref)
+    assert hash(key) == hash(FindingKey("image-pull", "image-not-found", ObjectRef(*ARGS[0])))
+    assert replace(key, cause="x").cause == "x"
+    assert pickle.loads(pickle.dumps(key)) == key
+    assert sorted([key, replace(key, cause="b")]) == [replace(key, cause="b"), key]
+    with pytest.raises(FrozenInstanceError):
+        key.cause = "y"  # type: ignore[misc]
