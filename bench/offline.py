@@ -80,24 +80,45 @@ def phases(path: str) -> dict[str, Any]:
     t_import = clock()
     spent = {"parse": 0.0, "index": 0.0}
 
+    depth = {"parse": 0, "index": 0}
+
     def timed(name: str, fn: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            depth[name] += 1  # a decoder calling another one is counted once
             start = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent[name] += clock() - start
+                depth[name] -= 1
+                if not depth[name]:
+                    spent[name] += clock() - start
 
         return wrapper
 
-    loads, build = json.loads, ClusterState.build
-    json.loads = timed("parse", loads)  # as snapshot.load calls it
+    # parse = building the objects from the text: json.loads of the whole file (trees before
+    # the streamed load), or snapshot_text's cutting and building, item by item (after it).
+    patches: list[tuple[Any, str, Any]] = [(json, "loads", json.loads)]
+    try:
+        from logos_doctor.cluster import snapshot_text
+    except ImportError:
+        snapshot_text = None
+    if snapshot_text is not None:
+        patches += [
+            (snapshot_text, name, getattr(snapshot_text, name))
+            for name in ("fields", "elements", "value")
+        ]
+        patches.append((snapshot_text.SameText, "item", snapshot_text.SameText.item))
+    for owner, name, fn in patches:
+        setattr(owner, name, timed("parse", fn))
+    build = ClusterState.build
     ClusterState.build = timed("index", build)  # type: ignore[method-assign]
     try:
         state = snapshots.load(Path(path), freeze=True)  # as check --snapshot does
     except TypeError:  # a tree from before load() took freeze=
         state = snapshots.load(Path(path))
-    json.loads, ClusterState.build = loads, build  # type: ignore[method-assign]
+    for owner, name, fn in patches:
+        setattr(owner, name, fn)
+    ClusterState.build = build  # type: ignore[method-assign]
     t_load = clock()
     pausing: Any = contextlib.nullcontext()
     if paused is not None:
