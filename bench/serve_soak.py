@@ -8,13 +8,22 @@ scrapers hitting ``/metrics`` back to back, and records per cycle: resident memo
 descriptors, run duration, errors, API requests (``logos_doctor_api_requests``: LIST pages
 and /version) and CPU seconds (user+sys, from /proc) per run.  With ``--mode watch`` (the
 default, serve's own) the exporter keeps its state with watches; ``--mode relist`` runs
-``serve --relist``, which lists every kind each run.  It writes
-``bench/results/<date>-serve-soak-<mode>.json`` and
-prints a summary; it does not assert (see docs/reliability.md for the reading).
+``serve --relist``, which lists every kind each run.
+
+With ``--compare-every N`` it also runs a fresh ``check --all -A -o prometheus`` every N runs
+(a separate process, so its LISTs are not the exporter's) and compares its
+``logos_doctor_findings`` series (findings by check, cause, severity and namespace: the
+families the exporter shows, written by the same code) with the exporter's ``/metrics`` just
+before it and after a run that began once it had ended; identical when they equal either,
+as the cluster may change between two reads.
+
+It writes ``bench/results/<date>-serve-soak-<mode>.json`` and prints a summary; it does not
+assert (see docs/reliability.md for the reading).
 
 Usage (the benchmark cluster up and seeded, see bench/run.py):
   .venv/bin/python bench/serve_soak.py --cycles 40 --interval 10
   .venv/bin/python bench/serve_soak.py --mode relist --cycles 40 --interval 10
+  .venv/bin/python bench/serve_soak.py --cycles 1000 --interval 1 --compare-every 50
 """
 
 from __future__ import annotations
@@ -63,6 +72,49 @@ def metric(text: str, name: str) -> float:
     return float(match.group(1)) if match else float("nan")
 
 
+FINDING = re.compile(r"^logos_doctor_findings\{(.*)\} ([0-9.e+-]+)$", re.M)
+
+
+def findings_of(text: str) -> dict[str, float]:
+    """The ``logos_doctor_findings`` series of a metrics page: their labels -> findings."""
+    return {labels: float(value) for labels, value in FINDING.findall(text)}
+
+
+def compare(cmd: list[str], kubeconfig: str, get: Any) -> dict[str, Any]:
+    """A fresh ``check``'s findings series against the exporter's just before and after."""
+    before = findings_of(get())
+    started = time.monotonic()
+    argv = [*cmd, "check", "--all", "-A", "--kubeconfig", kubeconfig, "-o", "prometheus"]
+    done = subprocess.run(
+        [*argv, "--fail-on", "never"], capture_output=True, text=True, timeout=600
+    )
+    took = time.monotonic() - started
+    # After: from a run that began once the check had ended (the one under way may not have).
+    text = get()
+    ran, until = metric(text, "logos_doctor_runs_total"), time.monotonic() + 300
+    while metric(text, "logos_doctor_runs_total") < ran + 2 and time.monotonic() < until:
+        time.sleep(0.2)
+        text = get()
+    after = findings_of(text)
+    fresh = findings_of(done.stdout)
+    row: dict[str, Any] = {
+        "identical": bool(fresh) and fresh in (before, after),
+        "series": len(fresh),
+        "findings": int(sum(fresh.values())),
+        "check_exit": done.returncode,
+        "check_s": round(took, 2),
+    }
+    if not row["identical"]:
+        differing = set(fresh.items()) ^ set(after.items())
+        row["differing_checks"] = sorted(
+            {re.sub(r'.*check="([^"]*)".*', r"\1", k) for k, _ in differing}
+        )
+        row["only_fresh"] = sorted(set(fresh.items()) - set(after.items()))[:10]
+        row["only_serve"] = sorted(set(after.items()) - set(fresh.items()))[:10]
+        row["check_stderr"] = done.stderr[-500:]
+    return row
+
+
 def main() -> int:
     """Run the soak and write the results file."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -73,12 +125,19 @@ def main() -> int:
     ap.add_argument("--scrapers", type=int, default=4)
     ap.add_argument("--mode", choices=("watch", "relist"), default="watch")
     ap.add_argument("--max-minutes", type=float, help="stop after this long, cycles or not")
+    ap.add_argument(
+        "--compare-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N runs, compare the findings with a fresh check's (0: never)",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
     exe = Path(sys.executable).with_name("logos-doctor")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "logos_doctor"]
-    cmd += ["serve", "-A", "--kubeconfig", args.kubeconfig, "--port", "0"]
+    tool = [str(exe)] if exe.exists() else [sys.executable, "-m", "logos_doctor"]
+    cmd = [*tool, "serve", "-A", "--kubeconfig", args.kubeconfig, "--port", "0"]
     cmd += ["--interval", str(args.interval), "--timeout", "60"]
     if args.mode == "relist":
         cmd.append("--relist")
@@ -87,6 +146,7 @@ def main() -> int:
     failures: list[str] = []
     scrapes = [0]
     samples: list[dict[str, Any]] = []
+    compared = [0]  # the last multiple of --compare-every compared at
     started = time.monotonic()
     try:
         assert proc.stderr is not None
@@ -154,6 +214,11 @@ def main() -> int:
                 )
                 seen = runs
                 log(f"run {int(runs)}: {samples[-1]}")
+                due = args.compare_every and runs > args.warmup and runs < total
+                if due and int(runs) // args.compare_every > compared[0]:
+                    compared[0] = int(runs) // args.compare_every
+                    samples[-1]["compare"] = compare(tool, args.kubeconfig, get)
+                    log(f"compared at run {int(runs)}: {samples[-1]['compare']}")
             if runs >= total or proc.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -190,7 +255,13 @@ def main() -> int:
         "first_failures": failures[:5],
         "exit_code": proc.returncode,
     }
-    report = {"started": datetime.now().isoformat(timespec="seconds"), "args": vars(args)}
+    rows = [s["compare"] for s in samples if "compare" in s]
+    if rows:
+        summary["compared"] = len(rows)
+        summary["compared_identical"] = sum(r["identical"] for r in rows)
+        summary["compared_findings"] = sorted({r["findings"] for r in rows})
+    report: dict[str, Any] = {"started": datetime.now().isoformat(timespec="seconds")}
+    report["args"] = vars(args)
     report |= {"summary": summary, "samples": samples}
     stamp = f"{datetime.now():%Y-%m-%d-%H%M%S}-serve-soak-{args.mode}.json"
     out = args.out or HERE / "results" / stamp
