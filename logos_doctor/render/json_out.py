@@ -6,6 +6,7 @@ is ever broken.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 from functools import lru_cache
@@ -167,30 +168,31 @@ _DEEPEST = 256  # orjson refuses a document nested deeper than 255 levels
 _MOST = 1 << 24  # values in one level (128 MiB of references); beyond, json's way
 
 
-# Every byte json.dumps escapes and orjson writes as it is: DEL and all of UTF-8's
-# multi-byte sequences, marked as DEL to find them with ``find``.
-_MARK = bytes(range(0x7F)) + b"\x7f" * 129
-
-
 def _ascii(text: bytes) -> str:
     """orjson's UTF-8 as ``json.dumps``' ASCII: DEL and each character beyond ASCII as
-    ``\\uXXXX`` (lower-case hex; a surrogate pair beyond the BMP).  Only inside strings
-    can such a byte be, and a run of them is whole characters (ASCII never continues one)."""
-    if text.isascii() and b"\x7f" not in text:
-        return text.decode("ascii")
-    marked = text.translate(_MARK)
-    parts: list[bytes] = []
-    end = 0
-    start = marked.find(0x7F)
-    while start >= 0:
-        stop = start + 1
-        while marked[stop : stop + 1] == b"\x7f":
-            stop += 1
-        parts += (text[end:start], _escaped(text[start:stop]))
-        end = stop
-        start = marked.find(0x7F, stop)
-    parts.append(text[end:])
-    return b"".join(parts).decode("ascii")
+    ``\\uXXXX`` (lower-case hex; a surrogate pair beyond the BMP).
+
+    Decoded as ASCII in one pass, each run of bytes beyond it escaped by ``_beyond_ascii``
+    on the way: no copy of the text but the result (a report's text is tens of MB).  Such
+    bytes can only be inside strings, as can DEL, which ASCII decodes as it is.
+    """
+    decoded = text.decode("ascii", _BEYOND_ASCII)
+    return decoded.replace("\x7f", "\\u007f") if "\x7f" in decoded else decoded
+
+
+def _beyond_ascii(error: UnicodeError) -> tuple[str, int]:
+    """The codec error handler of ``_ascii``: the run of non-ASCII bytes from where the
+    decoder stopped (whole UTF-8 characters: ASCII never continues one), escaped."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    data, end = error.object, error.start
+    while end < len(data) and data[end] >= 0x80:
+        end += 1
+    return _escaped(data[error.start : end]).decode("ascii"), end
+
+
+_BEYOND_ASCII = "logos_doctor.json_out.beyond_ascii"
+codecs.register_error(_BEYOND_ASCII, _beyond_ascii)
 
 
 @lru_cache(maxsize=4096)
