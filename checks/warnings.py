@@ -88,7 +88,7 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
     reported again for the same trouble.
     """
     explained = _explained(found)
-    groups: dict[tuple[object, ...], list[tuple[_Subject, list[tuple[str, str]]]]] = {}
+    groups: dict[tuple[object, ...], list[tuple[_Subject, list[_Line]]]] = {}
     for subject in _unhealthy(state):
         ref = ObjectRef.of(subject.kind, subject.obj)
         if _ident(ref) in explained:
@@ -110,7 +110,11 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
         if subject.young and not shown and all(count < 2 for count in _counts(state, subject)):
             continue  # one warning on an object still starting may be a hiccup: wait
         if subject.kind == "Pod" and top.kind != "Pod":
-            key: tuple[object, ...] = ("pods-of", _ident(top), lines[0][1])
+            # Grouped by what the first warning says, not by its count or age: pods whose
+            # events are 3 and 4 minutes old are the same trouble, and a grouping by the
+            # evidence line regrouped them as the minutes passed (findings came and went
+            # on a cluster nobody touched, and serve's series flapped).
+            key: tuple[object, ...] = ("pods-of", _ident(top), lines[0][2])
         else:
             key = ("object", _ident(ref))
         groups.setdefault(key, []).append((subject, lines))
@@ -124,14 +128,14 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
         others = tuple(ObjectRef.of(s.kind, s.obj) for s, _ in members[1:])
         reported.update(_ident(r) for r in (ref, *owners, *others))
         top = state.top_owner(subject.kind, subject.obj)
-        source, first = lines[0]
+        source, first, _ = lines[0]
         more = f" (and {len(others)} more pods of {top.kind} {top.name})" if others else ""
         yield CAUSES["unrecognised"].finding(
             resource=ref,
             parent=None if top == ref else top,
             message=f"{subject.kind} {name(subject.obj)}{more} is unhealthy and no check "
             f"recognises why: {first}",
-            evidence=tuple(text for _, text in lines[:6]),
+            evidence=tuple(text for _, text, _ in lines[:6]),
             affected=(*others, *owners),
             source=source,
             kind_lower=subject.kind.lower(),
@@ -264,8 +268,12 @@ def _telling(kind: str, cond: Obj) -> bool:
     return _TELLING.get(kind, {}).get(str(cond.get("type"))) == cond.get("status")
 
 
-def _warnings(state: ClusterState, subject: _Subject) -> list[tuple[str, str]]:
-    """(component, evidence line) for each recent Warning, most repeated first."""
+# (who says it, the evidence line, what it says: the line without count and age)
+_Line = tuple[str, str, str]
+
+
+def _warnings(state: ClusterState, subject: _Subject) -> list[_Line]:
+    """Each recent Warning as a line, most repeated first."""
     now = state.now
     events = [
         e
@@ -294,20 +302,27 @@ def _warnings(state: ClusterState, subject: _Subject) -> list[tuple[str, str]]:
                 seen.source,
             )
     ranked = sorted(merged.values(), key=lambda e: (e.count, e.last or now), reverse=True)
-    return [(e.source or "the cluster", f"{e.source or '?'}: {e.describe(now)}") for e in ranked]
+    return [
+        (
+            e.source or "the cluster",
+            f"{e.source or '?'}: {e.describe(now)}",
+            f"{e.source or '?'}: {e.reason}: {e.message}",
+        )
+        for e in ranked
+    ]
 
 
 def _counts(state: ClusterState, subject: _Subject) -> list[int]:
     return [e.count for e in state.events_for(subject.kind, subject.obj) if e.type == "Warning"]
 
 
-def _conditions(subject: _Subject) -> list[tuple[str, str]]:
+def _conditions(subject: _Subject) -> list[_Line]:
     """Lines from the status itself: telling conditions, and a pod's stuck containers.
 
     The status outlives the events (an hour by default), so an old incident still has its
     words here.
     """
-    out = []
+    out: list[_Line] = []
     status = subject.obj.get("status") or {}
     for cond in mappings(status.get("conditions")):
         if _telling(subject.kind, cond) and (cond.get("reason") or cond.get("message")):
@@ -316,7 +331,7 @@ def _conditions(subject: _Subject) -> list[tuple[str, str]]:
                 text += f" ({cond.get('reason')})"
             if cond.get("message"):
                 text += f": {str(cond.get('message')).strip()}"
-            out.append((f"the {cond.get('type')} condition", text))
+            out.append((f"the {cond.get('type')} condition", text, text))
     if subject.kind != "Pod":
         return out
     for field in ("initContainerStatuses", "containerStatuses"):
@@ -328,7 +343,8 @@ def _conditions(subject: _Subject) -> list[tuple[str, str]]:
                 text = f"container {cs.get('name')} waiting: {reason}"
                 if waiting.get("message"):
                     text += f": {str(waiting.get('message')).strip()}"
-                out.append(("the kubelet", f"kubelet (container status): {text}"))
+                line = f"kubelet (container status): {text}"
+                out.append(("the kubelet", line, line))
             done = state.get("terminated") or {}
             if done and done.get("exitCode") not in (0, None):
                 text = (
@@ -337,7 +353,8 @@ def _conditions(subject: _Subject) -> list[tuple[str, str]]:
                 )
                 if done.get("message"):
                     text += f": {str(done.get('message')).strip()}"
-                out.append(("the kubelet", f"kubelet (container status): {text}"))
+                line = f"kubelet (container status): {text}"
+                out.append(("the kubelet", line, line))
     return out
 
 

@@ -9,14 +9,16 @@ on, the same states give no ``warnings`` finding at all.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from logos_doctor.finding import Finding
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import root_causes, run_checks
+from logos_doctor.state import ClusterState
 from recorded import SNAPSHOTS, recorded
 
 REGISTRY = default_registry()
@@ -99,3 +101,36 @@ def test_pods_of_one_controller_saying_the_same_are_one_finding() -> None:
     seen = [r for f in pods for r in (f.resource, *f.affected) if r.kind == "Pod"]
     assert len(seen) == len(set(seen))  # no pod in two findings
     assert any("more pods of Deployment" in f.message for f in pods)
+
+
+def test_pods_whose_same_warning_differs_only_in_age_stay_one_finding() -> None:
+    # The grouping is by what the first warning says, not by its "(x2, 3m ago)": as minutes
+    # pass, events of one controller's pods fall into different minutes, and the same pods
+    # must not split into several findings (nor serve's series flap) on a cluster nobody
+    # touches.  Read three minutes after the recording, one pod's warnings are moved two
+    # minutes later (their order kept): "1m ago" on it, "3m ago" on the others.
+    state, config = recorded("image_pull_faults")
+    grouped = next(
+        f
+        for f in unrecognised(run_checks(state, only("warnings"), config).findings)
+        if "more pods of Deployment" in f.message
+    )
+    moved = next(r for r in grouped.affected if r.kind == "Pod")
+    objects = json.loads(json.dumps(state.objects))  # the state's objects are never changed
+    for event in objects["events"]:
+        involved = event.get("involvedObject") or {}
+        if (involved.get("name"), event.get("type")) == (moved.name, "Warning"):
+            later = _when(event["lastTimestamp"]) + timedelta(minutes=2)
+            event["lastTimestamp"] = later.strftime(STAMP)
+    now = state.now + timedelta(minutes=3)
+    aged = ClusterState.build(objects, now=now, scope=state.scope, cluster=state.cluster)
+    found = unrecognised(run_checks(aged, only("warnings"), config).findings)
+    together = [f for f in found if moved in (f.resource, *f.affected)]
+    assert len(together) == 1 and grouped.resource in (together[0].resource, *together[0].affected)
+
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _when(text: str) -> datetime:
+    return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
