@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from logos_doctor.cluster import snapshot_text
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.redact import REDACT
@@ -125,18 +127,26 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
         raise SnapshotError(f"{source} has no objects mapping")
     del raw_objects, top
     same = snapshot_text.SameText()
-    clean: dict[str, list[Obj]] = {}
     built = 0
+
+    def released(build: Callable[[msgspec.Raw], Any]) -> Callable[[msgspec.Raw], Any]:
+        def item(part: msgspec.Raw) -> Any:  # the pages behind the items read go back
+            nonlocal built
+            built += len(part)
+            if built >= snapshot_text.RELEASE_EVERY:
+                snapshot_text.release(text)
+                built = 0
+            return build(part)
+
+        return item
+
+    clean: dict[str, list[Obj]] = {}
     for plural, part in kinds.items():
         items: Any = snapshot_text.elements(part)
-        build: Callable[[Any], Any] = snapshot_text.value if plural in REDACT else same.item
+        build = released(snapshot_text.value if plural in REDACT else same.item)
         if items is None:  # not a list (refused below), or text msgspec refuses: json's
             items, build = snapshot_text.value(part), _as_is
         clean[plural] = _kind(source, plural, items, build)
-        built += len(part)
-        if built >= snapshot_text.RELEASE_EVERY:
-            snapshot_text.release(text)
-            built = 0
     del same, kinds
     snapshot_text.release(text)
     return _state(head, clean, taken, source)
