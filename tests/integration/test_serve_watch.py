@@ -10,6 +10,7 @@ fetch (times normalised), and no cycle after the first LIST makes another.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,8 +175,8 @@ def test_a_watch_from_a_refused_version_lists_again_and_recovers(
     counts = WatchCounts()
     transport = ApiTransport(conn, fetch_options(10), Fetcher(conn).stats)
     r = Reflector(kind, kind.list_path(namespace), f"namespace {namespace}", transport, counts)
-    # A version the server refuses (it answers 500 for one it cannot parse); an expired one
-    # (410) is not reliably provoked on a young cluster (see tests/unit/test_watchcache.py).
+    # A version the server refuses (it answers 500 for one it cannot parse); for an expired
+    # one (410) see test_a_version_the_server_has_compacted_away_lists_again.
     r.version = "not-a-version"
     r.start()
     try:
@@ -200,6 +201,64 @@ def test_a_watch_from_a_refused_version_lists_again_and_recovers(
         )
         kept = {o["metadata"]["name"]: o for o in r.items()}
         assert kept["one"]["dataKeys"] == ["k"] and "data" not in kept["one"]  # as a fetch keeps it
+    finally:
+        r.stop()
+        conn.close()
+
+
+def test_a_version_the_server_has_compacted_away_lists_again(
+    cluster: Any, api: Any, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The test cluster watches ConfigMaps from etcd and compacts its history every 10 s
+    # (tests/k8scluster/cluster.py), so the version of a LIST taken now is refused with
+    # 410 Gone once a later write has been compacted past it: the real server's answer,
+    # which the reflector must meet by listing again (client-go's reflector does the same).
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "one"}})
+    old = core.list_namespaced_config_map(namespace).metadata.resource_version
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "two"}})
+
+    def refused() -> bool:
+        stream = core.list_namespaced_config_map(
+            namespace,
+            watch=True,
+            resource_version=old,
+            timeout_seconds=1,
+            _preload_content=False,
+        )
+        first = stream.readline()
+        stream.close()
+        return b'"code":410' in first
+
+    wait_for(refused, 60, f"the server to refuse a watch from version {old}")
+
+    conn = connect(str(cluster.kubeconfig), None)
+    kind = KINDS["configmaps"]
+    counts = WatchCounts()
+    transport = ApiTransport(conn, fetch_options(10), Fetcher(conn).stats)
+    r = Reflector(kind, kind.list_path(namespace), f"namespace {namespace}", transport, counts)
+    r.version = old
+    caplog.set_level(logging.INFO, logger="logos_doctor.watch")
+    r.start()
+    try:
+        wait_for(
+            lambda: counts.relists >= 1 and counts.lists >= 1 and r.down_since is None,
+            60,
+            "a relist after 410 and a watch again",
+            describe=lambda: f"{counts} {r.error}",
+        )
+        said = [rec.getMessage() for rec in caplog.records if rec.name == "logos_doctor.watch"]
+        # Listed again because the server said the version expired, not after failures.
+        assert any("resourceVersion expired" in line for line in said), said
+        assert not any("keeps failing" in line for line in said), said
+        assert {o["metadata"]["name"] for o in r.items()} >= {"one", "two"}
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "three"}})
+        wait_for(
+            lambda: "three" in {o["metadata"]["name"] for o in r.items()},
+            30,
+            "the new ConfigMap through the watch",
+            describe=lambda: str([o["metadata"]["name"] for o in r.items()]),
+        )
     finally:
         r.stop()
         conn.close()

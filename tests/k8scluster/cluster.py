@@ -435,6 +435,12 @@ def _up(*, quiet: bool = False) -> Path:
             "--allow-privileged=true",
             "--profiling=false",
             "--event-ttl=2h",
+            # A watch from a version the server no longer has must end in 410 Gone within a
+            # test's wait (tests/integration/test_serve_watch.py): ConfigMaps are watched
+            # from etcd itself, not the API server's cache (which would serve old versions
+            # from its window), and etcd's history is compacted every 10 s (default 5 min).
+            "--watch-cache-sizes=configmaps#0",
+            "--etcd-compaction-interval=10s",
         ],
         "kube-controller-manager": [
             b("kube-controller-manager"),
