@@ -219,7 +219,10 @@ def live_refresh(
     catalog = installed_causes() if ignore is not None else None
 
     def refresh() -> Report:
-        state, _ = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
+        # Not frozen: each refresh's state is garbage after the next one.
+        state, _ = fetch_live(
+            target, kinds, scope, timeout=timeout, page_size=page_size, freeze=False
+        )
         require_namespaces(state)
         report = run_checks(state, chosen, config)
         if selector is not None:

@@ -140,16 +140,21 @@ def fetch_live(
     timeout: float,
     on_done: Callable[[str], None] | None = None,
     page_size: int = PAGE_SIZE,
+    freeze: bool = True,
 ) -> tuple[ClusterState, FetchStats]:
-    """Fetch a live state; returns ``(ClusterState, stats)``."""
+    """Fetch a live state; returns ``(ClusterState, stats)``.
+
+    ``freeze``: move what the fetch made to the collector's permanent generation, for a
+    process whose one state lives until exit (``check``, ``snapshot``).  A caller that
+    fetches again and again (``check --watch``) passes False: a garbage cycle alive at a
+    freeze would stay for good, one more at every refresh."""
     from logos_doctor.cluster.connection import connect
     from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 
     conn = connect(target.kubeconfig, target.context)
     try:
-        # One fetch per process (check, snapshot): its state lives until exit, so freeze it.
         options = FetchOptions(
-            timeout=timeout, deadline=timeout * 4, page_size=page_size, freeze=True
+            timeout=timeout, deadline=timeout * 4, page_size=page_size, freeze=freeze
         )
         fetcher = Fetcher(conn, options)
         state = fetcher.fetch(kinds, scope, on_done=on_done)

@@ -360,3 +360,46 @@ def test_watch_shows_a_break_new_and_its_fix_gone_within_a_refresh(
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     numbers = [int(b.split()[2]) for b in blocks.seen]
     assert numbers == list(range(1, len(numbers) + 1))  # one block per refresh, in order
+
+
+def test_a_watch_refresh_leaves_its_state_to_the_collector_and_a_one_shot_fetch_freezes(
+    cluster: Any, api: Any, namespace: str
+) -> None:
+    """``check --watch`` fetches again and again: a refresh must not move what it made to the
+    collector's permanent generation (``gc.freeze``), where a garbage cycle alive at that
+    moment would stay for the life of the watch, one more at every refresh.  A one-shot
+    fetch, whose state lives until exit, still freezes (what the first half holds against)."""
+    import gc
+
+    from logos_doctor.cluster.collect import fetch_live, kinds_for, resolve_scope
+    from logos_doctor.config import load_config
+    from logos_doctor.outcome import Target
+    from logos_doctor.registry import default_registry
+    from logos_doctor.watch import live_refresh
+
+    healthy(api, namespace)
+    chosen = list(default_registry())
+    config = load_config()
+    kubeconfig = str(cluster.kubeconfig)
+    refresh = live_refresh(
+        chosen,
+        config,
+        kubeconfig=kubeconfig,
+        context=None,
+        namespace=namespace,
+        all_namespaces=False,
+        timeout=30,
+        page_size=500,
+        ignore=None,
+    )
+    gc.unfreeze()
+    try:
+        for _ in range(2):
+            report = refresh()
+            assert report.state.list_of("deployments"), "the refresh listed nothing"
+            assert gc.get_freeze_count() == 0
+        scope = resolve_scope(namespace, False, config)
+        fetch_live(Target(kubeconfig, None), kinds_for(chosen, scope), scope, timeout=30)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
