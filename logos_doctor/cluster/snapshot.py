@@ -126,7 +126,8 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
             return None  # a mapping with text msgspec refuses (NaN...): json reads it all
         raise SnapshotError(f"{source} has no objects mapping")
     del raw_objects, top
-    same = snapshot_text.SameText()
+    # Sharing equal texts is for files whose state would not fit otherwise (SHARE_FROM).
+    same = snapshot_text.SameText() if len(text) >= snapshot_text.SHARE_FROM else None
     built = 0
 
     def released(build: Callable[[msgspec.Raw], Any]) -> Callable[[msgspec.Raw], Any]:
@@ -143,7 +144,8 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
     clean: dict[str, list[Obj]] = {}
     for plural, part in kinds.items():
         items: Any = snapshot_text.elements(part)
-        build = released(snapshot_text.value if plural in REDACT else same.item)
+        built_by = snapshot_text.value if same is None or plural in REDACT else same.item
+        build = released(built_by)
         if items is None:  # not a list (refused below), or text msgspec refuses: json's
             items, build = snapshot_text.value(part), _as_is
         clean[plural] = _kind(source, plural, items, build)

@@ -11,11 +11,13 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logos_doctor.cluster import snapshot
+from logos_doctor.cluster import snapshot, snapshot_text
 
 HEAD = {"format": snapshot.FORMAT, "version": snapshot.VERSION, "takenAt": "2026-11-01T03:00:00Z"}
 
@@ -63,9 +65,10 @@ def _loaded_both_ways(path: Path, text: str) -> tuple[str, str]:
     specs=st.lists(VALUES, min_size=1, max_size=5),
     indent=st.sampled_from([None, 1]),
     big=st.booleans(),
+    share_from=st.sampled_from([0, snapshot_text.SHARE_FROM]),
 )
 def test_any_values_load_as_json_loads_them(
-    tmp_path: Path, specs: list[Any], indent: int | None, big: bool
+    tmp_path: Path, specs: list[Any], indent: int | None, big: bool, share_from: int
 ) -> None:
     # ``big`` repeats each spec in a long text, so containers are split and shared too.
     items = [
@@ -75,11 +78,13 @@ def test_any_values_load_as_json_loads_them(
     text = json.dumps({**HEAD, "objects": {"servicemonitors": items}}, indent=indent)
     path = tmp_path / "s.json"
     path.write_text(text)
-    streamed, whole = _loaded_both_ways(path, text)
+    # share_from 0: every file is built with equal texts shared, as a large one is.
+    with mock.patch.object(snapshot_text, "SHARE_FROM", share_from):
+        streamed, whole = _loaded_both_ways(path, text)
     assert streamed == whole
 
 
-def test_equal_text_is_one_object_below_each_object_and_its_metadata(tmp_path: Path) -> None:
+def _two_pods(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
     containers = [
         {
             "name": "web",
@@ -103,12 +108,31 @@ def test_equal_text_is_one_object_below_each_object_and_its_metadata(tmp_path: P
     ]
     path = tmp_path / "s.json"
     path.write_text(json.dumps({**HEAD, "objects": {"pods": pods}}))
+    return path, pods
+
+
+def test_equal_text_is_one_object_below_each_object_and_its_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, pods = _two_pods(tmp_path)
+    monkeypatch.setattr(snapshot_text, "SHARE_FROM", path.stat().st_size)  # just large enough
     a, b = snapshot.load(path).list_of("pods")
     assert a == pods[0] and b == pods[1]
     assert a["spec"]["containers"] is b["spec"]["containers"]  # 222 bytes of text: split
     assert a["metadata"]["labels"] is b["metadata"]["labels"]  # short: kept whole
     assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
     assert a is not b and a["metadata"] is not b["metadata"] and a["spec"] is not b["spec"]
+
+
+def test_a_file_below_the_sharing_size_is_built_without_sharing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, pods = _two_pods(tmp_path)
+    monkeypatch.setattr(snapshot_text, "SHARE_FROM", path.stat().st_size + 1)
+    a, b = snapshot.load(path).list_of("pods")
+    assert a == pods[0] and b == pods[1]
+    assert a["spec"]["containers"] is not b["spec"]["containers"]
+    assert a["metadata"]["labels"] is not b["metadata"]["labels"]
 
 
 def test_values_msgspec_refuses_are_read_as_json_reads_them(tmp_path: Path) -> None:
