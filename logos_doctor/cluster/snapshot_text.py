@@ -46,12 +46,13 @@ from logos_doctor.errors import SnapshotError
 Buffer = bytes | mmap.mmap
 
 SPLIT = 128  # a container's text this long or longer is built from its parts' shared values
-# A file with less text than this is built without sharing (``value`` per item): its state
-# fits in well under a GiB anyway (5.5 to 8 times the text), and sharing costs Python work per
-# value.  Measured on a snapshot of the seeded benchmark cluster (81 MB, 56,823 objects):
-# shared 3.7 s of CPU and 258 MiB, unshared 3.0 s and 446 MiB, json.load 2.3 s and 442 MiB.
-# On synthesized copies, whose texts repeat far more, the two took the same time.
-SHARE_FROM = 100 * 1024**2
+# A file with less text than this is built without sharing (``value`` per item): sharing
+# costs Python work per value, and such a file's state stays under 2 GiB anyway (measured at
+# 5.3 to 6.6 times the text; never more than ``json.load`` of the file).  On snapshots of the
+# seeded benchmark cluster, CPU shared -> unshared: 4.1 -> 3.3 s (56,823 objects, 81 MB) and
+# 9.0 -> 7.2 s (121,147 objects, 168 MB); on synthesized copies, whose texts repeat far more,
+# the same time both ways.  The envelope's 1.5 GB must share to fit in 2 GiB.
+SHARE_FROM = 256 * 1024**2
 RELEASE_EVERY = 64 * 1024**2  # bytes of text built between two ``release`` calls
 
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
