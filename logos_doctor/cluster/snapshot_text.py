@@ -48,7 +48,7 @@ Buffer = bytes | mmap.mmap
 SPLIT = 128  # a container's text this long or longer is built from its parts' shared values
 # A file with less text than this is built without sharing (``value`` per item): sharing
 # costs Python work per value, and such a file's state stays under 2 GiB anyway (measured at
-# 5.3 to 6.6 times the text; never more than ``json.load`` of the file).  On snapshots of the
+# 5.3 to 6.6 times the text, below ``json.load``'s peak on every file tried).  On snapshots of the
 # seeded benchmark cluster, CPU shared -> unshared: 4.1 -> 3.3 s (56,823 objects, 81 MB) and
 # 9.0 -> 7.2 s (121,147 objects, 168 MB); on synthesized copies, whose texts repeat far more,
 # the same time both ways.  The envelope's 1.5 GB must share to fit in 2 GiB.
