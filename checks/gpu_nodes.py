@@ -309,6 +309,15 @@ class _Pool:
             self.placements[key] = found
         return found
 
+    @functools.cached_property
+    def unlabelled_named(self) -> tuple[str, str, Decimal]:
+        """The unlabelled GPU nodes' names, listed short and joined whole, and their GPUs:
+        once per run, since every pending GPU pod names the same nodes (at 4,000 pending
+        pods and 334 unlabelled nodes, sorting and summing them per pod took 3 of 4 s)."""
+        names = sorted(name(n) for n in self.unlabelled)
+        total = sum((_alloc(n, self.res) for n in self.unlabelled), Decimal(0))
+        return _listed(names), " ".join(names), total
+
     def about(self, nodes: list[Obj]) -> tuple[tuple[str, ...], tuple[ObjectRef, ...]]:
         """``_node_lines`` of ``nodes`` and a reference to each, once per list of nodes."""
         key = tuple(map(id, nodes))  # the state's own node objects, alive all run
@@ -360,14 +369,16 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     if not nodes:
         label = pool.label_for(spec)
         if pool.unlabelled:
-            names = sorted(name(n) for n in pool.unlabelled)
-            total = sum((_alloc(n, res) for n in pool.unlabelled), Decimal(0))
+            listed, joined, total = pool.unlabelled_named
+            # The command is in the message only while it is short; the remediation always
+            # has it whole (a fleet whose labeller died can leave hundreds of nodes to name).
+            command = f": kubectl label node {joined} {label}" if len(pool.unlabelled) <= 4 else ""
             return finding(
                 "gpu-label-missing",
-                f"{_listed(names)} have {total} allocatable {res} but not the GPU label "
-                f"({pool.labels}): kubectl label node {' '.join(names)} {label}",
+                f"{listed} have {total} allocatable {res} but not the GPU label "
+                f"({pool.labels}){command}",
                 pool.unlabelled,
-                nodes=" ".join(names),
+                nodes=joined,
                 label=label,
             )
         return finding(
@@ -514,13 +525,13 @@ def _workloads_without_nodes(state: ClusterState, pool: _Pool) -> Iterator[Findi
                 continue
             label = pool.label_for(template)
             if pool.unlabelled:
-                names = sorted(name(n) for n in pool.unlabelled)
+                listed, joined, _ = pool.unlabelled_named
                 yield CAUSES["gpu-label-missing"].finding(
                     resource=ObjectRef.of(kind, wl),
                     message=f"{kind} {name(wl)} requests {need} {res} per pod; no node carries "
-                    f"the GPU label {pool.labels}, but {', '.join(names)} have {res} without it",
-                    depends_on=tuple(ObjectRef.of("Node", n) for n in pool.unlabelled),
-                    nodes=" ".join(names),
+                    f"the GPU label {pool.labels}, but {listed} have {res} without it",
+                    depends_on=pool.about(pool.unlabelled)[1],
+                    nodes=joined,
                     label=label,
                 )
             else:

@@ -203,3 +203,30 @@ def test_the_schedulers_verdict_parses_into_reasons_per_node_count() -> None:
         assert reasons["Insufficient nvidia.com/gpu"] == 1
         assert not any("preemption" in r.lower() for r in reasons)
     assert fit_reasons("binding rejected: timeout") == (None, {})
+
+
+def test_a_fleet_of_unlabelled_gpu_nodes_is_named_short_in_the_message() -> None:
+    """A GPU labeller that died leaves every GPU node of a fleet without the label: the
+    recorded scenario with its unlabelled GPU nodes cloned 40 times.  The message (the
+    first screen) names four and counts the rest, the remediation's command names every
+    node, and each pod still depends on all of them."""
+    state, config = recorded("gpu_label_missing")
+    key, value = config.gpu.labels[0]
+    objects = dict(state.objects)
+    with_gpus = [n for n in objects["nodes"] if n["status"]["allocatable"].get("nvidia.com/gpu")]
+    assert with_gpus and not gpu_nodes(state, config)  # every GPU node lacks the label
+    clones = [
+        {**n, "metadata": {**n["metadata"], "name": f"{name(n)}-c{i:02d}", "uid": f"{i}{name(n)}"}}
+        for i in range(40)
+        for n in with_gpus
+    ]
+    objects["nodes"] = [*objects["nodes"], *clones]
+    fleet = ClusterState.build(objects, now=state.now, scope=state.scope, cluster=state.cluster)
+    found = list(run_checks(fleet, [CHECK], config).findings)
+    assert {f.cause for f in found} == {"gpu-label-missing"} and len(found) == 4
+    for f in found:
+        named = sorted(d.name for d in f.depends_on)
+        assert len(named) >= 40 + len(with_gpus)
+        assert f"{', '.join(named[:4])} and {len(named) - 4} more have" in f.message
+        assert "kubectl label node" not in f.message
+        assert f"kubectl label node {' '.join(named)} {key}={value}" in f.remediation
