@@ -130,20 +130,40 @@ def correlate(findings: Iterable[Finding]) -> list[Finding]:
         for ref in f.affected:
             blockers.setdefault(_ident(ref), []).append(f)
 
+    # Per tuple of references, not per finding: the findings of one cause share theirs (every
+    # pending GPU pod depends on the same hundreds of unlabelled nodes), and walking them
+    # pair by pair made linking quadratic (9 of 17 s at 4,000 such pods and 334 nodes).
+    named: dict[int, tuple[tuple[ObjectRef, ...], frozenset[tuple[str, str | None, str]]]] = {}
+    upstream: dict[int, tuple[tuple[ObjectRef, ...], list[Finding]]] = {}
+
+    def idents(refs: tuple[ObjectRef, ...]) -> frozenset[tuple[str, str | None, str]]:
+        hit = named.get(id(refs))
+        if hit is None or hit[0] is not refs:
+            hit = named[id(refs)] = (refs, frozenset(map(_ident, refs)))
+        return hit[1]
+
+    def about_or_blocking(refs: tuple[ObjectRef, ...]) -> list[Finding]:
+        """The findings about, then blocking, each object of ``refs``, in their order."""
+        hit = upstream.get(id(refs))
+        if hit is None or hit[0] is not refs:
+            found: list[Finding] = []
+            for ref in refs:
+                found += by_resource.get(_ident(ref), ())
+                found += blockers.get(_ident(ref), ())
+            hit = upstream[id(refs)] = (refs, found)
+        return hit[1]
+
     def explains(b: Finding, a: Finding) -> bool:
+        depends, blocks = idents(a.depends_on), idents(b.affected)
         return (
-            _mentions(a.depends_on, b.resource)
-            or _mentions(b.affected, a.resource)
-            or any(_mentions(b.affected, ref) for ref in a.depends_on)
+            _ident(b.resource) in depends
+            or _ident(a.resource) in blocks
+            or not blocks.isdisjoint(depends)
         )
 
     out = []
     for a in items:
-        candidates: list[Finding] = []
-        for ref in a.depends_on:
-            candidates += by_resource.get(_ident(ref), ())
-            candidates += blockers.get(_ident(ref), ())
-        candidates += blockers.get(_ident(a.resource), ())
+        candidates = [*about_or_blocking(a.depends_on), *blockers.get(_ident(a.resource), ())]
         causes: list[FindingKey] = []
         for b in candidates:
             if b is a:
@@ -154,10 +174,6 @@ def correlate(findings: Iterable[Finding]) -> list[Finding]:
             causes.append(key)
         out.append(a.with_causes(tuple(sorted(causes, key=_key_order))) if causes else a)
     return out
-
-
-def _mentions(refs: Iterable[ObjectRef], target: ObjectRef) -> bool:
-    return any(_ident(r) == _ident(target) for r in refs)
 
 
 def _key_order(key: FindingKey) -> tuple[str, str, str, str, str]:
