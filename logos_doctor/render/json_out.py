@@ -18,6 +18,7 @@ import orjson
 
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
+from logos_doctor.objects import ObjectRef
 from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report, root_counts
 
@@ -25,9 +26,19 @@ VERSION = 1
 
 
 def finding_json(
-    finding: Finding, report: Report, config: Config, explains: int | None = None
+    finding: Finding,
+    report: Report,
+    config: Config,
+    explains: int | None = None,
+    refs: dict[int, tuple[tuple[ObjectRef, ...], list[dict[str, str | None]]]] | None = None,
 ) -> dict[str, Any]:
-    """One finding as a JSON object (``explains`` is set for root causes)."""
+    """One finding as a JSON object (``explains`` is set for root causes).
+
+    ``refs`` keeps the JSON of each tuple of references already written, for a whole report:
+    the findings of one cause often share theirs (every pending GPU pod names the same
+    hundreds of unlabelled nodes), and the document then holds one list for all of them.
+    """
+    memo = {} if refs is None else refs
     check = report.check(finding.check)
     runbook_id = check.runbook if check else finding.check
     return {
@@ -45,8 +56,8 @@ def finding_json(
             "url": _runbook_url(runbook_id, finding.cause, config.runbook_base_url),
         },
         "fix": finding.fix,
-        "affected": [ref.to_json() for ref in finding.affected],
-        "depends_on": [ref.to_json() for ref in finding.depends_on],
+        "affected": _refs_json(finding.affected, memo),
+        "depends_on": _refs_json(finding.depends_on, memo),
         "root_cause": explains is not None,
         "explains": explains or 0,
         "caused_by": [
@@ -56,8 +67,21 @@ def finding_json(
     }
 
 
+def _refs_json(
+    refs: tuple[ObjectRef, ...],
+    memo: dict[int, tuple[tuple[ObjectRef, ...], list[dict[str, str | None]]]],
+) -> list[dict[str, str | None]]:
+    if not refs:
+        return []
+    hit = memo.get(id(refs))
+    if hit is None or hit[0] is not refs:  # kept with its tuple: an id is not reused meanwhile
+        hit = memo[id(refs)] = (refs, [ref.to_json() for ref in refs])
+    return hit[1]
+
+
 def report_json(report: Report, config: Config) -> dict[str, Any]:
     """The whole report as the documented JSON object."""
+    refs: dict[int, tuple[tuple[ObjectRef, ...], list[dict[str, str | None]]]] = {}
     state = report.state
     roots = root_counts(report.findings)
     cluster = state.cluster.to_json()
@@ -71,7 +95,7 @@ def report_json(report: Report, config: Config) -> dict[str, Any]:
             for r in report.results
         ],
         "findings": [
-            finding_json(f, report, config, explains)
+            finding_json(f, report, config, explains, refs)
             for f, explains in zip(report.findings, roots, strict=True)
         ],
         "summary": report.counts(),
