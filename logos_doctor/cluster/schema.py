@@ -89,12 +89,14 @@ def _table() -> dict[str, dict[str, Any]]:
     return table
 
 
-def _model_name(plural: str) -> str | None:
+def model_name(plural: str) -> str | None:
+    """The client's model of kind ``plural`` (``V1Pod``), if the table has one."""
     name = _table()["kinds"].get(plural)
     return name if isinstance(name, str) else None
 
 
-def _fields(model: str) -> dict[str, str] | None:
+def model_fields(model: str) -> dict[str, str] | None:
+    """Each field of ``model`` and its type name (``List[V1Container]``), if described."""
     fields = _table()["models"].get(model)
     return fields if isinstance(fields, dict) else None
 
@@ -140,7 +142,7 @@ def normalise(plural: str, obj: Any) -> dict[str, Any]:
     """``obj`` (an item of kind ``plural``) without ``null`` fields; raises SchemaMismatch."""
     if not isinstance(obj, dict):
         raise SchemaMismatch("must be an object")
-    model = _model_name(plural) if plural in KINDS else None
+    model = model_name(plural) if plural in KINDS else None
     result: dict[str, Any] = (_compiled(model) if model else without_nulls)(obj)
     return result
 
@@ -166,7 +168,7 @@ def _compiled(type_name: str) -> Normaliser:
         return _list(type_name[5:-1])
     if type_name.startswith("Dict["):
         return _dict(type_name[type_name.index(",") + 1 : -1].strip())
-    if _fields(type_name) is None:
+    if model_fields(type_name) is None:
         return without_nulls  # a type the client does not describe: nothing to hold it against
     return _model(type_name)
 
@@ -272,7 +274,7 @@ def _model(model: str) -> Normaliser:
         if not isinstance(value, dict):
             raise SchemaMismatch("must be an object")
         if scalars is None:  # compiled on first use: models refer to each other
-            types = _fields(model) or {}
+            types = model_fields(model) or {}
             fields.update((key, _compiled(t)) for key, t in types.items() if t not in _SCALARS)
             problems.update((k, f"must be {_NAMES[t]}") for k, t in types.items() if t in _SCALARS)
             numeric = frozenset(k for k, t in types.items() if t in ("int", "float"))
