@@ -167,11 +167,17 @@ def owner_chain(state: ClusterState, obj: Obj, kind: str = "Pod") -> tuple[Objec
 
 
 def serving_workloads(state: ClusterState) -> frozenset[ObjectRef]:
-    """The workloads in scope with at least one ready pod (of any revision)."""
-    return frozenset(
-        w
-        for p in state.in_scope("pods")
-        if is_ready(p) and not is_terminating(p) and (w := state.workload_of(p)) is not None
+    """The workloads in scope with at least one ready pod (of any revision).
+
+    Once per state: the containers and nodes checks both ask, and it reads every pod.
+    """
+    return state.memo(
+        "nodes.serving_workloads",
+        lambda: frozenset(
+            w
+            for p in state.in_scope("pods")
+            if is_ready(p) and not is_terminating(p) and (w := state.workload_of(p)) is not None
+        ),
     )
 
 
