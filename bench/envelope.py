@@ -25,6 +25,10 @@ The document is written as text, kind by kind, and never held as Python objects,
 generator needs little memory even at the scalability envelope.
 
   .venv/bin/python bench/envelope.py --copies 1000 --fault-rate 1 -o /tmp/snap-92k.json
+      # the issue's shape: 93,867 objects on 835 nodes (sets of the recordings' nodes), 334
+      # of them GPU nodes without the label, 4,000 GPU pods pending on them
+  .venv/bin/python bench/envelope.py --copies 1000 --fault-rate 1 --nodes 5 -o /tmp/snap-92k-5n.json
+      # the same copies on one set of 5 nodes (93,037 objects), measured as "the 93k" before
   .venv/bin/python bench/envelope.py --copies 12500 --nodes 5000 --events 500000 \\
       -o /tmp/envelope.json          # 150,000 pods, 5,000 nodes, 500,000 events
 """
