@@ -267,14 +267,12 @@ def _pod_events(state: ClusterState) -> dict[str, list[_Seen]]:
     """Pod events by pod uid, with the container each is about (from involvedObject.fieldPath,
     which the kubelet sets to ``spec.containers{name}`` for container events)."""
     out: defaultdict[str, list[_Seen]] = defaultdict(list)
-    for raw in state.list_of("events"):
+    for raw, event in state.events_read():
         involved = mapping(raw.get("involvedObject") or raw.get("regarding"))
         if involved.get("kind") != "Pod" or not involved.get("uid"):
             continue
         match = FIELD_PATH.match(str(involved.get("fieldPath") or ""))
-        out[str(involved["uid"])].append(
-            _Seen(match.group("c") if match else None, Event.from_obj(raw))
-        )
+        out[str(involved["uid"])].append(_Seen(match.group("c") if match else None, event))
     return out
 
 

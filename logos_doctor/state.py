@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -96,6 +96,7 @@ class ClusterState:
     _events_by_name: dict[tuple[str, str | None, str], list[Event]] = field(
         default_factory=dict, repr=False
     )
+    _events_read: list[Event] = field(default_factory=list, repr=False)  # one per event, in order
     _pods_by_node: dict[str, list[Obj]] = field(default_factory=dict, repr=False)
     _pods_by_claim: dict[tuple[str | None, str], list[Obj]] = field(
         default_factory=dict, repr=False
@@ -154,9 +155,11 @@ class ClusterState:
 
         ev_uid: defaultdict[str, list[Event]] = defaultdict(list)
         ev_name: defaultdict[tuple[str, str | None, str], list[Event]] = defaultdict(list)
+        read = self._events_read
         for raw in self.objects.get("events", ()):
             involved = raw.get("involvedObject") or raw.get("regarding") or {}
             ev = Event.from_obj(raw)
+            read.append(ev)
             if involved.get("uid"):
                 ev_uid[involved["uid"]].append(ev)
             else:
@@ -284,6 +287,10 @@ class ClusterState:
         if uid:
             self._workloads[uid] = found
         return found
+
+    def events_read(self) -> Iterator[tuple[Obj, Event]]:
+        """Each event object with its ``Event``, read once when the state was built."""
+        return zip(self.objects.get("events", ()), self._events_read, strict=True)
 
     def events_for(self, kind: str, obj: Obj) -> list[Event]:
         """Events about ``obj``: by uid, plus name-matched events that carry no uid.
