@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 Obj = dict[str, Any]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, order=True, init=False)
@@ -55,6 +58,20 @@ class ObjectRef:
     def to_json(self) -> dict[str, str | None]:
         """The ``{"kind", "namespace", "name"}`` object of the JSON contract."""
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+def per_object(memo: dict[int, tuple[K, V]], obj: K, make: Callable[[K], V]) -> V:
+    """``make(obj)``, made once per object ``memo`` has seen, told apart by identity.
+
+    For answers read again and again from one object (a pod's container statuses, the
+    references many findings share): dicts and lists are not hashable, and equal objects need
+    not be the same one.  The object is kept beside its answer, so that its address cannot
+    pass to another object while ``memo`` lives.
+    """
+    hit = memo.get(id(obj))
+    if hit is None or hit[0] is not obj:
+        hit = memo[id(obj)] = (obj, make(obj))
+    return hit[1]
 
 
 def meta(obj: Obj) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from logos_doctor.objects import (
     name,
     namespace,
     parse_time,
+    per_object,
 )
 from logos_doctor.state import ClusterState
 
@@ -121,12 +122,7 @@ def containers_of(state: ClusterState, pod: Obj) -> tuple[ContainerState, ...]:
     cache: dict[int, tuple[Obj, tuple[ContainerState, ...]]] = state.memo(
         "pods.containers_of", dict
     )
-    hit = cache.get(id(pod))
-    if hit is not None and hit[0] is pod:  # the pod itself, not another at a reused address
-        return hit[1]
-    found = tuple(container_states(pod))
-    cache[id(pod)] = (pod, found)
-    return found
+    return per_object(cache, pod, lambda p: tuple(container_states(p)))
 
 
 def _str(value: object) -> str | None:

@@ -16,7 +16,7 @@ from logos_doctor.baseline import Comparison
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, FindingKey, Severity
 from logos_doctor.known import Known
-from logos_doctor.objects import ObjectRef
+from logos_doctor.objects import ObjectRef, per_object
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -137,21 +137,15 @@ def correlate(findings: Iterable[Finding]) -> list[Finding]:
     upstream: dict[int, tuple[tuple[ObjectRef, ...], list[Finding]]] = {}
 
     def idents(refs: tuple[ObjectRef, ...]) -> frozenset[tuple[str, str | None, str]]:
-        hit = named.get(id(refs))
-        if hit is None or hit[0] is not refs:
-            hit = named[id(refs)] = (refs, frozenset(map(_ident, refs)))
-        return hit[1]
+        return per_object(named, refs, lambda r: frozenset(map(_ident, r)))
 
     def about_or_blocking(refs: tuple[ObjectRef, ...]) -> list[Finding]:
         """The findings about, then blocking, each object of ``refs``, in their order."""
-        hit = upstream.get(id(refs))
-        if hit is None or hit[0] is not refs:
-            found: list[Finding] = []
-            for ref in refs:
-                found += by_resource.get(_ident(ref), ())
-                found += blockers.get(_ident(ref), ())
-            hit = upstream[id(refs)] = (refs, found)
-        return hit[1]
+        found: list[Finding] = []
+        for ref in refs:
+            found += by_resource.get(_ident(ref), ())
+            found += blockers.get(_ident(ref), ())
+        return found
 
     def explains(b: Finding, a: Finding) -> bool:
         depends, blocks = idents(a.depends_on), idents(b.affected)
@@ -163,7 +157,10 @@ def correlate(findings: Iterable[Finding]) -> list[Finding]:
 
     out = []
     for a in items:
-        candidates = [*about_or_blocking(a.depends_on), *blockers.get(_ident(a.resource), ())]
+        candidates = [
+            *per_object(upstream, a.depends_on, about_or_blocking),
+            *blockers.get(_ident(a.resource), ()),
+        ]
         causes: list[FindingKey] = []
         for b in candidates:
             if b is a:

@@ -18,7 +18,7 @@ import orjson
 
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding
-from logos_doctor.objects import ObjectRef
+from logos_doctor.objects import ObjectRef, per_object
 from logos_doctor.runbook_links import runbook_url
 from logos_doctor.runner import Report, root_counts
 
@@ -71,12 +71,7 @@ def _refs_json(
     refs: tuple[ObjectRef, ...],
     memo: dict[int, tuple[tuple[ObjectRef, ...], list[dict[str, str | None]]]],
 ) -> list[dict[str, str | None]]:
-    if not refs:
-        return []
-    hit = memo.get(id(refs))
-    if hit is None or hit[0] is not refs:  # kept with its tuple: an id is not reused meanwhile
-        hit = memo[id(refs)] = (refs, [ref.to_json() for ref in refs])
-    return hit[1]
+    return per_object(memo, refs, lambda r: [ref.to_json() for ref in r]) if refs else []
 
 
 def report_json(report: Report, config: Config) -> dict[str, Any]:
