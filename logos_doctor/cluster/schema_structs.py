@@ -52,21 +52,8 @@ _INT_OR_STRING = frozenset(("port", "targetPort", "maxSurge", "maxUnavailable"))
 def decoder(plural: str) -> msgspec.json.Decoder[Any] | None:
     """The decoder of one item of kind ``plural``, or None when the table has no model."""
     model = model_name(plural)
-    fields = model_fields(model) if model else None
-    if model is None or fields is None:
-        return None
-    top = msgspec.defstruct(
-        f"{model}Item",
-        [
-            # At the top, metadata may be absent but not null (snapshot._kind refuses it).
-            (key, _type(t, key), None) if key == "metadata" else (key, _type(t, key) | None, None)
-            for key, t in fields.items()
-        ],
-        forbid_unknown_fields=True,
-        omit_defaults=True,
-        gc=False,
-    )
-    return msgspec.json.Decoder(top)
+    top = _struct(model, top=True) if model else _REFUSED
+    return None if top is _REFUSED else msgspec.json.Decoder(top)
 
 
 def checked(decode: msgspec.json.Decoder[Any], text: msgspec.Raw) -> dict[str, Any] | None:
@@ -95,15 +82,20 @@ _building: set[str] = set()
 
 
 @cache
-def _struct(model: str) -> Any:
+def _struct(model: str, *, top: bool = False) -> Any:
+    """The Struct of ``model``; ``top`` for a kind's item, whose ``metadata`` may be absent
+    but not null (``snapshot._kind`` refuses a null one)."""
     fields = model_fields(model)
     if fields is None or model in _building:  # not described, or a model inside itself
         return _REFUSED
     _building.add(model)
     try:
         return msgspec.defstruct(
-            model,
-            [(key, _type(t, key) | None, None) for key, t in fields.items()],
+            f"{model}Item" if top else model,
+            [
+                (key, _type(t, key) if top and key == "metadata" else _type(t, key) | None, None)
+                for key, t in fields.items()
+            ],
             forbid_unknown_fields=True,
             omit_defaults=True,
             gc=False,

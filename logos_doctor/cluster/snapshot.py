@@ -149,7 +149,7 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
         build = released(built_by)
         # Unshared, an item is built and checked in one pass by the table's Structs; its
         # values would be shared otherwise, and Secrets are stripped from a dict.
-        decode = None if same is not None or plural in REDACT else _decoder(plural)
+        decode = None if same is not None or plural in REDACT else schema_structs.decoder(plural)
         fast = None if decode is None else released(partial(schema_structs.checked, decode))
         if items is None:  # not a list (refused below), or text msgspec refuses: json's
             items, build, fast = snapshot_text.value(part), _as_is, None
@@ -187,10 +187,6 @@ def _head(doc: Any, source: str) -> datetime:
     if taken is None:
         raise SnapshotError(f"{source} has no valid takenAt time")
     return taken
-
-
-def _decoder(plural: str) -> msgspec.json.Decoder[Any] | None:
-    return schema_structs.decoder(plural) if plural in KINDS else None
 
 
 def _kind(
