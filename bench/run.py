@@ -59,6 +59,13 @@ TOOLS_DIR = Path(
     os.environ.get("BENCH_TOOLS_DIR") or Path.home() / ".cache/logos-doctor/bench-tools"
 )
 TOOLS = ("floor", "logos-doctor", "k8sgpt", "popeye")
+
+
+def is_doctor(tool: str) -> bool:
+    """logos-doctor, installed or from a source tree (``logos-doctor@LABEL``, ``--tree``)."""
+    return tool == "logos-doctor" or tool.startswith("logos-doctor@")
+
+
 GNU_TIME = next((p for p in ("/usr/bin/time", "/bin/time") if os.access(p, os.X_OK)), None)
 SLOW = ("k8sgpt", "popeye")
 # k8sgpt v0.3.48's analyzers (pkg/analyzer/analyzer.go: coreAnalyzerMap + additionalAnalyzerMap).
@@ -344,6 +351,9 @@ class Bench:
         exe = Path(sys.executable).with_name("logos-doctor")
         self.logos = [str(exe)] if exe.exists() else [sys.executable, "-m", "logos_doctor"]
         self.unavailable: dict[str, str] = {}
+        # LABEL -> a directory holding a logos_doctor package with its checks inside
+        # (bench/same_findings.py says how to make one), run as logos-doctor@LABEL.
+        self.trees: dict[str, str] = dict(t.split("=", 1) for t in args.tree)
         self.k8sgpt_filters: list[str] = []
         self.versions: dict[str, str] = {}
         self._check_tools()
@@ -406,10 +416,13 @@ class Bench:
                 "--workers",
                 str(self.workers),
             ], env
-        if tool == "logos-doctor":
+        if is_doctor(tool):
             env["LOGOS_DOCTOR_STATS"] = str(stats_path)
+            tree = self.trees.get(tool.partition("@")[2])
+            if tree:
+                env["PYTHONPATH"] = tree
             return [
-                *self.logos,
+                *([sys.executable, "-m", "logos_doctor"] if tree else self.logos),
                 "check",
                 "--all",
                 "-A",
@@ -455,9 +468,9 @@ class Bench:
 
     def run_once(self, tool: str) -> RunResult:
         """Run ``tool`` once, timed, with its own figures."""
-        stats_path = self.work / f"{tool}.stats.json"
+        stats_path = self.work / f"{tool.replace('@', '-')}.stats.json"
         stats_path.unlink(missing_ok=True)
-        out_path = self.work / f"{tool}.out"
+        out_path = self.work / f"{tool.replace('@', '-')}.out"
         cmd, env = self.command(tool, stats_path)
         before = scrape_requests(self.ep)
         load = os.getloadavg()[0]
@@ -478,7 +491,7 @@ class Bench:
             detail["server_lists"] = int(sum(n for k, n in delta.items() if k.startswith("LIST ")))
         if tool == "floor" and code == 0:
             detail.update(json.loads(out_path.read_text()))
-        if tool == "logos-doctor" and stats_path.exists():
+        if is_doctor(tool) and stats_path.exists():
             detail.update(json.loads(stats_path.read_text()))
             detail["findings"] = _count_findings(out_path)
         if tool == "k8sgpt":
@@ -560,7 +573,7 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
         ok = [
             r
             for r in runs
-            if (r.exit_code == 0 if tool in ("floor", "logos-doctor") else r.exit_code >= 0)
+            if (r.exit_code == 0 if tool == "floor" or is_doctor(tool) else r.exit_code >= 0)
         ]
         killed = [r for r in runs if r.exit_code == -9]
         s: dict[str, Any] = {
@@ -580,7 +593,7 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
             "median_rss_mib": median([r.rss_mib for r in ok]),
             "exit_codes": sorted({r.exit_code for r in runs}),
         }
-        if tool in ("logos-doctor", "floor"):
+        if tool == "floor" or is_doctor(tool):
             s["requests"] = median([r.detail.get("requests", 0) for r in ok])
             s["server_lists"] = median([r.detail.get("server_lists", 0) for r in ok])
             s["bytes"] = median([r.detail.get("bytes", 0) for r in ok])
@@ -592,7 +605,7 @@ def summarize(results: list[RunResult], unavailable: dict[str, str]) -> dict[str
             s["objects"] = ok[-1].detail.get("objects") if ok else None
         if tool == "floor":
             s["absent_kinds"] = sorted(ok[-1].detail.get("absent") or []) if ok else None
-        if tool == "logos-doctor":
+        if is_doctor(tool):
             s["requests_by_kind"] = ok[-1].detail.get("requests_by_kind") if ok else None
             s["findings"] = ok[-1].detail.get("findings") if ok else None
         if tool == "k8sgpt":
@@ -626,10 +639,8 @@ def table(report: dict[str, Any]) -> str:
     lines.append("-" * len(head))
     for sc in report["scales"]:
         objs = sc.get("objects_total") or 0
-        for tool in TOOLS:
-            s = sc["tools"].get(tool)
-            if not s:
-                continue
+        for tool in sc["tools"]:
+            s = sc["tools"][tool]
             if "unavailable" in s:
                 lines.append(f"{sc['scale']:>5} {objs:>8} {tool:<13} {'n/a: see unavailable':>30}")
                 continue
@@ -744,6 +755,13 @@ def main(argv: list[str] | None = None) -> int:
         "--slow-reps", type=int, help="repetitions of k8sgpt and popeye (default: --reps)"
     )
     ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="also run logos-doctor from a source tree, as tool logos-doctor@LABEL",
+    )
     ap.add_argument("--prefix", default="bench")
     ap.add_argument(
         "--seed",
@@ -769,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    bad = [t for t in args.tools if t not in TOOLS]
+    args.tools += [f"logos-doctor@{t.split('=', 1)[0]}" for t in args.tree]
+    bad = [t for t in args.tools if t not in TOOLS and not is_doctor(t)]
     if bad:
         ap.error(f"unknown tools {bad}; choose from {TOOLS}")
     scales = [float(s) for s in args.scales.split(",")]
