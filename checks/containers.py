@@ -648,11 +648,6 @@ def _init(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> Itera
 def _probes(
     state: ClusterState, pod: Obj, seen: list[_Seen], serving: frozenset[ObjectRef]
 ) -> Iterator[Finding]:
-    specs = {
-        str(c.get("name")): c
-        for key in ("initContainers", "containers")
-        for c in mappings(mapping(pod.get("spec")).get(key))
-    }
     unhealthy: defaultdict[tuple[str, str], list[Event]] = defaultdict(list)
     killed: defaultdict[tuple[str, str], list[Event]] = defaultdict(list)
     for s in seen:
@@ -667,6 +662,13 @@ def _probes(
         for key in ("initContainerStatuses", "containerStatuses")
         for cs in mappings(mapping(pod.get("status")).get(key))
     ]
+    if not unhealthy and not killed and not any(_running_unready(cs) for cs in statuses):
+        return  # no probe said anything, and nothing runs unready: most pods of a cluster
+    specs = {
+        str(c.get("name")): c
+        for key in ("initContainers", "containers")
+        for c in mappings(mapping(pod.get("spec")).get(key))
+    }
     found: dict[str, Finding] = {}
     for cs in statuses:
         cname = str(cs.get("name"))
@@ -727,6 +729,11 @@ def _probes(
             None if _none_ready(state, pod, serving) else Severity.WARNING,
         )
     yield from found.values()
+
+
+def _running_unready(status: Obj) -> bool:
+    """A container running but not ready: the one case a readiness finding needs no event."""
+    return not status.get("ready") and bool(mapping(mapping(status.get("state")).get("running")))
 
 
 def _probe_finding(

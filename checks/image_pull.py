@@ -513,6 +513,8 @@ def _pod_drafts(state: ClusterState, pod: Obj, parent: ObjectRef | None) -> Iter
             failing.setdefault(cs.image, []).append(
                 (cs.name, cs.waiting_reason, cs.waiting_message)
             )
+    if not failing and not missing:
+        return  # every draft below is of a failing image or a missing secret
     spec = pod.get("spec") or {}
     for c in (*(spec.get("initContainers") or []), *(spec.get("containers") or [])):
         users = images.setdefault(str(c.get("image", "")), [])
