@@ -61,6 +61,36 @@ TOOLS_DIR = Path(
 TOOLS = ("floor", "logos-doctor", "k8sgpt", "popeye")
 
 
+@contextlib.contextmanager
+def pinned(cpus: str | None, kubeconfig: str) -> Any:
+    """With ``cpus`` = ``SERVER:CLIENT`` (e.g. ``0:1``): every process of the benchmark
+    cluster (its state.json beside the kubeconfig) on the SERVER CPUs, all of their
+    threads, until the run ends; the tools are run on the CLIENT CPUs (``client_prefix``).
+    On one machine the API server and the tool otherwise take turns on the same cores, which
+    no real cluster does: its API server runs elsewhere."""
+    if not cpus:
+        yield
+        return
+    server = cpus.split(":", 1)[0]
+    state = json.loads((Path(kubeconfig).parent / "state.json").read_text())
+    pids = [p["pid"] for p in state.get("procs", {}).values()]
+    pids += [p["pid"] for p in (state.get("realnode") or {}).get("procs", {}).values()]
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-pc", server, str(pid)], capture_output=True)
+    log(f"cluster pinned to CPUs {server} ({len(pids)} processes)")
+    try:
+        yield
+    finally:
+        for pid in pids:
+            subprocess.run(["taskset", "-a", "-pc", every, str(pid)], capture_output=True)
+
+
+def client_prefix(cpus: str | None) -> list[str]:
+    """``taskset -c CLIENT`` for ``--cpus SERVER:CLIENT``, else nothing."""
+    return ["taskset", "-c", cpus.split(":", 1)[1]] if cpus else []
+
+
 def is_doctor(tool: str) -> bool:
     """logos-doctor, installed or from a source tree (``logos-doctor@LABEL``, ``--tree``)."""
     return tool == "logos-doctor" or tool.startswith("logos-doctor@")
@@ -472,6 +502,7 @@ class Bench:
         stats_path.unlink(missing_ok=True)
         out_path = self.work / f"{tool.replace('@', '-')}.out"
         cmd, env = self.command(tool, stats_path)
+        cmd = [*client_prefix(self.args.cpus), *cmd]
         before = scrape_requests(self.ep)
         load = os.getloadavg()[0]
         wall, rss, code, err, cpu = timed(
@@ -779,6 +810,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", help="results file (default bench/results/<date>.json)")
     ap.add_argument(
+        "--cpus",
+        metavar="SERVER:CLIENT",
+        help="pin the benchmark cluster to the SERVER CPUs and each tool to the CLIENT CPUs "
+        "(e.g. 0:1), as if the API server ran on its own machine",
+    )
+    ap.add_argument(
         "--merge",
         action="append",
         default=[],
@@ -806,10 +843,14 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": args.warmup,
         "scales": [],
         "merged_from": args.merge,
+        "cpus": args.cpus,
     }
     for earlier in args.merge:
         report["scales"].extend(json.loads(Path(earlier).read_text())["scales"])
-    with tempfile.TemporaryDirectory(prefix="logos-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="logos-bench-") as tmp,
+        pinned(args.cpus, args.kubeconfig),
+    ):
         bench = Bench(args, Path(tmp))
         report["kinds"] = bench.kinds
         report["page_size"] = bench.page_size
