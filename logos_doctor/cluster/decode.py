@@ -165,23 +165,33 @@ def decode_page(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str |
 
 
 def continue_token(body: bytes) -> str | None:
-    """The ``continue`` token of a LIST page, read without building its items.
+    """The ``continue`` token of a LIST page, read without building its items (``list_head``)."""
+    return list_head(body)[0]
 
-    The fetch asks for the next page with it before decoding this one.  msgspec scans the
-    whole text (so a body cut short fails here, where the request can still be retried) and
-    builds only the list's metadata: about 1 ms per MiB.  A body msgspec cannot read goes to
-    ``json``, which raises ``ValueError`` for one that is not JSON, as ``decode_page`` would;
-    a body that is JSON but not a list has no token, and ``decode_page`` refuses it.  The
-    scan does not check the text of strings it skips (bytes that are not UTF-8 inside an
-    item): ``decode_page`` still raises ``ValueError`` for those.
+
+def list_head(body: bytes) -> tuple[str | None, str]:
+    """A LIST page's ``continue`` token and ``resourceVersion``, its items not built.
+
+    The fetch asks for the next page with the token before decoding this one; the exporter's
+    watches start from the version.  msgspec scans the whole text (so a body cut short fails
+    here, where the request can still be retried) and builds only the list's metadata: about
+    1 ms per MiB.  A body msgspec cannot read goes to ``json``, which raises ``ValueError``
+    for one that is not JSON, as ``decode_page`` would; a body that is JSON but not a list
+    has neither, and ``decode_page`` refuses it.  The scan does not check the text of strings
+    it skips (bytes that are not UTF-8 inside an item): ``decode_page`` still raises
+    ``ValueError`` for those.
     """
     try:
         head: Any = getattr(_HEAD_DECODER.decode(body), "metadata", None)
     except msgspec.DecodeError:
         data = json.loads(body)
         head = data.get("metadata") if isinstance(data, dict) else None
-    token = head.get("continue") if isinstance(head, dict) else None
-    return token if isinstance(token, str) and token else None
+    if not isinstance(head, dict):
+        return None, ""
+    token = head.get("continue")
+    return (token if isinstance(token, str) and token else None), str(
+        head.get("resourceVersion") or ""
+    )
 
 
 def _decode_json(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str | None]:

@@ -39,7 +39,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
-from logos_doctor.cluster.decode import NotAList, continue_token, decode_page
+from logos_doctor.cluster.decode import Clean, NotAList, continue_token, decode_page, list_head
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
@@ -203,15 +203,26 @@ class Fetcher:
         self.stats.index_seconds += time.perf_counter() - start
         return state
 
-    def list_page(self, kind: Kind, path: str, query: list[tuple[str, Any]], where: str) -> Any:
-        """One decoded page of a LIST, with this fetcher's retries, errors and accounting:
-        for the exporter's watch cache (cluster/watchcache.py), which needs the list's
-        resourceVersion.  A page without ``continue`` starts a new deadline; a 410 on a
-        ``continue`` raises ``ListExpired``."""
+    def list_page(
+        self, kind: Kind, path: str, query: list[tuple[str, Any]], where: str, clean: Clean
+    ) -> tuple[list[Obj], str | None, str]:
+        """One page of a LIST, with this fetcher's retries, errors and accounting: its items
+        decoded as a fetch decodes them (``managedFields`` never built) and passed through
+        ``clean``, its continue token and its resourceVersion.  For the exporter's watch
+        cache (cluster/watchcache.py), which needs the version.  A page without
+        ``continue`` starts a new deadline; a 410 on a ``continue`` raises ``ListExpired``."""
         paging = any(key == "continue" for key, _ in query)
         if not paging:
             self._deadline = time.monotonic() + self.options.deadline
-        return self._get_json(path, query, kind=kind.plural, where=where, paging=paging)
+        body, (token, version) = self._get_json(
+            path,
+            query,
+            kind=kind.plural,
+            where=where,
+            paging=paging,
+            decode=lambda body: (body, list_head(body)),
+        )
+        return self._decode(kind, body, where, clean), token, version
 
     # -- one kind ----------------------------------------------------------------------------
 
@@ -261,7 +272,7 @@ class Fetcher:
             while ahead is not None:
                 body, token = ahead.result()
                 ahead = self._ask(kind, path, where, token) if token else None
-                items.extend(self._decode(kind, body, where))
+                items.extend(self._decode(kind, body, where, self._keep))
         finally:
             if ahead is not None:  # stopped by an error: let the request in flight end
                 wait([ahead])
@@ -298,13 +309,13 @@ class Fetcher:
             done.set_exception(exc)
         return done
 
-    def _decode(self, kind: Kind, body: bytes, where: str) -> list[Obj]:
+    def _decode(self, kind: Kind, body: bytes, where: str, clean: Clean) -> list[Obj]:
         """The items of a page whose structure ``continue_token`` has read.  Text in it that
         is still not JSON (bytes that are not UTF-8) would come the same way again: the kind
         is unavailable at once, as after the retries of a page that never parses."""
         start = time.perf_counter()
         try:
-            items, _ = decode_page(kind, body, self._keep)
+            items, _ = decode_page(kind, body, clean)
         except NotAList:
             raise KindUnavailable(
                 kind.plural, f"the API server sent a malformed list of {kind.plural}"

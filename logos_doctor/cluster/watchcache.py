@@ -19,6 +19,7 @@ server fails the runs but not ``/healthz`` (restarting cannot fix it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import threading
@@ -99,18 +100,13 @@ class ApiTransport:
             query: list[tuple[str, Any]] = [("limit", self.options.page_size)]
             try:
                 while True:
-                    page = fetcher.list_page(kind, path, query, where)
-                    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-                        raise KindUnavailable(
-                            kind.plural, f"the API server sent a malformed list of {kind.plural}"
-                        )
-                    items.extend(
-                        clean(kind, o, strings) for o in page["items"] if isinstance(o, dict)
+                    page, token, version = fetcher.list_page(
+                        kind, path, query, where, functools.partial(clean, strings=strings)
                     )
-                    md = page.get("metadata") or {}
-                    if not md.get("continue"):
-                        return items, str(md.get("resourceVersion") or "")
-                    query = [("limit", self.options.page_size), ("continue", md["continue"])]
+                    items.extend(page)
+                    if not token:
+                        return items, version
+                    query = [("limit", self.options.page_size), ("continue", token)]
             except ListExpired:
                 continue
         raise KindUnavailable(kind.plural, f"listing {kind.plural} in {where} kept expiring")

@@ -24,6 +24,7 @@ from logos_doctor.cluster.decode import (
     NotAList,
     continue_token,
     decode_page,
+    list_head,
 )
 from logos_doctor.cluster.fetch import _clean
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
@@ -214,3 +215,14 @@ def test_json_that_is_not_a_list_is_not_a_list(body: bytes) -> None:
 ], ids=["items-first", "escaped", "not-a-string", "odd-metadata", "nan"])
 def test_the_token_is_read_wherever_and_however_the_list_writes_it(body: bytes, token: Any) -> None:
     assert continue_token(body) == token
+
+
+@pytest.mark.parametrize(("body", "head"), [
+    (b'{"metadata": {"resourceVersion": "123", "continue": "t"}, "items": []}', ("t", "123")),
+    (b'{"items": [], "metadata": {"resourceVersion": "9"}}', (None, "9")),
+    (b'{"metadata": {"resourceVersion": 5}, "items": [NaN]}', (None, "5")),
+    (b'{"items": []}', (None, "")),
+    (b"[]", (None, "")),
+])
+def test_the_version_is_read_with_the_token(body: bytes, head: Any) -> None:
+    assert list_head(body) == head

@@ -158,3 +158,26 @@ def test_the_pager_is_gone_after_a_fetch_that_failed() -> None:
     with pytest.raises(ClusterError):
         fetcher.fetch(["pods"], Scope(None))
     assert fetcher._pager is None and fetcher._strings is None
+
+
+def test_a_page_for_the_watch_cache_is_decoded_as_a_fetch_decodes_it() -> None:
+    server = PagedServer(size=3)
+    managed = [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1"}]
+    server.raw = json.dumps(
+        {
+            "metadata": {"resourceVersion": "77", "continue": "3"},
+            "items": [{"metadata": {"name": "p0", "managedFields": managed}, "spec": {}}],
+        }
+    ).encode()
+    fetcher = Fetcher(server, FetchOptions(attempts=1, deadline=10))  # type: ignore[arg-type]
+    kept: list[str] = []
+
+    def keep(kind: Any, obj: Any) -> Any:
+        kept.append(obj["metadata"]["name"])
+        return obj
+
+    items, token, version = fetcher.list_page(
+        KINDS["pods"], "/api/v1/pods", [("limit", 3)], "all namespaces", keep
+    )
+    assert items == [{"metadata": {"name": "p0"}, "spec": {}}] and kept == ["p0"]
+    assert (token, version) == ("3", "77")
