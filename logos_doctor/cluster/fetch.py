@@ -310,7 +310,7 @@ class Fetcher:
         return done
 
     def _decode(self, kind: Kind, body: bytes, where: str, clean: Clean) -> list[Obj]:
-        """The items of a page whose structure ``continue_token`` has read.  Text in it that
+        """The items of a page whose structure ``decode.list_head`` has read.  Text in it that
         is still not JSON (bytes that are not UTF-8) would come the same way again: the kind
         is unavailable at once, as after the retries of a page that never parses."""
         start = time.perf_counter()
