@@ -164,11 +164,6 @@ def decode_page(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str |
     return _decode_json(kind, body, clean)
 
 
-def continue_token(body: bytes) -> str | None:
-    """The ``continue`` token of a LIST page, read without building its items (``list_head``)."""
-    return list_head(body)[0]
-
-
 def list_head(body: bytes) -> tuple[str | None, str]:
     """A LIST page's ``continue`` token and ``resourceVersion``, its items not built.
 

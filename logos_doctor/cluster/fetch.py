@@ -39,7 +39,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
-from logos_doctor.cluster.decode import Clean, NotAList, continue_token, decode_page, list_head
+from logos_doctor.cluster.decode import Clean, NotAList, decode_page, list_head
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
@@ -211,17 +211,9 @@ class Fetcher:
         ``clean``, its continue token and its resourceVersion.  For the exporter's watch
         cache (cluster/watchcache.py), which needs the version.  A page without
         ``continue`` starts a new deadline; a 410 on a ``continue`` raises ``ListExpired``."""
-        paging = any(key == "continue" for key, _ in query)
-        if not paging:
+        if not any(key == "continue" for key, _ in query):
             self._deadline = time.monotonic() + self.options.deadline
-        body, (token, version) = self._get_json(
-            path,
-            query,
-            kind=kind.plural,
-            where=where,
-            paging=paging,
-            decode=lambda body: (body, list_head(body)),
-        )
+        body, token, version = self._page(kind, path, query, where)
         return self._decode(kind, body, where, clean), token, version
 
     # -- one kind ----------------------------------------------------------------------------
@@ -261,16 +253,16 @@ class Fetcher:
         Pages are sequential (each needs the last one's ``continue`` token), and decoding a
         page of 500 pods takes this thread 40-50 ms on the benchmark cluster, time in which
         the API server could be writing the next one.  So the token is read first
-        (``decode.continue_token``: a scan, nothing built), the next page is requested on the
+        (``decode.list_head``: a scan, nothing built), the next page is requested on the
         pager's thread, and this thread decodes meanwhile: the server's work (and the
         network's) and ours overlap instead of taking turns.  One request per LIST is still in
         flight at a time; one more page per LIST is held in memory.
         """
         items: list[Obj] = []
-        ahead: Future[tuple[bytes, str | None]] | None = self._ask(kind, path, where, None)
+        ahead: Future[tuple[bytes, str | None, str]] | None = self._ask(kind, path, where, None)
         try:
             while ahead is not None:
-                body, token = ahead.result()
+                body, token, _ = ahead.result()
                 ahead = self._ask(kind, path, where, token) if token else None
                 items.extend(self._decode(kind, body, where, self._keep))
         finally:
@@ -280,34 +272,30 @@ class Fetcher:
 
     def _ask(
         self, kind: Kind, path: str, where: str, token: str | None
-    ) -> Future[tuple[bytes, str | None]]:
-        """The request for one page, sent now on the pager's thread (or in this one when
-        there is no pager): the body and its continue token, with retries and accounting."""
+    ) -> Future[tuple[bytes, str | None, str]]:
+        """The request for one page, sent now on the pager's thread."""
+        assert self._pager is not None, "pages are asked for during a fetch"
         query: list[tuple[str, Any]] = [("limit", self.options.page_size)]
         if token:
             query.append(("continue", token))
+        return self._pager.submit(self._page, kind, path, query, where)
 
-        def page() -> tuple[bytes, str | None]:
-            return cast(
-                tuple[bytes, str | None],
-                self._get_json(
-                    path,
-                    query,
-                    kind=kind.plural,
-                    where=where,
-                    paging=bool(token),
-                    decode=lambda body: (body, continue_token(body)),
-                ),
-            )
-
-        if self._pager is not None:
-            return self._pager.submit(page)
-        done: Future[tuple[bytes, str | None]] = Future()
-        try:
-            done.set_result(page())
-        except Exception as exc:  # handed to the caller by result(), as from a thread
-            done.set_exception(exc)
-        return done
+    def _page(
+        self, kind: Kind, path: str, query: list[tuple[str, Any]], where: str
+    ) -> tuple[bytes, str | None, str]:
+        """One page's text, continue token and resourceVersion (``decode.list_head``; the
+        items are decoded by the caller), with retries and accounting."""
+        return cast(
+            tuple[bytes, str | None, str],
+            self._get_json(
+                path,
+                query,
+                kind=kind.plural,
+                where=where,
+                paging=any(key == "continue" for key, _ in query),
+                decode=lambda body: (body, *list_head(body)),
+            ),
+        )
 
     def _decode(self, kind: Kind, body: bytes, where: str, clean: Clean) -> list[Obj]:
         """The items of a page whose structure ``decode.list_head`` has read.  Text in it that

@@ -139,14 +139,6 @@ def test_a_page_that_is_not_utf8_inside_an_item_is_one_line_for_the_kind() -> No
     assert server.sent == [0] and server.running == 0
 
 
-def test_a_kind_listed_outside_a_fetch_still_pages() -> None:
-    server = PagedServer(size=2)
-    fetcher = Fetcher(server, FetchOptions(attempts=1, deadline=10))  # type: ignore[arg-type]
-    fetcher.server_version()  # starts the deadline, as a fetch does
-    items = fetcher._list_kind(KINDS["pods"], Scope(None))
-    assert len(items) == len(PODS) and server.sent == [0, 1, 2, 3]
-
-
 def test_the_pager_is_gone_after_a_fetch_that_failed() -> None:
     class Refused(PagedServer):
         def send(self, method: str, path: str, query: Any = (), **kw: Any) -> _Response:
