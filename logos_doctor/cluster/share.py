@@ -63,61 +63,36 @@ def _shared(node: Any, share: Callable[[Any, Any], Any]) -> Any:
     # Two passes: the first shares the strings and settles the containers below; a node of
     # strings (and nulls) only, the most common kind, is then keyed by its items as they
     # are, in C; any other by a flat list of its items with the types and identities added.
+    # A dict's items are (key, value); a list's (index, value), and only a dict's keys count.
+    is_dict = type(node) is dict
     plain = True
-    parts: list[Any]
-    if type(node) is dict:
-        for key, value in node.items():
-            kind = type(value)
-            if kind is str:
-                node[key] = share(value, value)
-            elif value is not None:
-                plain = False
-                if kind is dict or kind is list:
-                    same = _shared(value, share)
-                    if same is not value:
-                        node[key] = same
-        if plain:  # keys then values: one flat tuple, no pair per item
-            filed = hash((dict, *node, *node.values()))
-        else:
-            parts = [dict]
-            add = parts.append
-            for key, value in node.items():
-                kind = type(value)
-                if kind is dict or kind is list:
-                    value = id(value)  # already the shared one
-                elif kind is not str:
-                    add(kind)
-                    if kind is float:
-                        value = id(value)
-                add(key)
-                add(value)
-            filed = hash(tuple(parts))
+    for key, value in node.items() if is_dict else enumerate(node):
+        kind = type(value)
+        if kind is str:
+            node[key] = share(value, value)
+        elif value is not None:
+            plain = False
+            if kind is dict or kind is list:
+                same = _shared(value, share)
+                if same is not value:
+                    node[key] = same
+    if plain:  # type, keys, values: one flat tuple, no pair per item
+        filed = hash((dict, *node, *node.values()) if is_dict else (list, *node))
     else:
-        for i, value in enumerate(node):
+        parts: list[Any] = [dict] if is_dict else []
+        add = parts.append
+        for key, value in node.items() if is_dict else enumerate(node):
             kind = type(value)
-            if kind is str:
-                node[i] = share(value, value)
-            elif value is not None:
-                plain = False
-                if kind is dict or kind is list:
-                    same = _shared(value, share)
-                    if same is not value:
-                        node[i] = same
-        if plain:
-            filed = hash((list, *node))
-        else:
-            parts = []
-            add = parts.append
-            for value in node:
-                kind = type(value)
-                if kind is dict or kind is list:
+            if kind is dict or kind is list:
+                value = id(value)  # already the shared one
+            elif kind is not str:
+                add(kind)
+                if kind is float:
                     value = id(value)
-                elif kind is not str:
-                    add(kind)
-                    if kind is float:
-                        value = id(value)
-                add(value)
-            filed = hash(tuple(parts))
+            if is_dict:
+                add(key)
+            add(value)
+        filed = hash(tuple(parts))
     # The container filed under this hash if it equals this one; else this one (filed now,
     # or kept apart when an unequal one holds the hash).
     first = share(filed, node)
