@@ -40,6 +40,7 @@ from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
 from logos_doctor.cluster.decode import Clean, NotAList, decode_page, list_head
+from logos_doctor.cluster.heap import map_large_blocks
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
@@ -136,6 +137,7 @@ class Fetcher:
         options: FetchOptions | None = None,
         stats: FetchStats | None = None,
     ) -> None:
+        map_large_blocks()  # page bodies must not fragment the heap (cluster/heap.py)
         self.conn = conn
         self.options = options or FetchOptions()
         self.stats = stats if stats is not None else FetchStats()  # the caller's, or a fresh one
