@@ -44,7 +44,7 @@ from logos_doctor.cluster.heap import map_large_blocks
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
-from logos_doctor.cluster.share import share_values
+from logos_doctor.cluster.share import OWN, OWN_BY_KIND, share_values
 from logos_doctor.errors import ClusterError, KindUnavailable
 from logos_doctor.objects import Obj
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
@@ -542,7 +542,7 @@ def _clean(
         return redact(obj)
     if strings is not None:
         if containers:
-            share_values(obj, strings)
+            share_values(obj, strings, OWN_BY_KIND.get(kind.plural, OWN))
         else:
             _share_strings(obj, strings)
     return obj

@@ -41,22 +41,38 @@ from logos_doctor.objects import Obj
 Table = dict[Any, Any]
 
 
-def share_values(obj: Obj, table: Table) -> None:
-    """Replace each string and container below ``obj`` by the first equal one in ``table``."""
+# An object's own strings that no other value equals, left out of the table (they are kept,
+# just not filed): every object's resourceVersion, and an event's name and uid, since nothing
+# refers to an event.  At scale 1 of the benchmark they were 119,000 of the table's 451,000
+# entries, and none was ever matched; the rest keep a table half the size (docs/performance.md,
+# "Live: large blocks mapped, and a smaller table").
+OWN = ("resourceVersion",)
+OWN_BY_KIND = {"events": ("name", "uid", "resourceVersion")}
+
+
+def share_values(obj: Obj, table: Table, own: tuple[str, ...] = OWN) -> None:
+    """Replace each string and container below ``obj`` by the first equal one in ``table``;
+    the strings of ``metadata`` named in ``own`` are left as they are, unfiled."""
     share = table.setdefault
     md = obj.get("metadata")
     try:
-        for node in (obj, md) if type(md) is dict else (obj,):
-            for key, value in node.items():
-                kind = type(value)
-                if kind is str:
-                    node[key] = share(value, value)
-                elif (kind is dict or kind is list) and value is not md:
-                    same = _shared(value, share)
-                    if same is not value:
-                        node[key] = same
+        _top(obj, share, md, ())
+        if type(md) is dict:
+            _top(md, share, md, own)
     except RecursionError:  # nested deeper than any API object: left as it is
         return
+
+
+def _top(node: Obj, share: Callable[[Any, Any], Any], md: Any, own: tuple[str, ...]) -> None:
+    for key, value in node.items():
+        kind = type(value)
+        if kind is str:
+            if key not in own:
+                node[key] = share(value, value)
+        elif (kind is dict or kind is list) and value is not md:
+            same = _shared(value, share)
+            if same is not value:
+                node[key] = same
 
 
 def _shared(node: Any, share: Callable[[Any, Any], Any]) -> Any:

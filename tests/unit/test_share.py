@@ -137,3 +137,25 @@ def test_a_hash_held_by_an_unequal_container_is_not_taken() -> None:
     share_values(obj, table)
     assert obj["v"] is node and node == {"a": "b"}
     assert table[hash((dict, "a", "b"))] == {"c": "d"}  # the holder keeps the hash
+
+
+def test_an_objects_own_strings_stay_but_are_not_filed() -> None:
+    # Nothing else holds an object's resourceVersion, or an event's name and uid: filing them
+    # only grows the table.  Names and uids other objects refer to are still filed.
+    table: dict[Any, Any] = {}
+    pod, event = json.loads(  # fresh strings, as a page gives them
+        '[{"metadata": {"name": "web-1", "uid": "u-pod", "resourceVersion": "7001"}},'
+        ' {"metadata": {"name": "web-1.18", "uid": "u-ev", "resourceVersion": "9001"},'
+        '  "involvedObject": {"kind": "Pod", "name": "web-1", "uid": "u-pod",'
+        '                     "resourceVersion": "7001"}}]'
+    )
+    originals = copy.deepcopy([pod, event])
+    _clean(KINDS["pods"], pod, table, containers=True)
+    _clean(KINDS["events"], event, table, containers=True)
+    assert [pod, event] == originals
+    filed = {k for k in table if isinstance(k, str)}
+    assert {"web-1", "u-pod", "Pod", "7001"} <= filed  # the reference's version, filed there
+    assert not {"web-1.18", "u-ev", "9001"} & filed
+    involved = event["involvedObject"]
+    assert involved["uid"] is pod["metadata"]["uid"] and involved["name"] is pod["metadata"]["name"]
+    assert involved["resourceVersion"] is not pod["metadata"]["resourceVersion"]
