@@ -47,7 +47,9 @@ def main() -> int:
     conn = connect(args.kubeconfig, None)
     phases.append(("connected (kubernetes client imported)", _rss_mib(), _peak_mib()))
     try:
-        state = Fetcher(conn, FetchOptions(freeze=True)).fetch(needed_kinds(checks), Scope(None))
+        state = Fetcher(conn, FetchOptions(freeze=True, lean=True)).fetch(
+            needed_kinds(checks), Scope(None)
+        )
     finally:
         conn.close()
     phases.append(("fetched and indexed", _rss_mib(), _peak_mib()))

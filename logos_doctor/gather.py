@@ -58,10 +58,15 @@ def fetch_one(
     show: bool,
     page_size: int = PAGE_SIZE,
     fetches: list[FetchStats] | None = None,
+    *,
+    lean: bool = False,
 ) -> ClusterState:
-    """One live fetch; what it cost is appended to ``fetches`` (the caller's, not a global)."""
+    """One live fetch; what it cost is appended to ``fetches`` (the caller's, not a global).
+    ``lean`` for a diagnosis, never for a snapshot (``collect.fetch_live``)."""
     if not show:
-        state, stats = fetch_live(target, kinds, scope, timeout=timeout, page_size=page_size)
+        state, stats = fetch_live(
+            target, kinds, scope, timeout=timeout, page_size=page_size, lean=lean
+        )
         if fetches is not None:
             fetches.append(stats)
         return state
@@ -75,7 +80,7 @@ def fetch_one(
             status.update(f"Listing from {label}: {len(done)}/{len(kinds)} kinds")
 
         state, stats = fetch_live(
-            target, kinds, scope, timeout=timeout, on_done=tick, page_size=page_size
+            target, kinds, scope, timeout=timeout, on_done=tick, page_size=page_size, lean=lean
         )
         if fetches is not None:
             fetches.append(stats)
@@ -123,7 +128,7 @@ def gather(
 
     def one(target: Target) -> Outcome:
         try:
-            state = fetch_one(target, kinds, scope, timeout, show, page_size, fetches)
+            state = fetch_one(target, kinds, scope, timeout, show, page_size, fetches, lean=True)
             require_namespaces(state)
         except DoctorError as exc:
             if len(wanted) == 1:

@@ -221,7 +221,7 @@ def live_refresh(
     def refresh() -> Report:
         # Not frozen: each refresh's state is garbage after the next one.
         state, _ = fetch_live(
-            target, kinds, scope, timeout=timeout, page_size=page_size, freeze=False
+            target, kinds, scope, timeout=timeout, page_size=page_size, freeze=False, lean=True
         )
         require_namespaces(state)
         report = run_checks(state, chosen, config)

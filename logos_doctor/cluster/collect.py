@@ -141,20 +141,22 @@ def fetch_live(
     on_done: Callable[[str], None] | None = None,
     page_size: int = PAGE_SIZE,
     freeze: bool = True,
+    lean: bool = False,
 ) -> tuple[ClusterState, FetchStats]:
     """Fetch a live state; returns ``(ClusterState, stats)``.
 
     ``freeze``: move what the fetch made to the collector's permanent generation, for a
     process whose one state lives until exit (``check``, ``snapshot``).  A caller that
     fetches again and again (``check --watch``) passes False: a garbage cycle alive at a
-    freeze would stay for good, one more at every refresh."""
+    freeze would stay for good, one more at every refresh.  ``lean``: for a diagnosis only,
+    what no check reads is dropped (``FetchOptions.lean``); a snapshot keeps everything."""
     from logos_doctor.cluster.connection import connect
     from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 
     conn = connect(target.kubeconfig, target.context)
     try:
         options = FetchOptions(
-            timeout=timeout, deadline=timeout * 4, page_size=page_size, freeze=freeze
+            timeout=timeout, deadline=timeout * 4, page_size=page_size, freeze=freeze, lean=lean
         )
         fetcher = Fetcher(conn, options)
         state = fetcher.fetch(kinds, scope, on_done=on_done)

@@ -8,6 +8,7 @@ and exit 1.  The same state, recorded as a snapshot, must give the same findings
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -119,6 +120,11 @@ def test_snapshot_gives_the_same_findings_offline(
     snap = tmp_path / "incident.json.gz"
     recorded = doctor(cluster, "snapshot", "-n", namespace, "-o", str(snap))
     assert recorded.returncode == 0, recorded.stderr
+    # check's fetch drops an event's own name, uid and version (FetchOptions.lean); a
+    # snapshot keeps every field, and the findings below are the same either way.
+    events = json.loads(gzip.decompress(snap.read_bytes()))["objects"]["events"]
+    assert events
+    assert all({"name", "uid", "resourceVersion"} <= e["metadata"].keys() for e in events)
     live = doctor(cluster, "check", "--all", "-n", namespace, "-o", "json", config=config)
     offline = doctor(cluster, "check", "--all", "--snapshot", str(snap), "-o", "json",
                      config=config)
