@@ -14,14 +14,6 @@ from datetime import UTC, datetime
 
 from logos_doctor.objects import Obj, age, parse_time
 
-# An event's own metadata that no diagnosis reads: ``Event.from_obj`` takes the reason,
-# message, type, counts, times and source, the index and the containers check read
-# ``involvedObject``, and nothing refers to an event by its name, uid or version.  A fetch
-# for a diagnosis drops these as each page is decoded (``FetchOptions.lean``): at scale 1 of
-# the benchmark, 31,000 events' three unique strings were 7 MiB of the state.  A snapshot
-# keeps them.
-UNREAD_METADATA = ("name", "uid", "resourceVersion")
-
 
 @dataclass(frozen=True, slots=True)
 class Event:

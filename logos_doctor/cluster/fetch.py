@@ -46,9 +46,9 @@ from logos_doctor.cluster.redact import REDACT
 from logos_doctor.cluster.redact import strip_secret as strip_secret  # older import path
 from logos_doctor.cluster.share import OWN, OWN_BY_KIND, share_values
 from logos_doctor.errors import ClusterError, KindUnavailable
-from logos_doctor.events import UNREAD_METADATA
 from logos_doctor.objects import Obj
 from logos_doctor.state import ClusterInfo, ClusterState, Scope
+from logos_doctor.unread import drop_unread
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -100,9 +100,9 @@ class FetchOptions:
     # for a one-shot process, whose state lives until it exits.  A long-running one (the
     # exporter, the fix's polling) must not, or each run's leftovers would stay for good.
     freeze: bool = False
-    # Drop what no diagnosis reads (an event's own name, uid and version: events.py,
-    # ``UNREAD_METADATA``) as each page is decoded.  For ``check``; never for a snapshot,
-    # which must keep every field, nor for the fix, which writes objects back.
+    # Drop what no diagnosis reads (versions, an event's own name and uid, a pod's address
+    # lists: logos_doctor/unread.py) as each page is decoded.  For ``check``; never for a
+    # snapshot, which must keep every field, nor for the fix, which writes objects back.
     lean: bool = False
 
 
@@ -327,11 +327,8 @@ class Fetcher:
         return items
 
     def _keep(self, kind: Kind, obj: Obj) -> Obj:
-        if self.options.lean and kind.plural == "events":
-            md = obj.get("metadata")
-            if type(md) is dict:
-                for key in UNREAD_METADATA:
-                    md.pop(key, None)
+        if self.options.lean:
+            drop_unread(kind.plural, obj)
         return _clean(kind, obj, self._strings, containers=True)
 
     def _get_json(

@@ -1,24 +1,26 @@
 """A diagnosis's fetch drops what no check reads; everything else stays as the API sent it.
 
-``FetchOptions.lean`` drops an event's own name, uid and resourceVersion
-(``events.UNREAD_METADATA``) as each page is decoded.  Two things must hold: every check
-finds exactly the same without them, on every recorded snapshot, and the fetch drops those
-three and nothing else (a snapshot's fetch, not lean, drops none).
+``FetchOptions.lean`` drops the values ``logos_doctor/unread.py`` names as each page is
+decoded.  Three things must hold: every check finds exactly the same without them, on every
+recorded snapshot; no module that diagnoses names one of those fields (a check that starts
+reading one must take it out of the list first); and the fetch drops those and nothing else,
+while a fetch that is not lean (a snapshot's) drops none.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions
-from logos_doctor.events import UNREAD_METADATA
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
+from logos_doctor.unread import EVENT_INVOLVED, EVENT_METADATA, POD_STATUS, drop_unread
 from tests.recorded import SNAPSHOTS, recorded
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
@@ -26,12 +28,10 @@ CHECKS = list(default_registry())
 
 
 def _without_unread(state: ClusterState) -> ClusterState:
-    objects = {plural: list(items) for plural, items in state.objects.items()}
-    events = copy.deepcopy(list(objects.get("events", ())))
-    for event in events:
-        for key in UNREAD_METADATA:
-            event["metadata"].pop(key, None)
-    objects["events"] = events
+    objects = {plural: copy.deepcopy(list(items)) for plural, items in state.objects.items()}
+    for plural, items in objects.items():
+        for obj in items:
+            drop_unread(plural, obj)
     lean = ClusterState.build(
         objects,
         now=state.now,
@@ -55,15 +55,37 @@ def test_checks_find_the_same_without_what_a_lean_fetch_drops(name: str) -> None
     ]
 
 
-def test_the_recordings_hold_events_with_the_fields_dropped() -> None:
+def test_the_recordings_hold_the_fields_dropped() -> None:
     # Else the test above would compare nothing.
-    with_all = 0
+    events = pods = 0
     for name in NAMES:
         state, _ = recorded(name)
-        with_all += sum(
-            1 for e in state.list_of("events") if set(UNREAD_METADATA) <= e["metadata"].keys()
+        events += sum(
+            1
+            for e in state.list_of("events")
+            if set(EVENT_METADATA) <= e["metadata"].keys()
+            and set(EVENT_INVOLVED) <= e["involvedObject"].keys()
         )
-    assert with_all > 100
+        pods += sum(1 for p in state.list_of("pods") if "podIPs" in p.get("status", {}))
+    assert events > 100 and pods > 100
+
+
+# The modules that diagnose: the checks, and the engine they read through.  Not the fetch,
+# the snapshot, the fix or the exporter, which handle whole objects.
+ROOT = Path(__file__).resolve().parents[2]
+DIAGNOSING = [
+    *sorted((ROOT / "checks").glob("*.py")),
+    *(p for p in sorted((ROOT / "logos_doctor").glob("*.py")) if p.name != "unread.py"),
+    *sorted((ROOT / "logos_doctor" / "render").rglob("*.py")),
+]
+
+
+@pytest.mark.parametrize("field", ["resourceVersion", *POD_STATUS])
+def test_no_diagnosing_module_names_a_dropped_field(field: str) -> None:
+    # Names and uids are read everywhere (of other kinds); these are named nowhere.
+    naming = [p.name for p in DIAGNOSING if f'"{field}"' in p.read_text(encoding="utf-8")]
+    assert len(DIAGNOSING) > 30
+    assert naming == [], f"{naming} read {field}: take it out of logos_doctor/unread.py"
 
 
 EVENT: dict[str, Any] = {
@@ -75,14 +97,28 @@ EVENT: dict[str, Any] = {
         "creationTimestamp": "2026-12-05T06:00:00Z",
         "labels": {"a": "b"},
     },
-    "involvedObject": {"kind": "Pod", "namespace": "n", "name": "web-1", "uid": "u-pod"},
+    "involvedObject": {
+        "kind": "Pod",
+        "namespace": "n",
+        "name": "web-1",
+        "uid": "u-pod",
+        "resourceVersion": "7",
+        "fieldPath": "spec.containers{web}",
+    },
     "reason": "BackOff",
     "message": "Back-off restarting failed container",
     "type": "Warning",
     "count": 3,
 }
 POD: dict[str, Any] = {
-    "metadata": {"name": "web-1", "namespace": "n", "uid": "u-pod", "resourceVersion": "7"}
+    "metadata": {"name": "web-1", "namespace": "n", "uid": "u-pod", "resourceVersion": "7"},
+    "status": {
+        "phase": "Running",
+        "hostIP": "10.0.0.1",
+        "hostIPs": [{"ip": "10.0.0.1"}],
+        "podIP": "10.1.0.5",
+        "podIPs": [{"ip": "10.1.0.5"}, {"ip": "fd00::5"}],
+    },
 }
 
 
@@ -127,15 +163,17 @@ def _fetch(lean: bool) -> ClusterState:
     return Fetcher(_Server(), options).fetch(["events", "pods"], Scope(None))  # type: ignore[arg-type]
 
 
-def test_a_lean_fetch_drops_an_events_own_identity_and_nothing_else() -> None:
+def test_a_lean_fetch_drops_what_unread_names_and_nothing_else() -> None:
     state = _fetch(lean=True)
-    (event,) = state.list_of("events")
-    expected = copy.deepcopy(EVENT)
-    for key in UNREAD_METADATA:
-        del expected["metadata"][key]
-    assert event == expected
-    assert state.list_of("pods") == [POD]  # other kinds keep their identity
-    (read,) = state.events_for("Pod", POD)
+    event, pod = copy.deepcopy(EVENT), copy.deepcopy(POD)
+    for key in ("name", "uid", "resourceVersion"):
+        del event["metadata"][key]
+    del event["involvedObject"]["resourceVersion"]
+    del pod["metadata"]["resourceVersion"]
+    del pod["status"]["podIPs"], pod["status"]["hostIPs"]
+    assert state.list_of("events") == [event]
+    assert state.list_of("pods") == [pod]
+    (read,) = state.events_for("Pod", pod)
     assert (read.reason, read.count) == ("BackOff", 3)
 
 
