@@ -7,12 +7,13 @@ page bodies (0.4-2.8 MiB at 500 items on the benchmark cluster) and the arrays i
 table outgrows (5 and 10 MiB at scale 1).  Once the threshold has risen past them, they are
 carved from the heap instead, between the small objects decoded around them, and when they
 are freed the space stays with the process: the objects allocated after them pin the heap's
-top.  On the benchmark cluster (55,803 objects) that was 33 MiB of a live run's 218 MiB peak.
+top.  On the benchmark cluster (55,657 objects) that was 32 MiB of a live run's 216 MiB peak.
 
 Fixing the threshold (at glibc's own starting value) keeps every large block mapped, and
 returned when freed, at the cost of a ``mmap``, ``munmap`` and fresh pages per block: about
-0.1 s of CPU in that run (docs/performance.md, "Live: large blocks mapped").  It changes only
-where freed memory goes, never what a run reads; with other C libraries it does nothing.
+0.1 s of CPU in that run (docs/performance.md, "Live: large blocks mapped, a smaller table,
+and what no check reads").  It changes only where freed memory goes, never what a run
+reads; with other C libraries it does nothing.
 """
 
 from __future__ import annotations

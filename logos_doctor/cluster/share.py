@@ -45,7 +45,7 @@ Table = dict[Any, Any]
 # just not filed): every object's resourceVersion, and an event's name and uid, since nothing
 # refers to an event.  At scale 1 of the benchmark they were 119,000 of the table's 451,000
 # entries, and none was ever matched; the rest keep a table half the size (docs/performance.md,
-# "Live: large blocks mapped, and a smaller table").
+# "Live: large blocks mapped, a smaller table, and what no check reads").
 OWN = ("resourceVersion",)
 OWN_BY_KIND = {"events": ("name", "uid", "resourceVersion")}
 
