@@ -22,32 +22,9 @@ from logos_doctor.cluster.fetch import Fetcher, FetchOptions
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.errors import ClusterError
 from logos_doctor.state import Scope
+from tests.pages import Response
 
 PODS = [{"metadata": {"name": f"p{i}", "namespace": "n", "uid": f"u{i}"}} for i in range(7)]
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.data = body
-
-    def shutdown(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
-
-
-class _Response:
-    def __init__(self, body: bytes) -> None:
-        self.status = 200
-        self.reason = "OK"
-        self.response = _Raw(body)
-
-    def getheader(self, name: str) -> str | None:
-        return None
 
 
 class PagedServer:
@@ -64,9 +41,9 @@ class PagedServer:
         self.asked = threading.Condition()
         self.running = 0
 
-    def send(self, method: str, path: str, query: Any = (), **_: Any) -> _Response:
+    def send(self, method: str, path: str, query: Any = (), **_: Any) -> Response:
         if path == "/version":
-            return _Response(b'{"gitVersion": "v1.37.0"}')
+            return Response(b'{"gitVersion": "v1.37.0"}')
         params = dict(query)
         start = int(params.get("continue") or 0)
         with self.asked:
@@ -79,9 +56,9 @@ class PagedServer:
             if end < len(PODS):
                 meta["continue"] = str(end)
             if self.raw is not None:
-                return _Response(self.raw)
+                return Response(self.raw)
             text = self.body or json.dumps({"metadata": meta, "items": PODS[start:end]})
-            return _Response(text.encode())
+            return Response(text.encode())
         finally:
             with self.asked:
                 self.running -= 1
@@ -141,7 +118,7 @@ def test_a_page_that_is_not_utf8_inside_an_item_is_one_line_for_the_kind() -> No
 
 def test_the_pager_is_gone_after_a_fetch_that_failed() -> None:
     class Refused(PagedServer):
-        def send(self, method: str, path: str, query: Any = (), **kw: Any) -> _Response:
+        def send(self, method: str, path: str, query: Any = (), **kw: Any) -> Response:
             if path != "/version":
                 raise ClusterError("credentials refused", "log in again")
             return super().send(method, path, query, **kw)

@@ -21,6 +21,7 @@ from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
 from logos_doctor.unread import EVENT_INVOLVED, EVENT_METADATA, POD_STATUS, drop_unread
+from tests.pages import Response
 from tests.recorded import SNAPSHOTS, recorded
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
@@ -122,40 +123,16 @@ POD: dict[str, Any] = {
 }
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.data = body
-
-    def shutdown(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
-
-
-class _Response:
-    status, reason = 200, "OK"
-
-    def __init__(self, body: bytes) -> None:
-        self.response = _Raw(body)
-
-    def getheader(self, name: str) -> str | None:
-        return None
-
-
 class _Server:
     """One page per kind: the event for events, the pod for pods."""
 
     context, server = "test", "https://lean.invalid"
 
-    def send(self, method: str, path: str, query: Any = (), **_: Any) -> _Response:
+    def send(self, method: str, path: str, query: Any = (), **_: Any) -> Response:
         if path == "/version":
-            return _Response(b'{"gitVersion": "v1.37.0"}')
+            return Response(b'{"gitVersion": "v1.37.0"}')
         item = EVENT if path.endswith("/events") else POD
-        return _Response(json.dumps({"metadata": {}, "items": [item]}).encode())
+        return Response(json.dumps({"metadata": {}, "items": [item]}).encode())
 
 
 def _fetch(lean: bool) -> ClusterState:
