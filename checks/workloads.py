@@ -164,6 +164,22 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
             if cs.waiting_message and cs.waiting_reason != "CrashLoopBackOff":
                 what += f": {_short(cs.waiting_message)}"
             return what
+    # Between two back-offs the kubelet writes a crashing container running again (its last
+    # run in lastState.terminated), then terminated, and only then waiting CrashLoopBackOff
+    # (pkg/kubelet/kuberuntime).  A recent failed exit is the answer in all three.
+    for cs in states:
+        what = f"{'init ' if cs.init else ''}container {cs.name}"
+        if cs.ready:
+            continue
+        if cs.terminated_exit_code:
+            return f"{what} exited {cs.terminated_exit_code} ({cs.terminated_reason})"
+        if (
+            cs.restarts
+            and cs.last_exit_code
+            and cs.last_finished is not None
+            and state.now - cs.last_finished <= CRASH_WINDOW
+        ):
+            return f"{what} restarted after exit {cs.last_exit_code} ({cs.last_terminated_reason})"
     if any(cs.waiting_reason == "ContainerCreating" for cs in states):
         # The kubelet's own verdict on a volume (pkg/kubelet/volumemanager, event FailedMount
         # "MountVolume.SetUp failed for volume ..."; the attach/detach controller's

@@ -96,6 +96,42 @@ def test_an_init_container_in_crash_loop_blocks_the_pod() -> None:
     assert f.key in linked[deployment.key].caused_by
 
 
+@pytest.mark.parametrize("shape", ["running", "terminated"])
+def test_between_two_back_offs_the_deployment_is_still_short_of_a_failing_pod(shape: str) -> None:
+    """The kubelet writes a crashing init container running again (its last run kept in
+    lastState), then terminated, then waiting CrashLoopBackOff.  The recording caught the
+    third; the first two are written here as the kubelet writes them, on the same pod, a
+    second after the restart.  The Deployment is short of that pod in all three."""
+    state, _ = recorded("crash_shapes")
+    objects = {k: copy.deepcopy(list(v)) for k, v in state.objects.items()}
+    web = next(p for p in objects["pods"] if name(p).startswith("logos-web-"))
+    (init,) = web["status"]["initContainerStatuses"]
+    assert init["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert init["lastState"]["terminated"]["exitCode"] == 2
+    restarted = (state.now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    init["restartCount"] += 1  # the instance started after the back-off
+    if shape == "running":
+        init["state"] = {"running": {"startedAt": restarted}}
+    else:
+        init["state"] = {
+            "terminated": {
+                **init["lastState"]["terminated"],
+                "startedAt": restarted,
+                "finishedAt": restarted,
+            }
+        }
+    between = ClusterState.build(objects, now=state.now, scope=state.scope, cluster=state.cluster)
+    born = parse_time(meta(web).get("creationTimestamp"))
+    assert born is not None and state.now - born < GRACE  # young: no grace to lean on
+    found = run(between, "crash_shapes")
+    deployment = next(
+        x for x in found if (x.resource.kind, x.resource.name) == ("Deployment", "logos-web")
+    )
+    assert deployment.cause == "unavailable-replicas"
+    said = "restarted after exit 2 (Error)" if shape == "running" else "exited 2 (Error)"
+    assert any(f"init container migrate {said}" in x for x in deployment.evidence)
+
+
 def test_oom_kills_read_the_exit_code_and_the_limit() -> None:
     state, _ = recorded("crash_shapes")
     (redis,) = container_states(pod(state, "logos-redis-master-"))
