@@ -160,7 +160,7 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
     states = list(containers_of(state, pod))
     for cs in states:
         if cs.waiting_reason and cs.waiting_reason not in STARTING:
-            what = f"{'init ' if cs.init else ''}container {cs.name} {cs.waiting_reason}"
+            what = f"{_label(cs)} {cs.waiting_reason}"
             if cs.waiting_message and cs.waiting_reason != "CrashLoopBackOff":
                 what += f": {_short(cs.waiting_message)}"
             return what
@@ -168,18 +168,15 @@ def blocked(state: ClusterState, pod: Obj) -> str | None:
     # run in lastState.terminated), then terminated, and only then waiting CrashLoopBackOff
     # (pkg/kubelet/kuberuntime).  A recent failed exit is the answer in all three.
     for cs in states:
-        what = f"{'init ' if cs.init else ''}container {cs.name}"
         if cs.ready:
             continue
         if cs.terminated_exit_code:
-            return f"{what} exited {cs.terminated_exit_code} ({cs.terminated_reason})"
-        if (
-            cs.restarts
-            and cs.last_exit_code
-            and cs.last_finished is not None
-            and state.now - cs.last_finished <= CRASH_WINDOW
-        ):
-            return f"{what} restarted after exit {cs.last_exit_code} ({cs.last_terminated_reason})"
+            return f"{_label(cs)} exited {cs.terminated_exit_code} ({cs.terminated_reason})"
+        if cs.last_exit_code and _restarted_recently(state, cs):
+            return (
+                f"{_label(cs)} restarted after exit {cs.last_exit_code} "
+                f"({cs.last_terminated_reason})"
+            )
     if any(cs.waiting_reason == "ContainerCreating" for cs in states):
         # The kubelet's own verdict on a volume (pkg/kubelet/volumemanager, event FailedMount
         # "MountVolume.SetUp failed for volume ..."; the attach/detach controller's
@@ -438,15 +435,20 @@ def _looping(state: ClusterState, cs: ContainerState, backoffs: list[Event]) -> 
     """How a container shows a crash loop, or None: waiting in back-off, or running again."""
     if cs.waiting_reason == "CrashLoopBackOff":
         return "waiting"
-    finished = cs.last_finished
-    if cs.restarts < 1 or finished is None or state.now - finished > CRASH_WINDOW:
+    if not _restarted_recently(state, cs):
         return None  # never restarted, or the last exit is old: the back-off has reset
     if backoffs:
         return "again"
-    ran = finished - cs.last_started if cs.last_started else None
+    ran = cs.last_finished - cs.last_started if cs.last_finished and cs.last_started else None
     if cs.restarts >= LOOP_RESTARTS and ran is not None and ran < CRASH_WINDOW:
         return "again"
     return None
+
+
+def _restarted_recently(state: ClusterState, cs: ContainerState) -> bool:
+    """Restarted, its last run ended within ``CRASH_WINDOW`` (later the back-off has reset)."""
+    finished = cs.last_finished
+    return cs.restarts >= 1 and finished is not None and state.now - finished <= CRASH_WINDOW
 
 
 def _crashes(state: ClusterState, pod: Obj) -> Iterator[Finding]:
