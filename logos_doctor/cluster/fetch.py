@@ -39,7 +39,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
-from logos_doctor.cluster.decode import Clean, NotAList, decode_page, list_head
+from logos_doctor.cluster.decode import TOP_FIELDS, Clean, NotAList, decode_page, list_head
 from logos_doctor.cluster.heap import map_large_blocks
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
@@ -266,12 +266,13 @@ class Fetcher:
         flight at a time; one more page per LIST is held in memory.
         """
         items: list[Obj] = []
+        keep = self._keeper(kind)
         ahead: Future[tuple[bytes, str | None, str]] | None = self._ask(kind, path, where, None)
         try:
             while ahead is not None:
                 body, token, _ = ahead.result()
                 ahead = self._ask(kind, path, where, token) if token else None
-                items.extend(self._decode(kind, body, where, self._keep))
+                items.extend(self._decode(kind, body, where, keep))
         finally:
             if ahead is not None:  # stopped by an error: let the request in flight end
                 wait([ahead])
@@ -326,10 +327,23 @@ class Fetcher:
             self.stats.parsed(time.perf_counter() - start)
         return items
 
-    def _keep(self, kind: Kind, obj: Obj) -> Obj:
-        if self.options.lean:
-            drop_unread(kind.plural, obj)
-        return _clean(kind, obj, self._strings, containers=True)
+    def _keeper(self, kind: Kind) -> Clean:
+        """How one LIST keeps its items: each shared like the item before it, when the API
+        server writes the kind from its own types (``cluster/share.py``)."""
+        lean, typed = self.options.lean, kind.plural in TOP_FIELDS
+        before: list[Obj] = []  # the item kept last, once there is one
+
+        def keep(kind: Kind, obj: Obj) -> Obj:
+            if lean:
+                drop_unread(kind.plural, obj)
+            kept = _clean(
+                kind, obj, self._strings, containers=True, like=before[0] if before else None
+            )
+            if typed:
+                before[:] = [kept]
+            return kept
+
+        return keep
 
     def _get_json(
         self,
@@ -536,11 +550,17 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _clean(
-    kind: Kind, obj: Obj, strings: dict[Any, Any] | None = None, *, containers: bool = False
+    kind: Kind,
+    obj: Obj,
+    strings: dict[Any, Any] | None = None,
+    *,
+    containers: bool = False,
+    like: Obj | None = None,
 ) -> Obj:
     """Drop what no check reads and what must never be kept (Secret values); with
     ``strings``, make equal strings one object (see ``_share_strings``), and with
-    ``containers`` equal dicts and lists too (``cluster/share.py``)."""
+    ``containers`` equal dicts and lists too, taking equal parts of ``like`` (an item of the
+    same built-in kind kept before) as they are (``cluster/share.py``)."""
     md = obj.get("metadata")
     if isinstance(md, dict):
         md.pop("managedFields", None)
@@ -549,7 +569,7 @@ def _clean(
         return redact(obj)
     if strings is not None:
         if containers:
-            share_values(obj, strings, OWN_BY_KIND.get(kind.plural, OWN))
+            share_values(obj, strings, OWN_BY_KIND.get(kind.plural, OWN), like)
         else:
             _share_strings(obj, strings)
     return obj

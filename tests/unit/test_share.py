@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
-from logos_doctor.cluster.fetch import _clean
+from logos_doctor.cluster.decode import TOP_FIELDS
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.share import share_values
 from logos_doctor.fix.templates import recreated_statefulset
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
+from logos_doctor.state import Scope
+from tests.pages import Response
 from tests.recorded import SNAPSHOTS, recorded
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
@@ -45,15 +48,34 @@ def _scalars(value: Any) -> list[Any]:
     return out
 
 
+def _share_as_a_fetch(objects: dict[str, list[Any]], table: dict[Any, Any]) -> None:
+    """Every object shared as a fetch shares it: each built-in kind's like the item before."""
+    for plural, items in objects.items():
+        before = None
+        for obj in items:
+            if plural in KINDS:
+                _clean(KINDS[plural], obj, table, containers=True, like=before)
+                before = obj if plural in TOP_FIELDS else None
+
+
+def _identities(value: Any) -> list[int]:
+    """Which containers are one object: each container's place, numbered by first sight."""
+    seen: dict[int, int] = {}
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict | list):
+            out.append(seen.setdefault(id(v), len(seen)))
+            stack.extend(v.values() if isinstance(v, dict) else v)
+    return out
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_checks_find_the_same_and_change_nothing(name: str) -> None:
     plain, config = recorded(name)
     state, _ = recorded(name)
     table: dict[Any, Any] = {}
-    for plural, items in state.objects.items():
-        for obj in items:
-            if plural in KINDS:
-                _clean(KINDS[plural], obj, table, containers=True)
+    _share_as_a_fetch(state.objects, table)  # type: ignore[arg-type]
     assert exact(dict(state.objects)) == exact(dict(plain.objects))
     if sum(map(len, state.objects.values())) > 20:
         assert any(isinstance(k, int) for k in table), "nothing was shared"
@@ -65,6 +87,94 @@ def test_checks_find_the_same_and_change_nothing(name: str) -> None:
     assert [(r.id, r.status, r.detail) for r in shared.results] == [
         (r.id, r.status, r.detail) for r in expected.results
     ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sharing_like_the_item_before_makes_the_same_objects(name: str) -> None:
+    # Taking a part equal to the item before's must end where the walk ends: the same values,
+    # and the same containers made one (so the same memory).
+    walked, _ = recorded(name)
+    alike, _ = recorded(name)
+    table: dict[Any, Any] = {}
+    for plural, items in walked.objects.items():
+        for obj in items:
+            if plural in KINDS:
+                _clean(KINDS[plural], obj, table, containers=True)
+    _share_as_a_fetch(alike.objects, {})  # type: ignore[arg-type]
+    assert exact(dict(alike.objects)) == exact(dict(walked.objects))
+    assert _identities(dict(alike.objects)) == _identities(dict(walked.objects))
+
+
+class _Counted(dict[Any, Any]):
+    """A sharing table that counts its lookups."""
+
+    lookups = 0
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self.lookups += 1
+        return super().setdefault(key, default)
+
+
+def test_a_part_equal_to_the_item_befores_is_taken_without_a_walk() -> None:
+    pods = json.loads(  # fresh values, as a page gives them: siblings of one ReplicaSet
+        '[{"metadata": {"name": "web-1", "labels": {"app": "web"}},'
+        '  "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "web:1",'
+        '   "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],'
+        '   "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}},'
+        ' {"metadata": {"name": "web-2", "labels": {"app": "web"}},'
+        '  "spec": {"nodeName": "n2", "containers": [{"name": "web", "image": "web:1",'
+        '   "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],'
+        '   "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}]'
+    )
+    originals = copy.deepcopy(pods)
+    walked, alike = _Counted(), _Counted()
+    first, second = copy.deepcopy(pods)
+    share_values(first, walked)
+    share_values(second, walked)
+    share_values(pods[0], alike)
+    share_values(pods[1], alike, like=pods[0])
+    assert pods == originals and exact(pods) == exact(originals)
+    assert pods[1]["spec"]["containers"] is pods[0]["spec"]["containers"]
+    assert pods[1]["metadata"]["labels"] is pods[0]["metadata"]["labels"]
+    assert pods[1]["spec"] is not pods[0]["spec"]  # the node differs
+    assert pods[1]["metadata"] is not pods[0]["metadata"]  # an object's own, never shared
+    assert alike.lookups < walked.lookups - 10  # the containers' insides were not visited
+
+
+def test_a_custom_resource_is_walked_and_its_types_stay_apart() -> None:
+    # ``==`` takes True for 1: only the API server's own kinds (one JSON type per field)
+    # are shared like the item before.  Two Certificates that differ in that alone stay
+    # apart after a fetch, as two Pods that are equal become one.
+    certs = [
+        {"metadata": {"name": "a", "namespace": "n"}, "spec": {"x": {"v": 1}}},
+        {"metadata": {"name": "b", "namespace": "n"}, "spec": {"x": {"v": True}}},
+    ]
+    pods = [
+        {"metadata": {"name": "a", "namespace": "n"}, "spec": {"nodeName": "n1", "x": {"v": 1}}},
+        {"metadata": {"name": "b", "namespace": "n"}, "spec": {"nodeName": "n2", "x": {"v": 1}}},
+    ]
+    state = Fetcher(_Pages({"certificates": certs, "pods": pods}), FetchOptions(attempts=1))  # type: ignore[arg-type]
+    fetched = state.fetch(["certificates", "pods"], Scope(None))
+    a, b = fetched.list_of("certificates")
+    assert exact([a, b]) == exact(certs)
+    assert a["spec"]["x"] is not b["spec"]["x"]
+    p, q = fetched.list_of("pods")
+    assert p["spec"]["x"] is q["spec"]["x"]
+
+
+class _Pages:
+    """One page per kind, of the items given."""
+
+    context, server = "test", "https://share.invalid"
+
+    def __init__(self, items: dict[str, list[Any]]) -> None:
+        self.items = items
+
+    def send(self, method: str, path: str, query: Any = (), **_: Any) -> Response:
+        if path == "/version":
+            return Response(b'{"gitVersion": "v1.37.0"}')
+        plural = path.rsplit("/", 1)[1]
+        return Response(json.dumps({"metadata": {}, "items": self.items[plural]}).encode())
 
 
 def test_equal_containers_become_one_and_types_stay_apart() -> None:
