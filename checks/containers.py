@@ -239,6 +239,7 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     events = _pod_events(state)
     blocks: list[_Block] = []
     serving = serving_workloads(state)
+    down: dict[str, bool] = {}
     for pod in state.in_scope("pods"):
         if phase(pod) == "Failed":
             if mapping(pod.get("status")).get("reason") == "Evicted":
@@ -253,8 +254,10 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
         # attach or mount volumes ... unattached volumes=[...]"): the attach is the cause.
         blocks.extend(_config(state, pod, seen) if attach else _blocks(state, pod, seen))
         yield from _init(state, pod, serving)
-        node = state.get("Node", None, str(mapping(pod.get("spec")).get("nodeName") or ""))
-        if not node_down(node):
+        node = str(mapping(pod.get("spec")).get("nodeName") or "")
+        if node not in down:  # once per node, not per pod
+            down[node] = node_down(state.get("Node", None, node))
+        if not down[node]:
             yield from _probes(state, pod, seen, serving)
     yield from _report_blocks(state, blocks)
 

@@ -503,8 +503,7 @@ def _core(detail: str) -> str:
 
 
 def _pod_drafts(state: ClusterState, pod: Obj, parent: ObjectRef | None) -> Iterator[_Draft]:
-    events = state.events_for("Pod", pod)
-    missing = _missing_pull_secrets(state, pod, events)
+    missing = _missing_pull_secrets(state, pod)
     failing: dict[str, list[tuple[str, str | None, str]]] = {}
     images: dict[str, list[str]] = {}
     for cs in containers_of(state, pod):
@@ -515,6 +514,7 @@ def _pod_drafts(state: ClusterState, pod: Obj, parent: ObjectRef | None) -> Iter
             )
     if not failing and not missing:
         return  # every draft below is of a failing image or a missing secret
+    events = state.events_for("Pod", pod)
     spec = pod.get("spec") or {}
     for c in (*(spec.get("initContainers") or []), *(spec.get("containers") or [])):
         users = images.setdefault(str(c.get("image", "")), [])
@@ -580,7 +580,7 @@ def _about_image(ev: Event, image: str, *, single: bool) -> bool:
     return single and ev.reason == "InspectFailed"
 
 
-def _missing_pull_secrets(state: ClusterState, pod: Obj, events: list[Event]) -> tuple[str, ...]:
+def _missing_pull_secrets(state: ClusterState, pod: Obj) -> tuple[str, ...]:
     """Pull secrets the pod relies on that do not exist.
 
     A pod's own ``imagePullSecrets`` win; the ServiceAccount's apply only when the pod has
@@ -596,7 +596,7 @@ def _missing_pull_secrets(state: ClusterState, pod: Obj, events: list[Event]) ->
         refs = [r.get("name") for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
     if state.has("secrets"):
         return tuple(dict.fromkeys(r for r in refs if state.get("Secret", ns, r) is None))
-    ev = latest(events, MISSING_SECRET_REASON)
+    ev = latest(state.events_for("Pod", pod), MISSING_SECRET_REASON)
     match = _MISSING_SECRETS.search(ev.message) if ev else None
     if not match:
         return ()

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from logos_doctor.objects import (
     Obj,
@@ -28,21 +29,24 @@ from logos_doctor.state import ClusterState
 
 def phase(pod: Obj) -> str:
     """The pod's phase (``Pending``, ``Running`` ...)."""
-    return str((pod.get("status") or {}).get("phase") or "Unknown")
+    value = (pod.get("status") or {}).get("phase")
+    # Every check asks it of every pod: no str() of what is already one.
+    return value if type(value) is str and value else str(value or "Unknown")
 
 
 def condition(obj: Obj, kind: str) -> Obj | None:
-    """The status condition of a type, if present."""
+    """The status condition of a type, if present: the object's own, to read and not to
+    change (objects are shared and never changed after the fetch: cluster/share.py)."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return dict(cond)
+            return cast(Obj, cond)
     return None
 
 
 def is_ready(pod: Obj) -> bool:
     """Whether the pod's Ready condition is True."""
     cond = condition(pod, "Ready")
-    return bool(cond and cond.get("status") == "True")
+    return cond is not None and cond.get("status") == "True"
 
 
 def is_terminating(obj: Obj) -> bool:

@@ -170,6 +170,10 @@ def reason_kind(reason: str) -> tuple[str, str | None]:
 def pod_request(spec: Obj | None, res: str) -> Decimal:
     """What the scheduler reserves for a pod: max(app containers + sidecars, any init one)."""
     spec = mapping(spec)
+    inits = mappings(spec.get("initContainers"))
+    containers = mappings(spec.get("containers"))
+    if not any(_names(c, res) for c in (*containers, *inits)):
+        return Decimal(0)  # most pods, for most resources: no quantity to add up
 
     def one(c: Obj) -> Decimal:
         r = mapping(c.get("resources"))
@@ -178,10 +182,15 @@ def pod_request(spec: Obj | None, res: str) -> Decimal:
         )
         return value if value is not None and value.is_finite() else Decimal(0)
 
-    inits = mappings(spec.get("initContainers"))
     sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]
-    app = sum((one(c) for c in [*mappings(spec.get("containers")), *sidecars]), Decimal(0))
+    app = sum((one(c) for c in [*containers, *sidecars]), Decimal(0))
     return max([app, *(one(c) for c in inits if c not in sidecars)])
+
+
+def _names(container: Obj, res: str) -> bool:
+    """Whether a container requests or limits ``res`` at all."""
+    r = mapping(container.get("resources"))
+    return res in mapping(r.get("requests")) or res in mapping(r.get("limits"))
 
 
 def node_problems(node: Obj) -> list[str]:

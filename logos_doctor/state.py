@@ -107,7 +107,7 @@ class ClusterState:
     _by_label: dict[tuple[str, str | None], dict[tuple[str, str], list[Obj]]] = field(
         default_factory=dict, repr=False
     )
-    _workloads: dict[str, ObjectRef | None] = field(default_factory=dict, repr=False)
+    _workloads: dict[str | tuple[str], ObjectRef | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     # The shared readers' per-run answers (``memo``).  Not an __init__ argument, so that a
     # ``replace(state, scope=...)`` starts with none: the answers may depend on the scope.
@@ -282,8 +282,13 @@ class ClusterState:
         uid = meta(pod).get("uid")
         if uid and uid in self._workloads:  # several checks ask, for every pod
             return self._workloads[uid]
-        top = self.top_owner("Pod", pod)
-        found = None if top.kind == "Pod" else top
+        ref = controller_of(pod) or {}
+        # And once per controller: its reference (and namespace, if not fetched) decides.
+        owner = (meta(pod).get("namespace"), ref.get("kind"), ref.get("name"), ref.get("uid"))
+        if (key := (repr(owner),)) not in self._workloads:
+            top = self.top_owner("Pod", pod)
+            self._workloads[key] = None if top.kind == "Pod" else top
+        found = self._workloads[key]
         if uid:
             self._workloads[uid] = found
         return found
