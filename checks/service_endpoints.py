@@ -212,34 +212,49 @@ def _ports(
     is, so a number no container declares only works if the process listens there anyway:
     a warning, and only when the containers declare some port to compare with.
     """
-    declared = [port for pod in pods for port in _declared(pod)]
-    if not declared:
+    unmatched = [
+        (sp, sp.get("targetPort", sp.get("port")), str(sp.get("protocol") or "TCP"))
+        for sp in mappings(mapping(svc.get("spec")).get("ports"))
+    ]
+    declares = False
+    for pod in pods:  # until every targetPort is matched: most Services, at the first pod
+        if not unmatched:
+            return
+        declared = _declared(pod)
+        declares = declares or bool(declared)
+        unmatched = [u for u in unmatched if not _matched(u[1], u[2], declared)]
+    if not declares or not unmatched:
         return
     bad, critical = [], False
-    for sp in mappings(mapping(svc.get("spec")).get("ports")):
-        target, proto = sp.get("targetPort", sp.get("port")), str(sp.get("protocol") or "TCP")
+    for sp, target, proto in unmatched:
         if isinstance(target, str):
-            if not any(n == target and pr == proto for n, _, pr in declared):
-                bad.append(
-                    f"port {sp.get('port')} -> targetPort {target!r}: no {proto} "
-                    "container port has that name"
-                )
-                critical = True
-        elif not any(num == target and pr == proto for _, num, pr in declared):
+            bad.append(
+                f"port {sp.get('port')} -> targetPort {target!r}: no {proto} "
+                "container port has that name"
+            )
+            critical = True
+        else:
             bad.append(f"port {sp.get('port')} -> targetPort {target}: no container declares it")
-    if bad:
-        have = ", ".join(sorted({f"{n or '-'}/{num}/{pr}" for n, num, pr in declared}))
-        yield CAUSES["port-mismatch"].finding(
-            resource=ref,
-            message=f"Service {name(svc)}: {'; '.join(bad)} (the pods declare {have})",
-            severity=None if critical else Severity.WARNING,
-            parent=parent,
-            evidence=tuple(
-                f"pod {name(p)} declares "
-                + (", ".join(f"{n or '-'}/{num}/{pr}" for n, num, pr in _declared(p)) or "none")
-                for p in pods[:3]
-            ),
-        )
+    declared = [port for pod in pods for port in _declared(pod)]
+    have = ", ".join(sorted({f"{n or '-'}/{num}/{pr}" for n, num, pr in declared}))
+    yield CAUSES["port-mismatch"].finding(
+        resource=ref,
+        message=f"Service {name(svc)}: {'; '.join(bad)} (the pods declare {have})",
+        severity=None if critical else Severity.WARNING,
+        parent=parent,
+        evidence=tuple(
+            f"pod {name(p)} declares "
+            + (", ".join(f"{n or '-'}/{num}/{pr}" for n, num, pr in _declared(p)) or "none")
+            for p in pods[:3]
+        ),
+    )
+
+
+def _matched(target: Any, proto: str, declared: list[tuple[str, Any, str]]) -> bool:
+    """Whether a targetPort (a container port's name, or a number) is among ``declared``."""
+    if isinstance(target, str):
+        return any(n == target and pr == proto for n, _, pr in declared)
+    return any(num == target and pr == proto for _, num, pr in declared)
 
 
 def _ingress(state: ClusterState, ing: Obj) -> Iterator[Finding]:
