@@ -30,13 +30,14 @@ strings (name, uid, node, addresses, times) and in what holds them.  So a fetch 
 previous item of the same LIST as ``like``: a container equal (``==``, in C) to its
 counterpart there (the same key, or the same index) is that counterpart, already shared,
 and is not walked; one that differs is walked as before, its children compared with their
-counterparts in turn.  The result is the same objects (the counterpart is the first equal
-one the table holds, or is equal to it and was made that one).  ``==`` does not tell
-``True`` from ``1``, ``1`` from ``1.0``, or key orders apart, so ``like`` is only for the
-API server's own kinds: it writes each of them from a Go struct, so a field has one JSON
-type wherever it appears, and map keys are written sorted.  A custom resource's fields are
-whatever its author wrote and are always walked.  Pods of the benchmark cluster: 1.22 ->
-0.87 s of CPU at scale 1 (docs/performance.md, "Live: shared like the item before").
+counterparts in turn.  The same objects come out as from the walk, but where an unequal
+container holds a hash: the walk then keeps each equal container apart, this takes the one
+before.  ``==`` does not tell ``True`` from ``1``, ``1`` from ``1.0``, or key orders apart,
+so ``like`` is only for the API server's own kinds: it writes each of them from a Go
+struct, so a field has one JSON type wherever it appears, and map keys are written sorted.
+A custom resource's fields are whatever its author wrote and are always walked.  Pods of
+the benchmark cluster: 1.22 -> 0.87 s of CPU at scale 1 (docs/performance.md, "Live:
+shared like the item before").
 
 This is safe because nothing downstream changes an object after the fetch: checks are pure
 functions over the state (tests/unit/test_share.py runs every check on every recorded
