@@ -153,8 +153,9 @@ def test_a_custom_resource_is_walked_and_its_types_stay_apart() -> None:
         {"metadata": {"name": "a", "namespace": "n"}, "spec": {"nodeName": "n1", "x": {"v": 1}}},
         {"metadata": {"name": "b", "namespace": "n"}, "spec": {"nodeName": "n2", "x": {"v": 1}}},
     ]
-    state = Fetcher(_Pages({"certificates": certs, "pods": pods}), FetchOptions(attempts=1))  # type: ignore[arg-type]
-    fetched = state.fetch(["certificates", "pods"], Scope(None))
+    server = _Pages({"certificates": certs, "pods": pods})
+    fetcher = Fetcher(server, FetchOptions(attempts=1))  # type: ignore[arg-type]
+    fetched = fetcher.fetch(["certificates", "pods"], Scope(None))
     a, b = fetched.list_of("certificates")
     assert exact([a, b]) == exact(certs)
     assert a["spec"]["x"] is not b["spec"]["x"]
