@@ -10,7 +10,6 @@ while a fetch that is not lean (a snapshot's) drops none.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.state import ClusterState, Scope
 from logos_doctor.unread import EVENT_INVOLVED, EVENT_METADATA, POD_STATUS, drop_unread
-from tests.pages import Response
+from tests.pages import OnePagePerKind
 from tests.recorded import SNAPSHOTS, recorded
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
@@ -123,21 +122,10 @@ POD: dict[str, Any] = {
 }
 
 
-class _Server:
-    """One page per kind: the event for events, the pod for pods."""
-
-    context, server = "test", "https://lean.invalid"
-
-    def send(self, method: str, path: str, query: Any = (), **_: Any) -> Response:
-        if path == "/version":
-            return Response(b'{"gitVersion": "v1.37.0"}')
-        item = EVENT if path.endswith("/events") else POD
-        return Response(json.dumps({"metadata": {}, "items": [item]}).encode())
-
-
 def _fetch(lean: bool) -> ClusterState:
     options = FetchOptions(attempts=1, deadline=10, lean=lean)
-    return Fetcher(_Server(), options).fetch(["events", "pods"], Scope(None))  # type: ignore[arg-type]
+    server = OnePagePerKind({"events": [EVENT], "pods": [POD]})
+    return Fetcher(server, options).fetch(["events", "pods"], Scope(None))  # type: ignore[arg-type]
 
 
 def test_a_lean_fetch_drops_what_unread_names_and_nothing_else() -> None:

@@ -21,7 +21,7 @@ from logos_doctor.fix.templates import recreated_statefulset
 from logos_doctor.registry import default_registry
 from logos_doctor.runner import run_checks
 from logos_doctor.state import Scope
-from tests.pages import Response
+from tests.pages import OnePagePerKind
 from tests.recorded import SNAPSHOTS, recorded
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
@@ -153,7 +153,7 @@ def test_a_custom_resource_is_walked_and_its_types_stay_apart() -> None:
         {"metadata": {"name": "a", "namespace": "n"}, "spec": {"nodeName": "n1", "x": {"v": 1}}},
         {"metadata": {"name": "b", "namespace": "n"}, "spec": {"nodeName": "n2", "x": {"v": 1}}},
     ]
-    server = _Pages({"certificates": certs, "pods": pods})
+    server = OnePagePerKind({"certificates": certs, "pods": pods})
     fetcher = Fetcher(server, FetchOptions(attempts=1))  # type: ignore[arg-type]
     fetched = fetcher.fetch(["certificates", "pods"], Scope(None))
     a, b = fetched.list_of("certificates")
@@ -161,21 +161,6 @@ def test_a_custom_resource_is_walked_and_its_types_stay_apart() -> None:
     assert a["spec"]["x"] is not b["spec"]["x"]
     p, q = fetched.list_of("pods")
     assert p["spec"]["x"] is q["spec"]["x"]
-
-
-class _Pages:
-    """One page per kind, of the items given."""
-
-    context, server = "test", "https://share.invalid"
-
-    def __init__(self, items: dict[str, list[Any]]) -> None:
-        self.items = items
-
-    def send(self, method: str, path: str, query: Any = (), **_: Any) -> Response:
-        if path == "/version":
-            return Response(b'{"gitVersion": "v1.37.0"}')
-        plural = path.rsplit("/", 1)[1]
-        return Response(json.dumps({"metadata": {}, "items": self.items[plural]}).encode())
 
 
 def test_equal_containers_become_one_and_types_stay_apart() -> None:
