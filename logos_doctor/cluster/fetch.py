@@ -331,16 +331,15 @@ class Fetcher:
         """How one LIST keeps its items: each shared like the item before it, when the API
         server writes the kind from its own types (``cluster/share.py``)."""
         lean, typed = self.options.lean, kind.plural in TOP_FIELDS
-        before: list[Obj] = []  # the item kept last, once there is one
+        before: Obj | None = None  # the item kept last, of a built-in kind
 
         def keep(kind: Kind, obj: Obj) -> Obj:
+            nonlocal before
             if lean:
                 drop_unread(kind.plural, obj)
-            kept = _clean(
-                kind, obj, self._strings, containers=True, like=before[0] if before else None
-            )
+            kept = _clean(kind, obj, self._strings, containers=True, like=before)
             if typed:
-                before[:] = [kept]
+                before = kept
             return kept
 
         return keep
