@@ -1,15 +1,24 @@
-"""What decoding a LIST costs, per kind, without a cluster: the pages a fetch would receive.
+"""What decoding a LIST costs, and what sharing its values buys: CPU per kind, memory held.
 
-From a snapshot (e.g. one made by ``bench/envelope.py``), each kind's objects are cut into
-pages of ``PAGE_SIZE`` items and serialised as the API server would send them (a
-``{"kind": "...List", "metadata": {...}, "items": [...]}`` body).  Each page is then decoded
-as ``fetch.Fetcher`` does it: ``json.loads`` of the body (with the cyclic collector paused,
-as during a fetch), then ``fetch._clean`` of every item (``managedFields`` dropped, Secret
-and ConfigMap values stripped, equal strings shared).  CPU seconds per kind, bytes and
-objects; the snapshot's objects carry no ``managedFields`` (the fetch that recorded them
-dropped those), so a live page is larger than these by that much.
+From a snapshot (``logos-doctor snapshot`` of the benchmark cluster, or one made by
+``bench/envelope.py``), each kind's objects are cut into pages of ``PAGE_SIZE`` items and
+serialised as the API server would send them.  The pages are then decoded one way per mode,
+each mode in a process of its own (memory is the process's):
 
-  .venv/bin/python bench/decode_cost.py /tmp/snap.json [--out bench/results/X.json]
+- ``json``: ``json.loads`` of each page, dropped (what the floor of ``bench/run.py`` does);
+- ``none``: decoded as a lean fetch decodes (``decode.decode_page``, unread fields dropped,
+  Secret values stripped) and kept, nothing shared;
+- ``strings``: the same, with equal strings made one object;
+- ``shared``: the fetch's own way (``Fetcher._keeper``): equal strings, dicts and lists made
+  one, each item compared with the one before it in its LIST; with ``--unshared KIND``
+  (repeatable) those kinds are kept as in ``none`` (what leaving them out would trade).
+
+Per mode: CPU seconds per kind (process time, the collector paused as in a fetch) and the
+memory the decoded objects hold once the sharing table is gone (RSS above the RSS before).
+The snapshot's objects carry no ``managedFields``, so live pages are larger than these and a
+live ``json.loads`` slower; ``decode_page`` never builds that field.
+
+  .venv/bin/python bench/decode_cost.py /tmp/snap.json [--unshared events] [--out X.json]
 """
 
 from __future__ import annotations
@@ -17,79 +26,130 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logos_doctor.cluster.fetch import _clean
-from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE
+from logos_doctor.cluster.decode import Clean, decode_page
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
+from logos_doctor.cluster.heap import map_large_blocks
+from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
+from logos_doctor.objects import Obj
+from logos_doctor.unread import drop_unread
+
+MODES = ("json", "none", "strings", "shared")
 
 
-def measure(path: Path) -> dict[str, Any]:
-    """Per kind: objects, pages, bytes, json.loads and clean CPU seconds."""
+def _rss_mib() -> float:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+
+
+def _pages(path: Path) -> list[tuple[Kind, bytes]]:
     doc = json.loads(path.read_bytes())
-    rows: dict[str, Any] = {}
+    pages = []
     for plural, items in sorted(doc["objects"].items()):
         if not items or plural not in KINDS:
             continue
         kind = KINDS[plural]
-        pages = [
-            json.dumps(
-                {
-                    "kind": f"{kind.kind}List",
-                    "apiVersion": "v1",
-                    "metadata": {"resourceVersion": "1", "continue": "x"},
-                    "items": items[i : i + PAGE_SIZE],
-                },
-                separators=(",", ":"),
-            ).encode()
-            for i in range(0, len(items), PAGE_SIZE)
-        ]
-        strings: dict[str, str] = {}
-        parse = clean = 0.0
-        gc.disable()
-        try:
-            for body in pages:
-                t0 = time.process_time()
-                data = json.loads(body)
-                t1 = time.process_time()
-                data["items"] = [_clean(kind, item, strings) for item in data["items"]]
-                t2 = time.process_time()
-                parse, clean = parse + t1 - t0, clean + t2 - t1
-        finally:
-            gc.enable()
-        rows[plural] = {
-            "objects": len(items),
-            "pages": len(pages),
-            "bytes": sum(map(len, pages)),
-            "parse_cpu_s": round(parse, 3),
-            "clean_cpu_s": round(clean, 3),
-            "us_per_object": round((parse + clean) / len(items) * 1e6, 1),
-        }
-    del doc
-    return rows
+        for i in range(0, len(items), PAGE_SIZE):
+            body = {
+                "kind": f"{kind.kind}List",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": "1", "continue": "x"},
+                "items": items[i : i + PAGE_SIZE],
+            }
+            pages.append((kind, json.dumps(body, separators=(",", ":")).encode()))
+    return pages
+
+
+def _keeper(
+    mode: str, table: dict[Any, Any], unshared: tuple[str, ...] = ()
+) -> Callable[[Kind], Clean]:
+    """How each kind's items are kept in ``mode`` (a fresh keeper per LIST, as in a fetch)."""
+    strings = table if mode == "strings" else None
+
+    def plain(_: Kind) -> Clean:
+        def keep(kind: Kind, obj: Obj) -> Obj:
+            drop_unread(kind.plural, obj)
+            return _clean(kind, obj, strings)
+
+        return keep
+
+    if mode != "shared":
+        return plain
+    fetcher = Fetcher(None, FetchOptions(lean=True))  # type: ignore[arg-type]  # no requests
+    fetcher._strings = table
+    return lambda kind: plain(kind) if kind.plural in unshared else fetcher._keeper(kind)
+
+
+def measure(path: Path, mode: str, unshared: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One mode, in this process: CPU seconds per kind, and the memory the objects hold."""
+    pages = _pages(path)
+    gc.collect()
+    map_large_blocks()  # as a fetch does (cluster/heap.py)
+    before = _rss_mib()
+    table: dict[Any, Any] = {}
+    keepers = _keeper(mode, table, unshared)
+    kept: list[Obj] = []
+    cpu: dict[str, float] = {}
+    keep: Clean | None = None
+    last: Kind | None = None
+    gc.disable()
+    for kind, body in pages:
+        if kind is not last:
+            keep, last = keepers(kind), kind
+        assert keep is not None
+        start = time.process_time()
+        if mode == "json":
+            json.loads(body)
+        else:
+            kept.extend(decode_page(kind, body, keep)[0])
+        cpu[kind.plural] = cpu.get(kind.plural, 0.0) + time.process_time() - start
+    del keepers, keep  # and with them the table (a fetch drops it after its last page)
+    table = {}
+    held = _rss_mib() - before
+    gc.enable()
+    return {
+        "mode": mode + "".join(f" -{k}" for k in unshared if mode == "shared"),
+        "cpu_s": round(sum(cpu.values()), 3),
+        "held_mib": round(held, 1),
+        "objects": len(kept),
+        "cpu_s_by_kind": {k: round(v, 3) for k, v in sorted(cpu.items(), key=lambda x: -x[1])},
+    }
 
 
 def main() -> None:
-    """Command line: print the table, and write it as JSON with ``--out``."""
+    """Command line: each mode in its own process; print the table, write it with ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("snapshot")
     parser.add_argument("--out")
+    parser.add_argument("--unshared", action="append", default=[], metavar="KIND")
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one child's
     args = parser.parse_args()
-    rows = measure(Path(args.snapshot))
-    total = sum(r["parse_cpu_s"] + r["clean_cpu_s"] for r in rows.values())
-    for plural, r in sorted(
-        rows.items(), key=lambda x: -(x[1]["parse_cpu_s"] + x[1]["clean_cpu_s"])
-    ):
-        cost = r["parse_cpu_s"] + r["clean_cpu_s"]
-        print(
-            f"{plural:32} {r['objects']:>8,} objects {r['bytes'] / 2**20:8.1f} MiB  "
-            f"parse {r['parse_cpu_s']:6.2f} s  clean {r['clean_cpu_s']:6.2f} s  "
-            f"{r['us_per_object']:6.1f} us/object  {100 * cost / total:4.1f}%"
-        )
+    unshared = tuple(args.unshared)
+    if args.mode:
+        print(json.dumps(measure(Path(args.snapshot), args.mode, unshared)))
+        return
+    rows = []
+    for mode in MODES:
+        out = subprocess.run(
+            [sys.executable, __file__, args.snapshot, "--mode", mode]
+            + [f"--unshared={k}" for k in unshared],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        rows.append(json.loads(out))
+    for r in rows:
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(r["cpu_s_by_kind"].items())[:3])
+        print(f"{r['mode']:8} {r['cpu_s']:6.2f} s CPU  {r['held_mib']:7.1f} MiB held  ({top})")
     if args.out:
         Path(args.out).write_text(
-            json.dumps({"snapshot": args.snapshot, "kinds": rows}, indent=1) + "\n"
+            json.dumps({"snapshot": args.snapshot, "modes": rows}, indent=1) + "\n"
         )
 
 
