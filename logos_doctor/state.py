@@ -285,7 +285,7 @@ class ClusterState:
         ref = controller_of(pod) or {}
         # And once per controller: its reference (and namespace, if not fetched) decides.
         owner = (meta(pod).get("namespace"), ref.get("kind"), ref.get("name"), ref.get("uid"))
-        if (key := (repr(owner),)) not in self._workloads:
+        if (key := (repr(owner),)) not in self._workloads:  # repr: junk values hash too
             top = self.top_owner("Pod", pod)
             self._workloads[key] = None if top.kind == "Pod" else top
         found = self._workloads[key]
