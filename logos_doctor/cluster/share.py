@@ -39,6 +39,12 @@ A custom resource's fields are whatever its author wrote and are always walked. 
 the benchmark cluster: 1.22 -> 0.87 s of CPU at scale 1 (docs/performance.md, "Live:
 shared like the item before").
 
+The walk runs in C where the install could build ``_share.c`` (``NATIVE``): the same
+objects, shared alike (tests/unit/test_share_native.py holds it on every recorded snapshot
+and on generated JSON), for about half the CPU, since in Python the loop over every value
+was most of a fetch's own work (docs/performance.md, "Live: the sharing walk in C").
+``LOGOS_DOCTOR_NO_NATIVE=1`` runs the Python walk instead (to compare).
+
 This is safe because nothing downstream changes an object after the fetch: checks are pure
 functions over the state (tests/unit/test_share.py runs every check on every recorded
 snapshot with shared values and compares the findings and the objects before and after).
@@ -48,8 +54,11 @@ the sharing inside the copy (fix/templates.py copies without it, and says why).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from logos_doctor.objects import Obj
 
@@ -71,7 +80,19 @@ def share_values(
     """Replace each string and container below ``obj`` by the first equal one in ``table``;
     the strings of ``metadata`` named in ``own`` are left as they are, unfiled.  ``like``: an
     object of the same built-in kind shared before (see above), whose equal parts are taken
-    without a walk."""
+    without a walk.  The walk in C when it was built (``_share.c``), else in Python."""
+    if NATIVE is None:
+        walk(obj, table, own, like)
+        return
+    try:
+        NATIVE(obj, table, own, like)
+    except RecursionError:  # nested deeper than any API object: left as it is
+        return
+
+
+def walk(obj: Obj, table: Table, own: tuple[str, ...] = OWN, like: Obj | None = None) -> None:
+    """``share_values`` in Python: what ``_share.c`` does, and what runs where it was not
+    built (the install had no compiler)."""
     share = table.setdefault
     md = obj.get("metadata")
     like_md = like.get("metadata") if like is not None else None
@@ -143,3 +164,26 @@ def _shared(node: Any, share: Callable[[Any, Any], Any], like: Any = None) -> An
     # or kept apart when an unequal one holds the hash).
     first = share(filed, node)
     return first if first is node or first == node else node
+
+
+def _native() -> Callable[[Obj, Table, tuple[str, ...], Obj | None], None] | None:
+    """``_share.c``'s walk, if it was built, and built from the source beside it."""
+    try:
+        from logos_doctor.cluster import _share  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if getattr(_share, "VERSION", None) != NATIVE_VERSION:
+        return None  # built for another share.py
+    # In a source tree (an editable install), a _share.c changed since the build is not
+    # what the built module does: an editable install rebuilds only when reinstalled.
+    source = Path(__file__).with_name("_share.c")
+    built = Path(str(_share.__file__))
+    with contextlib.suppress(OSError):
+        if source.stat().st_mtime > built.stat().st_mtime:
+            return None
+    return cast(Callable[[Obj, Table, tuple[str, ...], Obj | None], None], _share.share_values)
+
+
+# The version of _share.c's interface this module calls (its SHARE_VERSION).
+NATIVE_VERSION = 2
+NATIVE = None if os.environ.get("LOGOS_DOCTOR_NO_NATIVE") else _native()

@@ -5,15 +5,20 @@ a check that changed an object it was given would change every other object shar
 part.  Each recorded snapshot is loaded twice; the second copy's values are shared as a
 fetch shares them; every check runs on both.  The findings must be the same, and no object
 may have changed while the checks ran.
+
+Every test here runs on both walks: the one in C (``_share.c``, used when it was built) and
+the one in Python (``share.walk``); test_share_native.py requires the two to make the same
+objects.
 """
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from logos_doctor.cluster.decode import TOP_FIELDS
+from logos_doctor.cluster import share
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.kinds import KINDS
 from logos_doctor.cluster.share import share_values
@@ -23,51 +28,23 @@ from logos_doctor.runner import run_checks
 from logos_doctor.state import Scope
 from tests.pages import OnePagePerKind
 from tests.recorded import SNAPSHOTS, recorded
+from tests.shared_values import exact, identities, share_as_a_fetch
 
 NAMES = sorted(p.name.removesuffix(".json.gz") for p in SNAPSHOTS.glob("*.json.gz"))
 CHECKS = list(default_registry())
+NATIVE = share.NATIVE
 
 
-def exact(value: Any) -> str:
-    """A text that tells every difference apart: types, key order, -0.0."""
-    return json.dumps(value, default=repr, allow_nan=True) + repr(
-        [type(v).__name__ for v in _scalars(value)]
-    )
-
-
-def _scalars(value: Any) -> list[Any]:
-    out, stack = [], [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-        else:
-            out.append(v)
-    return out
-
-
-def _share_as_a_fetch(objects: dict[str, list[Any]], table: dict[Any, Any]) -> None:
-    """Every object shared as a fetch shares it: each built-in kind's like the item before."""
-    for plural, items in objects.items():
-        before = None
-        for obj in items:
-            if plural in KINDS:
-                _clean(KINDS[plural], obj, table, containers=True, like=before)
-                before = obj if plural in TOP_FIELDS else None
-
-
-def _identities(value: Any) -> list[int]:
-    """Which containers are one object: each container's place, numbered by first sight."""
-    seen: dict[int, int] = {}
-    out, stack = [], [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict | list):
-            out.append(seen.setdefault(id(v), len(seen)))
-            stack.extend(v.values() if isinstance(v, dict) else v)
-    return out
+@pytest.fixture(autouse=True, params=["c", "python"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test once with the walk in C, once with the walk in Python."""
+    if request.param == "c":
+        if NATIVE is None:
+            pytest.skip("the walk in C was not built (see test_share_native.py)")
+        monkeypatch.setattr(share, "NATIVE", NATIVE)
+    else:
+        monkeypatch.setattr(share, "NATIVE", None)
+    yield request.param
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -75,7 +52,7 @@ def test_checks_find_the_same_and_change_nothing(name: str) -> None:
     plain, config = recorded(name)
     state, _ = recorded(name)
     table: dict[Any, Any] = {}
-    _share_as_a_fetch(state.objects, table)  # type: ignore[arg-type]
+    share_as_a_fetch(state.objects, table)  # type: ignore[arg-type]
     assert exact(dict(state.objects)) == exact(dict(plain.objects))
     if sum(map(len, state.objects.values())) > 20:
         assert any(isinstance(k, int) for k in table), "nothing was shared"
@@ -100,9 +77,9 @@ def test_sharing_like_the_item_before_makes_the_same_objects(name: str) -> None:
         for obj in items:
             if plural in KINDS:
                 _clean(KINDS[plural], obj, table, containers=True)
-    _share_as_a_fetch(alike.objects, {})  # type: ignore[arg-type]
+    share_as_a_fetch(alike.objects, {})  # type: ignore[arg-type]
     assert exact(dict(alike.objects)) == exact(dict(walked.objects))
-    assert _identities(dict(alike.objects)) == _identities(dict(walked.objects))
+    assert identities(dict(alike.objects)) == identities(dict(walked.objects))
 
 
 class _Counted(dict[Any, Any]):
@@ -165,12 +142,18 @@ def test_a_custom_resource_is_walked_and_its_types_stay_apart() -> None:
 
 def test_equal_containers_become_one_and_types_stay_apart() -> None:
     table: dict[Any, Any] = {}
-    a = {"metadata": {"name": "a", "labels": {"app": "x"}},
-         "spec": {"ports": [{"port": 80, "ready": True}], "w": [1.0], "z": [-0.0], "t": [1]}}
-    b = {"metadata": {"name": "b", "labels": {"app": "x"}},
-         "spec": {"ports": [{"port": 80, "ready": True}], "w": [1], "z": [0.0], "t": [True]}}
-    c = {"metadata": {"name": "c", "labels": {"app": "x"}},
-         "spec": {"ports": [{"ready": True, "port": 80}]}}
+    a = {
+        "metadata": {"name": "a", "labels": {"app": "x"}},
+        "spec": {"ports": [{"port": 80, "ready": True}], "w": [1.0], "z": [-0.0], "t": [1]},
+    }
+    b = {
+        "metadata": {"name": "b", "labels": {"app": "x"}},
+        "spec": {"ports": [{"port": 80, "ready": True}], "w": [1], "z": [0.0], "t": [True]},
+    }
+    c = {
+        "metadata": {"name": "c", "labels": {"app": "x"}},
+        "spec": {"ports": [{"ready": True, "port": 80}]},
+    }
     originals = copy.deepcopy([a, b, c])
     for obj in (a, b, c):
         share_values(obj, table)
@@ -186,8 +169,20 @@ def test_equal_containers_become_one_and_types_stay_apart() -> None:
 
 def test_keys_of_strings_and_nulls_tell_containers_apart() -> None:
     table: dict[Any, Any] = {}
-    values = [{"a": None}, {"a": "None"}, {"a": "b"}, {"b": "a"}, ["a", "b"], ["a", None],
-              {"a": "b", "c": "d"}, {"c": "d", "a": "b"}, {}, [], {"a": 1}, {"a": True}]
+    values = [
+        {"a": None},
+        {"a": "None"},
+        {"a": "b"},
+        {"b": "a"},
+        ["a", "b"],
+        ["a", None],
+        {"a": "b", "c": "d"},
+        {"c": "d", "a": "b"},
+        {},
+        [],
+        {"a": 1},
+        {"a": True},
+    ]
     objs = [{"metadata": {"name": str(i)}, "v": copy.deepcopy(v)} for i, v in enumerate(values)]
     again = [{"metadata": {"name": "x"}, "v": copy.deepcopy(v)} for v in values]
     for obj in objs + again:
@@ -198,11 +193,22 @@ def test_keys_of_strings_and_nulls_tell_containers_apart() -> None:
 
 
 def test_correcting_one_of_two_equal_claim_templates_leaves_the_other() -> None:
-    template = {"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp2",
-                         "resources": {"requests": {"storage": "10Gi"}}}}
-    sts = {"metadata": {"name": "db", "namespace": "n"},
-           "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}, **template},
-                                             {"metadata": {"name": "logs"}, **template}]}}
+    template = {
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "gp2",
+            "resources": {"requests": {"storage": "10Gi"}},
+        }
+    }
+    sts = {
+        "metadata": {"name": "db", "namespace": "n"},
+        "spec": {
+            "volumeClaimTemplates": [
+                {"metadata": {"name": "data"}, **template},
+                {"metadata": {"name": "logs"}, **template},
+            ]
+        },
+    }
     sts = copy.deepcopy(sts)
     share_values(sts, {})
     data, logs = sts["spec"]["volumeClaimTemplates"]

@@ -1,0 +1,412 @@
+/* The sharing walk of cluster/share.py, in C: the same objects, shared the same way.
+ *
+ * share.py's docstring says what is shared and why, and its walk (_top, _shared,
+ * share_values) is the definition; this is that walk without the interpreter's loop over
+ * every value, which was most of a fetch's own CPU (docs/performance.md, "Live: the sharing
+ * walk in C").  Each container is filed under the hash of the very tuple share.py hashes,
+ * and where share.py compares a container with its counterpart in the item before and then
+ * walks it, this compares child by child while sharing (see shared()).  The results are the
+ * same objects, shared alike, and the same table: tests/unit/test_share_native.py holds it
+ * on every recorded snapshot and on generated JSON.  Built when the install can compile it
+ * (pyproject.toml marks it optional); share.py uses its own walk otherwise.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* The interface share.py calls; bumped with it (share.py's NATIVE_VERSION).  A module built
+ * before this file last changed is ignored too (share.py compares the two files' times). */
+#define SHARE_VERSION 2
+
+static PyObject *shared(PyObject *node, PyObject *table, PyObject *like);
+
+/* table.setdefault(key, value), a new reference (a dict subclass's own setdefault, if it
+ * has one: tests count the lookups). */
+static PyObject *
+setdefault(PyObject *table, PyObject *key, PyObject *value)
+{
+    if (!PyDict_CheckExact(table))
+        return PyObject_CallMethod(table, "setdefault", "OO", key, value);
+    PyObject *got = PyDict_SetDefault(table, key, value);
+    Py_XINCREF(got);
+    return got;
+}
+
+/* ``like`` if it is of exactly ``kind``, else NULL (borrowed). */
+static PyObject *
+same_kind(PyObject *like, PyTypeObject *kind)
+{
+    return (like != NULL && Py_IS_TYPE(like, kind)) ? like : NULL;
+}
+
+/* node[key] = new in place of ``old`` (a dict's key, or a list's index); the caller holds a
+ * reference to ``old`` of its own. */
+static int
+replace(PyObject *node, PyObject *key, Py_ssize_t index, int is_dict, PyObject *old,
+        PyObject *new)
+{
+    if (new == old)
+        return 0;
+    if (is_dict)
+        return PyDict_SetItem(node, key, new);
+    Py_INCREF(new);
+    PyList_SET_ITEM(node, index, new);
+    Py_DECREF(old); /* the list's reference to it */
+    return 0;
+}
+
+/* The string to keep for ``value``: its counterpart in the item before when equal (filed
+ * already, so the one the table holds), else the table's.  A new reference. */
+static PyObject *
+filed_string(PyObject *table, PyObject *value, PyObject *other, int *same)
+{
+    if (other != NULL && PyUnicode_CheckExact(other)) {
+        int eq = other == value ? 1 : PyObject_RichCompareBool(value, other, Py_EQ);
+        if (eq < 0)
+            return NULL;
+        if (eq) {
+            Py_INCREF(other);
+            return other;
+        }
+    }
+    *same = 0;
+    return setdefault(table, value, value);
+}
+
+/* One child of a container, shared: strings filed, containers walked.  ``other`` is its
+ * counterpart in the item before (or NULL); *same is cleared when the child is not equal to
+ * it, and *plain for anything but a string or None.  Returns -1 on an error. */
+static int
+share_child(PyObject *node, PyObject *key, Py_ssize_t index, PyObject *value, int is_dict,
+            PyObject *table, PyObject *other, int *plain, int *same)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind == &PyUnicode_Type) {
+        PyObject *one = filed_string(table, value, other, same);
+        if (one == NULL)
+            return -1;
+        int rc = replace(node, key, index, is_dict, value, one);
+        Py_DECREF(one);
+        return rc;
+    }
+    if (value == Py_None) {
+        if (other != Py_None)
+            *same = 0;
+        return 0;
+    }
+    *plain = 0;
+    if (kind != &PyDict_Type && kind != &PyList_Type) { /* a number or a bool: kept */
+        if (other == NULL)
+            *same = 0;
+        else if (*same) {
+            int eq = PyObject_RichCompareBool(value, other, Py_EQ);
+            if (eq < 0)
+                return -1;
+            if (!eq)
+                *same = 0;
+        }
+        return 0;
+    }
+    other = same_kind(other, kind);
+    PyObject *kept = shared(value, table, other);
+    if (kept == NULL)
+        return -1;
+    if (kept != other) /* only an equal child comes back as its counterpart */
+        *same = 0;
+    int rc = replace(node, key, index, is_dict, value, kept);
+    Py_DECREF(kept);
+    return rc;
+}
+
+/* The key share.py files a container under: its hash, as a Python int. */
+static PyObject *
+filed_key(PyObject *node, int is_dict, int plain)
+{
+    Py_ssize_t n = is_dict ? PyDict_GET_SIZE(node) : PyList_GET_SIZE(node);
+    PyObject *parts;
+    if (plain) { /* (dict, *keys, *values) or (list, *items) */
+        parts = PyTuple_New(1 + (is_dict ? 2 * n : n));
+        if (parts == NULL)
+            return NULL;
+        PyObject *head = (PyObject *)(is_dict ? &PyDict_Type : &PyList_Type);
+        Py_INCREF(head);
+        PyTuple_SET_ITEM(parts, 0, head);
+        if (is_dict) {
+            Py_ssize_t pos = 0, i = 0;
+            PyObject *k, *v;
+            while (PyDict_Next(node, &pos, &k, &v)) {
+                Py_INCREF(k);
+                PyTuple_SET_ITEM(parts, 1 + i, k);
+                Py_INCREF(v);
+                PyTuple_SET_ITEM(parts, 1 + n + i, v);
+                i++;
+            }
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *v = PyList_GET_ITEM(node, i);
+                Py_INCREF(v);
+                PyTuple_SET_ITEM(parts, 1 + i, v);
+            }
+        }
+    } else { /* a flat list of the items, each with its type or identity */
+        PyObject *flat = PyList_New(0);
+        if (flat == NULL)
+            return NULL;
+        if (is_dict && PyList_Append(flat, (PyObject *)&PyDict_Type) < 0)
+            goto fail;
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *k = NULL, *v = NULL;
+        for (;;) {
+            if (is_dict) {
+                if (!PyDict_Next(node, &pos, &k, &v))
+                    break;
+            } else {
+                if (i >= PyList_GET_SIZE(node))
+                    break;
+                v = PyList_GET_ITEM(node, i);
+            }
+            i++;
+            PyTypeObject *kind = Py_TYPE(v);
+            PyObject *value = v, *ident = NULL;
+            if (kind == &PyDict_Type || kind == &PyList_Type) {
+                value = ident = PyLong_FromVoidPtr(v); /* already the shared one */
+            } else if (kind != &PyUnicode_Type) {
+                if (PyList_Append(flat, (PyObject *)kind) < 0)
+                    goto fail;
+                if (kind == &PyFloat_Type)
+                    value = ident = PyLong_FromVoidPtr(v);
+            }
+            if (value == NULL)
+                goto fail;
+            int rc = (is_dict ? PyList_Append(flat, k) : 0);
+            if (rc == 0)
+                rc = PyList_Append(flat, value);
+            Py_XDECREF(ident);
+            if (rc < 0)
+                goto fail;
+        }
+        parts = PyList_AsTuple(flat);
+        Py_DECREF(flat);
+        if (parts == NULL)
+            return NULL;
+        goto hashed;
+    fail:
+        Py_DECREF(flat);
+        return NULL;
+    }
+hashed:;
+    Py_hash_t h = PyObject_Hash(parts);
+    Py_DECREF(parts);
+    if (h == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromSsize_t(h);
+}
+
+/* share.py's _shared: ``node`` with its values shared, or the equal one filed before; a new
+ * reference.  share.py first compares ``node`` with ``like`` (``==``) and then walks it; this
+ * compares each child with its counterpart as it shares it, in one pass.  The two end alike:
+ * an equal child comes back as its counterpart (which holds only filed strings and shared
+ * containers, so the table would have given the same ones), and a node all of whose children
+ * did, with as many of them, equals ``like`` and is replaced by it, having filed nothing. */
+static PyObject *
+shared(PyObject *node, PyObject *table, PyObject *like)
+{
+    if (Py_EnterRecursiveCall(" while sharing values"))
+        return NULL;
+    int is_dict = Py_IS_TYPE(node, &PyDict_Type);
+    int plain = 1;
+    int same = like != NULL && (is_dict ? PyDict_GET_SIZE(node) == PyDict_GET_SIZE(like)
+                                        : PyList_GET_SIZE(node) == PyList_GET_SIZE(like));
+    if (is_dict) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(node, &pos, &k, &v)) {
+            /* Setting a key's value keeps the dict's layout: iteration goes on. */
+            PyObject *other = NULL;
+            if (like != NULL) {
+                other = PyDict_GetItemWithError(like, k);
+                if (other == NULL) {
+                    if (PyErr_Occurred())
+                        goto fail;
+                    same = 0;
+                }
+            }
+            Py_INCREF(k);
+            Py_INCREF(v);
+            Py_XINCREF(other);
+            int rc = share_child(node, k, 0, v, 1, table, other, &plain, &same);
+            Py_XDECREF(other);
+            Py_DECREF(v);
+            Py_DECREF(k);
+            if (rc < 0)
+                goto fail;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(node); i++) {
+            PyObject *v = PyList_GET_ITEM(node, i);
+            PyObject *other = NULL;
+            if (like != NULL && i < PyList_GET_SIZE(like))
+                other = PyList_GET_ITEM(like, i);
+            else
+                same = 0;
+            Py_INCREF(v);
+            Py_XINCREF(other);
+            int rc = share_child(node, NULL, i, v, 0, table, other, &plain, &same);
+            Py_XDECREF(other);
+            Py_DECREF(v);
+            if (rc < 0)
+                goto fail;
+        }
+    }
+    Py_LeaveRecursiveCall();
+    if (same) { /* equal to the same part of the item before: that one, shared already */
+        Py_INCREF(like);
+        return like;
+    }
+    PyObject *filed = filed_key(node, is_dict, plain);
+    if (filed == NULL)
+        return NULL;
+    PyObject *first = setdefault(table, filed, node);
+    Py_DECREF(filed);
+    if (first == NULL)
+        return NULL;
+    if (first != node) {
+        int eq = PyObject_RichCompareBool(first, node, Py_EQ);
+        if (eq <= 0) { /* an unequal one holds the hash: this one is kept apart */
+            Py_DECREF(first);
+            if (eq < 0)
+                return NULL;
+            Py_INCREF(node);
+            return node;
+        }
+    }
+    return first;
+fail:
+    Py_LeaveRecursiveCall();
+    return NULL;
+}
+
+/* share.py's _top: the values of an object or of its metadata, which are never shared
+ * themselves; strings whose key is in ``own`` are left unfiled, and ``md`` is not walked. */
+static int
+top(PyObject *node, PyObject *table, PyObject *md, PyObject *own, PyObject *like)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(node, &pos, &k, &v)) {
+        PyTypeObject *kind = Py_TYPE(v);
+        int rc = 0;
+        Py_INCREF(k);
+        Py_INCREF(v);
+        if (kind == &PyUnicode_Type) {
+            int mine = PySequence_Contains(own, k);
+            if (mine < 0) {
+                rc = -1;
+            } else if (!mine) {
+                PyObject *other = like != NULL ? PyDict_GetItemWithError(like, k) : NULL;
+                int same = 1;
+                PyObject *one = NULL;
+                if (other != NULL || !PyErr_Occurred()) {
+                    Py_XINCREF(other);
+                    one = filed_string(table, v, other, &same);
+                    Py_XDECREF(other);
+                }
+                if (one == NULL)
+                    rc = -1;
+                else {
+                    rc = replace(node, k, 0, 1, v, one);
+                    Py_DECREF(one);
+                }
+            }
+        } else if ((kind == &PyDict_Type || kind == &PyList_Type) && v != md) {
+            PyObject *other = NULL;
+            if (like != NULL) {
+                other = PyDict_GetItemWithError(like, k);
+                if (other == NULL && PyErr_Occurred())
+                    rc = -1;
+                other = same_kind(other, kind);
+            }
+            if (rc == 0) {
+                PyObject *same = shared(v, table, other);
+                if (same == NULL)
+                    rc = -1;
+                else {
+                    if (same != v)
+                        rc = PyDict_SetItem(node, k, same);
+                    Py_DECREF(same);
+                }
+            }
+        }
+        Py_DECREF(v);
+        Py_DECREF(k);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+share_values(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *obj, *table, *own, *like = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!O|O:share_values", &PyDict_Type, &obj, &PyDict_Type,
+                          &table, &own, &like))
+        return NULL;
+    if (like != Py_None && !PyDict_Check(like)) {
+        PyErr_SetString(PyExc_TypeError, "like must be a dict or None");
+        return NULL;
+    }
+    PyObject *like_dict = like == Py_None ? NULL : like;
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL)
+        return NULL;
+    PyObject *key = PyUnicode_InternFromString("metadata");
+    if (key == NULL) {
+        Py_DECREF(empty);
+        return NULL;
+    }
+    PyObject *md = PyDict_GetItemWithError(obj, key);
+    PyObject *like_md = NULL;
+    int rc = (md == NULL && PyErr_Occurred()) ? -1 : 0;
+    Py_XINCREF(md);
+    if (rc == 0 && like_dict != NULL) {
+        like_md = PyDict_GetItemWithError(like_dict, key);
+        if (like_md == NULL && PyErr_Occurred())
+            rc = -1;
+        like_md = same_kind(like_md, &PyDict_Type);
+        Py_XINCREF(like_md);
+    }
+    if (rc == 0)
+        rc = top(obj, table, md, empty, like_dict);
+    if (rc == 0 && md != NULL && Py_IS_TYPE(md, &PyDict_Type))
+        rc = top(md, table, md, own, like_md);
+    Py_XDECREF(like_md);
+    Py_XDECREF(md);
+    Py_DECREF(key);
+    Py_DECREF(empty);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"share_values", share_values, METH_VARARGS,
+     "share_values(obj, table, own, like=None): cluster/share.py's walk, in C."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_share", "cluster/share.py's sharing walk, in C.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__share(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", SHARE_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
