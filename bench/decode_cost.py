@@ -11,7 +11,9 @@ each mode in a process of its own (memory is the process's):
 - ``strings``: the same, with equal strings made one object;
 - ``shared``: the fetch's own way (``Fetcher._keeper``): equal strings, dicts and lists made
   one, each item compared with the one before it in its LIST; with ``--unshared KIND``
-  (repeatable) those kinds are kept as in ``none`` (what leaving them out would trade).
+  (repeatable) those kinds are kept as in ``none`` (what leaving them out would trade);
+- ``shared-py``: the same with the sharing walk in Python (``share.walk``), where ``shared``
+  uses the one in C when it was built (``cluster/_share.c``).
 
 Per mode: CPU seconds per kind (process time, the collector paused as in a fetch) and the
 memory the decoded objects hold once the sharing table is gone (RSS above the RSS before).
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from logos_doctor.cluster import share
 from logos_doctor.cluster.decode import Clean, decode_page
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.heap import map_large_blocks
@@ -40,7 +43,7 @@ from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.objects import Obj
 from logos_doctor.unread import drop_unread
 
-MODES = ("json", "none", "strings", "shared")
+MODES = ("json", "none", "strings", "shared", "shared-py")
 
 
 def _rss_mib() -> float:
@@ -79,8 +82,9 @@ def _keeper(
 
         return keep
 
-    if mode != "shared":
+    if not mode.startswith("shared"):
         return plain
+    share.NATIVE = share.NATIVE if mode == "shared" else None
     fetcher = Fetcher(None, FetchOptions(lean=True))  # type: ignore[arg-type]  # no requests
     fetcher._strings = table
     return lambda kind: plain(kind) if kind.plural in unshared else fetcher._keeper(kind)
@@ -114,7 +118,8 @@ def measure(path: Path, mode: str, unshared: tuple[str, ...] = ()) -> dict[str, 
     held = _rss_mib() - before
     gc.enable()
     return {
-        "mode": mode + "".join(f" -{k}" for k in unshared if mode == "shared"),
+        "mode": mode + "".join(f" -{k}" for k in unshared if mode.startswith("shared")),
+        "walk": ("c" if share.NATIVE else "python") if mode.startswith("shared") else None,
         "cpu_s": round(sum(cpu.values()), 3),
         "held_mib": round(held, 1),
         "objects": len(kept),
@@ -146,7 +151,7 @@ def main() -> None:
         rows.append(json.loads(out))
     for r in rows:
         top = ", ".join(f"{k} {v:.2f}" for k, v in list(r["cpu_s_by_kind"].items())[:3])
-        print(f"{r['mode']:8} {r['cpu_s']:6.2f} s CPU  {r['held_mib']:7.1f} MiB held  ({top})")
+        print(f"{r['mode']:9} {r['cpu_s']:6.2f} s CPU  {r['held_mib']:7.1f} MiB held  ({top})")
     if args.out:
         Path(args.out).write_text(
             json.dumps({"snapshot": args.snapshot, "modes": rows}, indent=1) + "\n"

@@ -24,6 +24,7 @@ def test_wheel_contains_checks_and_runbooks(tmp_path: Path) -> None:
     assert "logos_doctor/cluster/schema_table.json" in names  # snapshot validation reads it
     # The sharing walk in C (cluster/_share.c), built here since this machine has a compiler.
     assert any(n.startswith("logos_doctor/cluster/_share.") and n.endswith(".so") for n in names)
+    assert "logos_doctor/cluster/_share.c" not in names  # share.py would compare their times
     # Every module of the source tree is in the wheel (an editable install hides a missing
     # package; a real install then fails with ModuleNotFoundError).
     sources = {f"logos_doctor/{p.relative_to(REPO / 'logos_doctor')}"
