@@ -1,14 +1,13 @@
 /* The sharing walk of cluster/share.py, in C: the same objects, shared the same way.
  *
  * share.py's docstring says what is shared and why, and its walk (_top, _shared,
- * share_values) is the definition; this is that walk without the interpreter's loop over
- * every value, which was most of a fetch's own CPU (docs/performance.md, "Live: the sharing
- * walk in C").  Each container is filed under the hash of the very tuple share.py hashes,
- * and where share.py compares a container with its counterpart in the item before and then
- * walks it, this compares child by child while sharing (see shared()).  The results are the
- * same objects, shared alike, and the same table: tests/unit/test_share_native.py holds it
- * on every recorded snapshot and on generated JSON.  Built when the install can compile it
- * (pyproject.toml marks it optional); share.py uses its own walk otherwise.
+ * share_values) is the definition; this is that walk step for step, without the
+ * interpreter's loop over every value, which was most of a fetch's own CPU
+ * (docs/performance.md, "Live: the sharing walk in C").  Each container is filed under the
+ * hash of the very tuple share.py hashes, so the table holds what share.py would have put in
+ * it: tests/unit/test_share_native.py requires the same objects, shared alike, and the same
+ * table, on every recorded snapshot and on generated JSON.  Built when the install can
+ * compile it (pyproject.toml marks it optional); share.py uses its own walk otherwise.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -54,64 +53,27 @@ replace(PyObject *node, PyObject *key, Py_ssize_t index, int is_dict, PyObject *
     return 0;
 }
 
-/* The string to keep for ``value``: its counterpart in the item before when equal (filed
- * already, so the one the table holds), else the table's.  A new reference. */
-static PyObject *
-filed_string(PyObject *table, PyObject *value, PyObject *other, int *same)
-{
-    if (other != NULL && PyUnicode_CheckExact(other)) {
-        int eq = other == value ? 1 : PyObject_RichCompareBool(value, other, Py_EQ);
-        if (eq < 0)
-            return NULL;
-        if (eq) {
-            Py_INCREF(other);
-            return other;
-        }
-    }
-    *same = 0;
-    return setdefault(table, value, value);
-}
-
-/* One child of a container, shared: strings filed, containers walked.  ``other`` is its
- * counterpart in the item before (or NULL); *same is cleared when the child is not equal to
- * it, and *plain for anything but a string or None.  Returns -1 on an error. */
+/* One child of a container, shared: strings filed, containers walked (``other``: the
+ * child's counterpart in the item before, or NULL).  Clears *plain for anything but a string
+ * or None.  Returns -1 on an error. */
 static int
 share_child(PyObject *node, PyObject *key, Py_ssize_t index, PyObject *value, int is_dict,
-            PyObject *table, PyObject *other, int *plain, int *same)
+            PyObject *table, PyObject *other, int *plain)
 {
     PyTypeObject *kind = Py_TYPE(value);
+    PyObject *kept;
     if (kind == &PyUnicode_Type) {
-        PyObject *one = filed_string(table, value, other, same);
-        if (one == NULL)
-            return -1;
-        int rc = replace(node, key, index, is_dict, value, one);
-        Py_DECREF(one);
-        return rc;
-    }
-    if (value == Py_None) {
-        if (other != Py_None)
-            *same = 0;
+        kept = setdefault(table, value, value);
+    } else if (value == Py_None) {
         return 0;
+    } else {
+        *plain = 0;
+        if (kind != &PyDict_Type && kind != &PyList_Type)
+            return 0;
+        kept = shared(value, table, same_kind(other, kind));
     }
-    *plain = 0;
-    if (kind != &PyDict_Type && kind != &PyList_Type) { /* a number or a bool: kept */
-        if (other == NULL)
-            *same = 0;
-        else if (*same) {
-            int eq = PyObject_RichCompareBool(value, other, Py_EQ);
-            if (eq < 0)
-                return -1;
-            if (!eq)
-                *same = 0;
-        }
-        return 0;
-    }
-    other = same_kind(other, kind);
-    PyObject *kept = shared(value, table, other);
     if (kept == NULL)
         return -1;
-    if (kept != other) /* only an equal child comes back as its counterpart */
-        *same = 0;
     int rc = replace(node, key, index, is_dict, value, kept);
     Py_DECREF(kept);
     return rc;
@@ -202,38 +164,38 @@ hashed:;
 }
 
 /* share.py's _shared: ``node`` with its values shared, or the equal one filed before; a new
- * reference.  share.py first compares ``node`` with ``like`` (``==``) and then walks it; this
- * compares each child with its counterpart as it shares it, in one pass.  The two end alike:
- * an equal child comes back as its counterpart (which holds only filed strings and shared
- * containers, so the table would have given the same ones), and a node all of whose children
- * did, with as many of them, equals ``like`` and is replaced by it, having filed nothing. */
+ * reference. */
 static PyObject *
 shared(PyObject *node, PyObject *table, PyObject *like)
 {
+    if (like != NULL) {
+        int eq = PyObject_RichCompareBool(node, like, Py_EQ);
+        if (eq < 0)
+            return NULL;
+        if (eq) { /* the same part of the item before: shared already */
+            Py_INCREF(like);
+            return like;
+        }
+    }
     if (Py_EnterRecursiveCall(" while sharing values"))
         return NULL;
     int is_dict = Py_IS_TYPE(node, &PyDict_Type);
     int plain = 1;
-    int same = like != NULL && (is_dict ? PyDict_GET_SIZE(node) == PyDict_GET_SIZE(like)
-                                        : PyList_GET_SIZE(node) == PyList_GET_SIZE(like));
     if (is_dict) {
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (PyDict_Next(node, &pos, &k, &v)) {
             /* Setting a key's value keeps the dict's layout: iteration goes on. */
             PyObject *other = NULL;
-            if (like != NULL) {
+            if (like != NULL && (PyDict_CheckExact(v) || PyList_CheckExact(v))) {
                 other = PyDict_GetItemWithError(like, k);
-                if (other == NULL) {
-                    if (PyErr_Occurred())
-                        goto fail;
-                    same = 0;
-                }
+                if (other == NULL && PyErr_Occurred())
+                    goto fail;
             }
             Py_INCREF(k);
             Py_INCREF(v);
             Py_XINCREF(other);
-            int rc = share_child(node, k, 0, v, 1, table, other, &plain, &same);
+            int rc = share_child(node, k, 0, v, 1, table, other, &plain);
             Py_XDECREF(other);
             Py_DECREF(v);
             Py_DECREF(k);
@@ -244,13 +206,12 @@ shared(PyObject *node, PyObject *table, PyObject *like)
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(node); i++) {
             PyObject *v = PyList_GET_ITEM(node, i);
             PyObject *other = NULL;
-            if (like != NULL && i < PyList_GET_SIZE(like))
+            if (like != NULL && i < PyList_GET_SIZE(like) &&
+                (PyDict_CheckExact(v) || PyList_CheckExact(v)))
                 other = PyList_GET_ITEM(like, i);
-            else
-                same = 0;
             Py_INCREF(v);
             Py_XINCREF(other);
-            int rc = share_child(node, NULL, i, v, 0, table, other, &plain, &same);
+            int rc = share_child(node, NULL, i, v, 0, table, other, &plain);
             Py_XDECREF(other);
             Py_DECREF(v);
             if (rc < 0)
@@ -258,10 +219,6 @@ shared(PyObject *node, PyObject *table, PyObject *like)
         }
     }
     Py_LeaveRecursiveCall();
-    if (same) { /* equal to the same part of the item before: that one, shared already */
-        Py_INCREF(like);
-        return like;
-    }
     PyObject *filed = filed_key(node, is_dict, plain);
     if (filed == NULL)
         return NULL;
@@ -302,14 +259,7 @@ top(PyObject *node, PyObject *table, PyObject *md, PyObject *own, PyObject *like
             if (mine < 0) {
                 rc = -1;
             } else if (!mine) {
-                PyObject *other = like != NULL ? PyDict_GetItemWithError(like, k) : NULL;
-                int same = 1;
-                PyObject *one = NULL;
-                if (other != NULL || !PyErr_Occurred()) {
-                    Py_XINCREF(other);
-                    one = filed_string(table, v, other, &same);
-                    Py_XDECREF(other);
-                }
+                PyObject *one = setdefault(table, v, v);
                 if (one == NULL)
                     rc = -1;
                 else {
