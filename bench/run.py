@@ -387,6 +387,7 @@ class Bench:
         self.k8sgpt_filters: list[str] = []
         self.versions: dict[str, str] = {}
         self._check_tools()
+        self.walks = {t: self._walk(t) for t in args.tools if is_doctor(t)}
 
     def _check_tools(self) -> None:
         for tool in ("k8sgpt", "popeye"):
@@ -406,6 +407,25 @@ class Bench:
             )
         if "k8sgpt" in self.args.tools and "k8sgpt" not in self.unavailable:
             self.k8sgpt_filters = self._k8sgpt_filters()
+
+    def _walk(self, tool: str) -> str:
+        """Which sharing walk ``tool`` runs: ``c`` or ``python`` (cluster/share.py), or
+        ``python only`` for a tree from before the walk in C.  A tree copied so that its C
+        module looks older than its source runs the Python walk, so each run says which."""
+        tree = self.trees.get(tool.partition("@")[2])
+        env = dict(self.env, **({"PYTHONPATH": tree} if tree else {}))
+        probe = (
+            "from logos_doctor.cluster import share\n"
+            "print('python only' if not hasattr(share, 'NATIVE')"
+            " else 'c' if share.NATIVE else 'python')"
+        )
+        # self.logos is the logos-doctor next to this Python, or this Python with -m.
+        proc = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd="/"
+        )
+        walk = proc.stdout.strip() or f"unknown ({proc.stderr.strip()[-200:]})"
+        log(f"{tool}: sharing walk {walk}")
+        return walk
 
     def _k8sgpt_filters(self) -> list[str]:
         """Every analyzer k8sgpt has (``filters list`` prints active and unused ones)."""
@@ -855,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
         report["kinds"] = bench.kinds
         report["page_size"] = bench.page_size
         report["tool_versions"] = bench.versions
+        report["sharing_walks"] = bench.walks
         report["k8sgpt_filters"] = bench.k8sgpt_filters
         report["unavailable"] = bench.unavailable
         for scale in scales:
