@@ -105,5 +105,7 @@ def test_bench_seeds_a_tiny_cluster_and_measures_floor_and_logos_doctor(cluster,
             "checks",
             "render",
         }
+        # The walk the measured logos-doctor ran: the C one, which this install built.
+        assert results["sharing_walks"] == {"logos-doctor": "c"}
     finally:
         _run([*seed, "--delete"], 300)
