@@ -134,4 +134,9 @@ def test_serve_memory_and_descriptors_stay_flat(cluster: Any, api: Any, namespac
     quarter = max(1, len(rss) // 4)
     early, late = statistics.median(rss[:quarter]), statistics.median(rss[-quarter:])
     assert late <= early * 1.05, (early, late)
-    assert max(fds[-quarter:]) <= max(fds[:quarter]) + 2, (fds[:quarter], fds[-quarter:])
+    # Medians, as for memory: each of the four scrapers holds a socket on both ends while a
+    # scrape is in flight, so single samples swing by several descriptors (38-47 in one CI
+    # run that began and ended at 41).  A leak raises every sample; a scrape in flight, only
+    # some.  One descriptor leaked per ten cycles would move the median by five or more.
+    early_fds, late_fds = statistics.median(fds[:quarter]), statistics.median(fds[-quarter:])
+    assert late_fds <= early_fds + 2, (fds[:quarter], fds[-quarter:])
