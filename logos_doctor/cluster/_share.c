@@ -243,49 +243,38 @@ fail:
 }
 
 /* share.py's _top: the values of an object or of its metadata, which are never shared
- * themselves; strings whose key is in ``own`` are left unfiled, and ``md`` is not walked. */
+ * themselves; strings whose key is in ``own`` are left unfiled, and ``md`` is not walked.
+ * Each child otherwise as share_child shares it (whether the node is "plain" is not asked:
+ * an object or its metadata is never filed). */
 static int
 top(PyObject *node, PyObject *table, PyObject *md, PyObject *own, PyObject *like)
 {
     Py_ssize_t pos = 0;
     PyObject *k, *v;
+    int plain = 1;
     while (PyDict_Next(node, &pos, &k, &v)) {
         PyTypeObject *kind = Py_TYPE(v);
-        int rc = 0;
-        Py_INCREF(k);
-        Py_INCREF(v);
+        PyObject *other = NULL;
         if (kind == &PyUnicode_Type) {
             int mine = PySequence_Contains(own, k);
-            if (mine < 0) {
-                rc = -1;
-            } else if (!mine) {
-                PyObject *one = setdefault(table, v, v);
-                if (one == NULL)
-                    rc = -1;
-                else {
-                    rc = replace(node, k, 0, 1, v, one);
-                    Py_DECREF(one);
-                }
-            }
+            if (mine < 0)
+                return -1;
+            if (mine)
+                continue;
         } else if ((kind == &PyDict_Type || kind == &PyList_Type) && v != md) {
-            PyObject *other = NULL;
             if (like != NULL) {
                 other = PyDict_GetItemWithError(like, k);
                 if (other == NULL && PyErr_Occurred())
-                    rc = -1;
-                other = same_kind(other, kind);
+                    return -1;
             }
-            if (rc == 0) {
-                PyObject *same = shared(v, table, other);
-                if (same == NULL)
-                    rc = -1;
-                else {
-                    if (same != v)
-                        rc = PyDict_SetItem(node, k, same);
-                    Py_DECREF(same);
-                }
-            }
+        } else {
+            continue;
         }
+        Py_INCREF(k);
+        Py_INCREF(v);
+        Py_XINCREF(other);
+        int rc = share_child(node, k, 0, v, 1, table, other, &plain);
+        Py_XDECREF(other);
         Py_DECREF(v);
         Py_DECREF(k);
         if (rc < 0)
