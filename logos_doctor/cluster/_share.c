@@ -18,6 +18,10 @@
 
 static PyObject *shared(PyObject *node, PyObject *table, PyObject *like);
 
+/* Made once at import, not once per object: the key "metadata", and the ``own`` of an
+ * object's top level (none of its strings is its own). */
+static PyObject *METADATA, *NO_KEYS;
+
 /* table.setdefault(key, value), a new reference (a dict subclass's own setdefault, if it
  * has one: tests count the lookups). */
 static PyObject *
@@ -296,14 +300,7 @@ share_values(PyObject *self, PyObject *args)
         return NULL;
     }
     PyObject *like_dict = like == Py_None ? NULL : like;
-    PyObject *empty = PyTuple_New(0);
-    if (empty == NULL)
-        return NULL;
-    PyObject *key = PyUnicode_InternFromString("metadata");
-    if (key == NULL) {
-        Py_DECREF(empty);
-        return NULL;
-    }
+    PyObject *key = METADATA, *empty = NO_KEYS;
     PyObject *md = PyDict_GetItemWithError(obj, key);
     PyObject *like_md = NULL;
     int rc = (md == NULL && PyErr_Occurred()) ? -1 : 0;
@@ -321,8 +318,6 @@ share_values(PyObject *self, PyObject *args)
         rc = top(md, table, md, own, like_md);
     Py_XDECREF(like_md);
     Py_XDECREF(md);
-    Py_DECREF(key);
-    Py_DECREF(empty);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -342,6 +337,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__share(void)
 {
+    if (METADATA == NULL && (METADATA = PyUnicode_InternFromString("metadata")) == NULL)
+        return NULL;
+    if (NO_KEYS == NULL && (NO_KEYS = PyTuple_New(0)) == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "VERSION", SHARE_VERSION) < 0) {
         Py_DECREF(m);
