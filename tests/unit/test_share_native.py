@@ -27,12 +27,14 @@ needs_c = pytest.mark.skipif(NATIVE is None, reason="the walk in C was not built
 
 def test_the_walk_in_c_was_built() -> None:
     # Optional at install (an install without a compiler still works, on the Python walk),
-    # but the test environment must have it, or its tests above are skipped unseen.
+    # but the test environment must have it, or the C tests here and in test_share.py are
+    # skipped unseen.
     if os.environ.get("LOGOS_DOCTOR_NO_NATIVE"):
         pytest.skip("LOGOS_DOCTOR_NO_NATIVE is set")
     assert NATIVE is not None, (
-        "logos_doctor/cluster/_share.c was not built, or is older than share.NATIVE_VERSION: "
-        "reinstall (pip install -e '.[test]') on a machine with a C compiler"
+        "logos_doctor/cluster/_share.c was not built, or its module is older than the source "
+        "or built for another share.NATIVE_VERSION: reinstall (pip install -e '.[test]') on "
+        "a machine with a C compiler"
     )
 
 
