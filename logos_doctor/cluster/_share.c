@@ -83,6 +83,22 @@ share_child(PyObject *node, PyObject *key, Py_ssize_t index, PyObject *value, in
     return rc;
 }
 
+/* share_child for an entry of a dict met by PyDict_Next: its key, value and counterpart are
+ * borrowed, so they are held while the value is replaced. */
+static int
+share_entry(PyObject *node, PyObject *key, PyObject *value, PyObject *table, PyObject *other,
+            int *plain)
+{
+    Py_INCREF(key);
+    Py_INCREF(value);
+    Py_XINCREF(other);
+    int rc = share_child(node, key, 0, value, 1, table, other, plain);
+    Py_XDECREF(other);
+    Py_DECREF(value);
+    Py_DECREF(key);
+    return rc;
+}
+
 /* The key share.py files a container under: its hash, as a Python int. */
 static PyObject *
 filed_key(PyObject *node, int is_dict, int plain)
@@ -196,14 +212,7 @@ shared(PyObject *node, PyObject *table, PyObject *like)
                 if (other == NULL && PyErr_Occurred())
                     goto fail;
             }
-            Py_INCREF(k);
-            Py_INCREF(v);
-            Py_XINCREF(other);
-            int rc = share_child(node, k, 0, v, 1, table, other, &plain);
-            Py_XDECREF(other);
-            Py_DECREF(v);
-            Py_DECREF(k);
-            if (rc < 0)
+            if (share_entry(node, k, v, table, other, &plain) < 0)
                 goto fail;
         }
     } else {
@@ -274,14 +283,7 @@ top(PyObject *node, PyObject *table, PyObject *md, PyObject *own, PyObject *like
         } else {
             continue;
         }
-        Py_INCREF(k);
-        Py_INCREF(v);
-        Py_XINCREF(other);
-        int rc = share_child(node, k, 0, v, 1, table, other, &plain);
-        Py_XDECREF(other);
-        Py_DECREF(v);
-        Py_DECREF(k);
-        if (rc < 0)
+        if (share_entry(node, k, v, table, other, &plain) < 0)
             return -1;
     }
     return 0;
