@@ -316,15 +316,18 @@ def _workload(state: ClusterState, kind: str, wl: Obj) -> Finding | None:
         return None  # scaled to zero on purpose
     available = _count(status.get("availableReplicas", status.get("readyReplicas")))
     short = max(0, desired - available)
+    progressing = condition(wl, "Progressing") or {}
+    rolling = _rolling(kind, wl, desired)
+    stuck = progressing.get("reason") == "ProgressDeadlineExceeded"
+    if not (short or rolling or stuck):
+        return None  # every cause below needs one of the three: most workloads are whole
     pods = _pods(state, kind, wl)
     not_ready = [p for p in pods if not is_ready(p)]
     why = {name(p): b for p in not_ready if (b := blocked(state, p))}
-    progressing = condition(wl, "Progressing") or {}
-    rolling = _rolling(kind, wl, desired)
     within = short <= _max_unavailable(kind, wl, desired)
     refused, refusals = _refused(state, kind, wl) if short or rolling else ([], [])
     what, have = f"{kind} {name(wl)}", f"{available}/{desired} replicas available"
-    if progressing.get("reason") == "ProgressDeadlineExceeded":
+    if stuck:
         cause, message = "rollout-stuck", f"{what}: rollout exceeded its progress deadline; {have}"
     elif refusals and rolling and within:
         cause = "rollout-stuck"
@@ -453,13 +456,21 @@ def _restarted_recently(state: ClusterState, cs: ContainerState) -> bool:
 
 def _crashes(state: ClusterState, pod: Obj) -> Iterator[Finding]:
     """crash-loop / oom-killed on one pod, one finding per cause, naming the containers."""
+    states = containers_of(state, pod)
+    if not any(
+        cs.restarts or cs.waiting_reason == "CrashLoopBackOff" or cs.last_terminated_reason
+        for cs in states
+    ):
+        # Each cause below needs a back-off, a restart or a last exit: most pods have none,
+        # and their events and limits are then not read.
+        return
     found: defaultdict[tuple[str, bool], list[ContainerState]] = defaultdict(list)
     lines: list[str] = []
     events = state.events_for("Pod", pod)
     limits = _memory_limits(pod)
     shown: list[Event] = []
     running_again = False
-    for cs in containers_of(state, pod):
+    for cs in states:
         oom = cs.last_terminated_reason == "OOMKilled"
         backoffs = _backoffs(events, cs, state)
         how = _looping(state, cs, backoffs)
