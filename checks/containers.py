@@ -241,13 +241,16 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     serving = serving_workloads(state)
     down: dict[str, bool] = {}
     for pod in state.in_scope("pods"):
-        if phase(pod) == "Failed":
+        now = phase(pod)
+        if now == "Failed":
             if mapping(pod.get("status")).get("reason") == "Evicted":
                 yield _evicted(state, pod, events.get(_uid(pod), []), serving)
             continue
-        if phase(pod) == "Succeeded" or is_terminating(pod):
+        if now == "Succeeded" or is_terminating(pod):
             continue
         seen = events.get(_uid(pod), [])
+        if not seen and now == "Running" and _settled(pod):
+            continue  # what each reader below would find of it: nothing (most pods)
         attach = list(_attach(state, pod, seen, serving))
         yield from attach
         # A volume held on another node also fails to mount after two minutes ("Unable to
@@ -262,15 +265,40 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
     yield from _report_blocks(state, blocks)
 
 
+def _settled(pod: Obj) -> bool:
+    """Whether a running pod, with none of the events read here, gives no reader of this
+    check anything: no container waits in CreateContainerConfigError (``_config``), and none
+    runs unready (``_probes``; ``_init`` reports only an init container that does).
+    ``_attach`` and ``_mounts`` read only pending pods."""
+    status = mapping(pod.get("status"))
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in mappings(status.get(key)):
+            if _running_unready(cs):
+                return False
+            waiting = mapping(mapping(cs.get("state")).get("waiting"))
+            if waiting.get("reason") == "CreateContainerConfigError":
+                return False
+    return True
+
+
 def _uid(obj: Obj) -> str:
     return str(mapping(obj.get("metadata")).get("uid") or "")
 
 
+# The reasons this check reads of a pod's events, and no other.
+_READ = frozenset(
+    ("Failed", "FailedMount", "FailedAttachVolume", "Unhealthy", "Killing", "Evicted")
+)
+
+
 def _pod_events(state: ClusterState) -> dict[str, list[_Seen]]:
     """Pod events by pod uid, with the container each is about (from involvedObject.fieldPath,
-    which the kubelet sets to ``spec.containers{name}`` for container events)."""
+    which the kubelet sets to ``spec.containers{name}`` for container events); only those
+    of the reasons in ``_READ``."""
     out: defaultdict[str, list[_Seen]] = defaultdict(list)
     for raw, event in state.events_read():
+        if event.reason not in _READ:
+            continue  # Scheduled, Pulled, Started ...: most of a cluster's events
         involved = mapping(raw.get("involvedObject") or raw.get("regarding"))
         if involved.get("kind") != "Pod" or not involved.get("uid"):
             continue

@@ -543,3 +543,54 @@ def test_real_kubelet_refusing_to_run_as_root_is_a_container_config_error() -> N
     )
     (deployment,) = [f for f in found if f.check == "workloads"]
     assert [k.cause for k in deployment.caused_by] == ["container-config-error"]
+
+
+# -- a running pod whose events have expired (the API server keeps them an hour) ----------------
+# Most running pods are passed over without reading them further; these are the two states
+# of a running pod in which the status alone, with no event left, still names a cause.
+
+
+def _events_expired(scenario: str) -> tuple[dict[str, list[Any]], ClusterState, Any]:
+    state, config = recorded(scenario)
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    doc["events"] = []
+    return doc, state, config
+
+
+def test_a_pod_running_unready_for_long_is_named_after_its_events_expired() -> None:
+    doc, state, config = _events_expired("real_readiness_failing")
+    later = ClusterState.build(doc, now=state.now + timedelta(hours=2), scope=state.scope)
+    (probe,) = run_checks(later, [CHECK], config).findings
+    assert (probe.cause, probe.resource.name) == ("readiness-failing", "web-67b589cfd4-thpw9")
+
+
+def test_a_running_pod_whose_restart_needs_a_missing_configmap_is_named_without_events() -> None:
+    # The container ran, exited, and cannot be created again: the kubelet keeps the pod
+    # Running (pkg/kubelet/kubelet_pods.go getPhase counts a waiting container with a
+    # lastState.terminated as stopped, and a stopped pod under restartPolicy Always as
+    # Running), the waiting reason CreateContainerConfigError, the exit in lastState.
+    doc, state, config = _events_expired("real_env_configmap_missing")
+    (pod,) = doc["pods"]
+    (status,) = pod["status"]["containerStatuses"]
+    pod["status"] = {
+        **pod["status"],
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                **status,
+                "restartCount": 1,
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "startedAt": "2026-12-04T04:13:50Z",
+                        "finishedAt": "2026-12-04T04:14:20Z",
+                    }
+                },
+            }
+        ],
+    }
+    later = ClusterState.build(doc, now=state.now + timedelta(hours=2), scope=state.scope)
+    (config_missing,) = run_checks(later, [CHECK], config).findings
+    assert config_missing.cause == "config-missing"
+    assert config_missing.resource.name == "api-settings"
