@@ -95,7 +95,8 @@ def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per Service without a ready endpoint or with a dead port; per bad Ingress."""
     slices: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
     for es in state.list_of("endpointslices"):
-        slices[(namespace(es), labels_of(es).get(SERVICE_NAME, ""))].append(es)
+        owner = mapping(mapping(es.get("metadata")).get("labels")).get(SERVICE_NAME)
+        slices[(namespace(es), "" if owner is None else str(owner))].append(es)
     live = {
         id(pod)
         for pod in state.in_scope("pods")
@@ -135,10 +136,10 @@ def _service(state: ClusterState, svc: Obj, slices: list[Obj], live: set[int]) -
     # Through the state's label index: scanning the namespace's pods for every Service is
     # Services x pods per namespace, minutes on a dense one.
     selected = [p for p in state.matching("pods", namespace(svc), selector) if id(p) in live]
-    parent = _common_workload(state, selected)
-    yield from _ports(svc, selected, ref, parent)
+    yield from _ports(state, svc, selected, ref)
     if ready:
         return
+    parent = _common_workload(state, selected)  # only for a finding: most Services are fine
     shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     not_ready = [p for p in selected if not is_ready(p)]
     depends: tuple[ObjectRef, ...] = ()
@@ -202,9 +203,7 @@ def _declared(pod: Obj) -> list[tuple[str, Any, str]]:
     ]
 
 
-def _ports(
-    svc: Obj, pods: list[Obj], ref: ObjectRef, parent: ObjectRef | None
-) -> Iterator[Finding]:
+def _ports(state: ClusterState, svc: Obj, pods: list[Obj], ref: ObjectRef) -> Iterator[Finding]:
     """targetPorts no selected pod has, resolved the way the EndpointSlice controller does.
 
     A named targetPort must match a container port's name and protocol, or the pod is
@@ -241,7 +240,7 @@ def _ports(
         resource=ref,
         message=f"Service {name(svc)}: {'; '.join(bad)} (the pods declare {have})",
         severity=None if critical else Severity.WARNING,
-        parent=parent,
+        parent=_common_workload(state, pods),
         evidence=tuple(
             f"pod {name(p)} declares "
             + (", ".join(f"{n or '-'}/{num}/{pr}" for n, num, pr in _declared(p)) or "none")
