@@ -88,12 +88,12 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
     reported again for the same trouble.
     """
     explained = _explained(found)
-    groups: dict[tuple[object, ...], list[tuple[_Subject, list[_Line]]]] = {}
+    groups: dict[tuple[object, ...], list[tuple[_Subject, list[_Line], ObjectRef]]] = {}
     for subject in _unhealthy(state):
         ref = ObjectRef.of(subject.kind, subject.obj)
         if _ident(ref) in explained:
             continue
-        top = state.top_owner(subject.kind, subject.obj)
+        top = _top(state, subject)
         # Nearest first, and each only when the one before is not explained: most subjects
         # of a faulty cluster are, and their owners and descendants cost the most to read.
         if _ident(top) in explained or any(
@@ -117,17 +117,16 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
             key: tuple[object, ...] = ("pods-of", _ident(top), lines[0][2])
         else:
             key = ("object", _ident(ref))
-        groups.setdefault(key, []).append((subject, lines))
+        groups.setdefault(key, []).append((subject, lines, top))
     reported: set[tuple[str, str | None, str]] = set()
     for members in groups.values():
-        subject, lines = members[0]
+        subject, lines, top = members[0]
         ref = ObjectRef.of(subject.kind, subject.obj)
         if _ident(ref) in reported:
             continue
         owners = _owners(state, subject)
-        others = tuple(ObjectRef.of(s.kind, s.obj) for s, _ in members[1:])
+        others = tuple(ObjectRef.of(s.kind, s.obj) for s, _, _ in members[1:])
         reported.update(_ident(r) for r in (ref, *owners, *others))
-        top = state.top_owner(subject.kind, subject.obj)
         source, first, _ = lines[0]
         more = f" (and {len(others)} more pods of {top.kind} {top.name})" if others else ""
         yield CAUSES["unrecognised"].finding(
@@ -142,6 +141,13 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
             name=name(subject.obj),
             namespace=meta(subject.obj).get("namespace") or "default",
         )
+
+
+def _top(state: ClusterState, subject: _Subject) -> ObjectRef:
+    """The controller at the top of the subject's owners, or the subject itself; a pod's
+    through ``workload_of``, which the other checks have already read for every pod."""
+    found = state.workload_of(subject.obj) if subject.kind == "Pod" else None
+    return found if found is not None else state.top_owner(subject.kind, subject.obj)
 
 
 def _ident(ref: ObjectRef) -> tuple[str, str | None, str]:
