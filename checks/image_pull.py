@@ -505,15 +505,17 @@ def _core(detail: str) -> str:
 def _pod_drafts(state: ClusterState, pod: Obj, parent: ObjectRef | None) -> Iterator[_Draft]:
     missing = _missing_pull_secrets(state, pod)
     failing: dict[str, list[tuple[str, str | None, str]]] = {}
-    images: dict[str, list[str]] = {}
-    for cs in containers_of(state, pod):
-        images.setdefault(cs.image, []).append(cs.name)
+    states = containers_of(state, pod)
+    for cs in states:
         if cs.waiting_reason in PULL_REASONS:
             failing.setdefault(cs.image, []).append(
                 (cs.name, cs.waiting_reason, cs.waiting_message)
             )
     if not failing and not missing:
         return  # every draft below is of a failing image or a missing secret
+    images: dict[str, list[str]] = {}
+    for cs in states:
+        images.setdefault(cs.image, []).append(cs.name)
     events = state.events_for("Pod", pod)
     spec = pod.get("spec") or {}
     for c in (*(spec.get("initContainers") or []), *(spec.get("containers") or [])):
@@ -595,6 +597,8 @@ def _missing_pull_secrets(state: ClusterState, pod: Obj) -> tuple[str, ...]:
         sa = state.get("ServiceAccount", ns, spec.get("serviceAccountName") or "default")
         refs = [r.get("name") for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
     if state.has("secrets"):
+        if not refs:
+            return ()  # most pods: no pull secret, of their own or their ServiceAccount's
         return tuple(dict.fromkeys(r for r in refs if state.get("Secret", ns, r) is None))
     ev = latest(state.events_for("Pod", pod), MISSING_SECRET_REASON)
     match = _MISSING_SECRETS.search(ev.message) if ev else None
