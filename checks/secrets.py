@@ -196,15 +196,15 @@ def _not_started(state: ClusterState) -> _Waiting:
     if not state.has("pods"):
         return out
     for pod in state.in_scope("pods"):
-        ns = namespace(pod)
-        if not ns or is_terminating(pod) or phase(pod) in ("Succeeded", "Failed"):
-            continue
         waiting = {
             (cs.name, cs.waiting_reason)
             for cs in containers_of(state, pod)
             if cs.waiting_reason in _NOT_STARTED
         }
-        if waiting:  # a pod that started since: older events no longer hold
+        if not waiting:  # most pods; or one that started since: older events no longer hold
+            continue
+        ns = namespace(pod)
+        if ns and not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed"):
             out.setdefault(ns, []).append((pod, waiting))
     return out
 
