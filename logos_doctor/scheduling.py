@@ -170,10 +170,10 @@ def reason_kind(reason: str) -> tuple[str, str | None]:
 def pod_request(spec: Obj | None, res: str) -> Decimal:
     """What the scheduler reserves for a pod: max(app containers + sidecars, any init one)."""
     spec = mapping(spec)
+    if not _asks(spec, res):
+        return Decimal(0)  # most pods, for most resources: no quantity to add up
     inits = mappings(spec.get("initContainers"))
     containers = mappings(spec.get("containers"))
-    if not any(_names(c, res) for c in (*containers, *inits)):
-        return Decimal(0)  # most pods, for most resources: no quantity to add up
 
     def one(c: Obj) -> Decimal:
         r = mapping(c.get("resources"))
@@ -187,10 +187,23 @@ def pod_request(spec: Obj | None, res: str) -> Decimal:
     return max([app, *(one(c) for c in inits if c not in sidecars)])
 
 
-def _names(container: Obj, res: str) -> bool:
-    """Whether a container requests or limits ``res`` at all."""
-    r = mapping(container.get("resources"))
-    return res in mapping(r.get("requests")) or res in mapping(r.get("limits"))
+def _asks(spec: Obj, res: str) -> bool:
+    """Whether any container of a pod spec requests or limits ``res`` at all (the GPU check
+    asks it of every pod in the cluster)."""
+    for key in ("containers", "initContainers"):
+        items = spec.get(key)
+        if not isinstance(items, list):
+            continue
+        for c in items:
+            r = c.get("resources") if isinstance(c, dict) else None
+            if not isinstance(r, dict):
+                continue
+            requests, limits = r.get("requests"), r.get("limits")
+            if (isinstance(requests, dict) and res in requests) or (
+                isinstance(limits, dict) and res in limits
+            ):
+                return True
+    return False
 
 
 def node_problems(node: Obj) -> list[str]:
