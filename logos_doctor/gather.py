@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from logos_doctor.cluster import snapshot as snapshots
 from logos_doctor.cluster.collect import (
     fetch_live,
@@ -38,6 +36,8 @@ from logos_doctor.runner import Report, run_checks
 from logos_doctor.state import ClusterState, Scope
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from logos_doctor.cluster.fetch import FetchStats
 
 # A file to write what the run cost (requests, bytes, time per phase) to, as JSON: for the
@@ -46,7 +46,10 @@ STATS_ENV = "LOGOS_DOCTOR_STATS"
 
 
 def stderr_console() -> Console:
-    """Progress and warnings go to stderr, never stdout."""
+    """Progress and warnings go to stderr, never stdout.  rich is imported here, by a live
+    fetch: a snapshot's check writes no progress, and need not import it."""
+    from rich.console import Console
+
     return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
 
 

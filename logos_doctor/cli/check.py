@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from logos_doctor.cli.app import cli
 from logos_doctor.cli.options import (
@@ -31,7 +29,6 @@ from logos_doctor.finding import Severity
 from logos_doctor.gather import STATS_ENV, gather, write_stats
 from logos_doctor.outcome import Outcome
 from logos_doctor.render.formats import render_other
-from logos_doctor.render.human import render_plain, render_rich
 from logos_doctor.render.json_clusters import multi_json
 from logos_doctor.render.json_out import dumps, report_json
 
@@ -91,6 +88,12 @@ def render(
         return dumps(multi_json(outcomes, config))
     if fmt in ("markdown", "junit", "prometheus"):
         return render_other(fmt, outcomes, config, verbose=verbose)
+    # Here, not at the top: rich costs a JSON run (a script's, a CI job's) 20 ms to import.
+    from rich.console import Console
+    from rich.text import Text
+
+    from logos_doctor.render.human import render_plain, render_rich
+
     if fmt == "table" and sys.stdout.isatty():
         console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
         for out in outcomes:
@@ -170,7 +173,6 @@ def check_cmd(
 ) -> None:
     """Run checks against the cluster (or a snapshot) and report root causes."""
     from logos_doctor import known
-    from logos_doctor import watch as watching
     from logos_doctor.annotate import annotate
 
     registry = registry_with_warnings()
@@ -190,6 +192,8 @@ def check_cmd(
         bad = [flag for flag, given in conflicts.items() if given]
         if bad:
             raise UsageError(f"--watch cannot be combined with {bad[0]}")
+        from logos_doctor import watch as watching
+
         refresh = watching.live_refresh(
             chosen,
             config,
