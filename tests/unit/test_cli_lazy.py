@@ -82,3 +82,5 @@ def test_an_offline_check_never_imports_the_kubernetes_client() -> None:
     # Nor the TLS and HTTP stack (ssl and http.client, about 0.05 s): the Prometheus reader
     # imports urllib.request only when it asks Prometheus something.
     assert "ssl" not in top and "http" not in top
+    # Nor rich (about 0.02 s): JSON has nothing to draw, and a snapshot no progress to show.
+    assert "rich" not in top
