@@ -296,9 +296,7 @@ def _pod_events(state: ClusterState) -> dict[str, list[_Seen]]:
     which the kubelet sets to ``spec.containers{name}`` for container events); only those
     of the reasons in ``_READ``."""
     out: defaultdict[str, list[_Seen]] = defaultdict(list)
-    for raw, event in state.events_read():
-        if event.reason not in _READ:
-            continue  # Scheduled, Pulled, Started ...: most of a cluster's events
+    for raw, event in state.events_read(_READ):  # not Scheduled, Pulled ...: most events
         involved = mapping(raw.get("involvedObject") or raw.get("regarding"))
         if involved.get("kind") != "Pod" or not involved.get("uid"):
             continue

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from logos_doctor.cluster.kinds import KINDS
+from logos_doctor.event_index import EventIndex
 from logos_doctor.events import Event
 from logos_doctor.objects import Obj, ObjectRef, controller_of, meta
 
@@ -92,11 +93,7 @@ class ClusterState:
     _by_name: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict, repr=False)
     _by_uid: dict[str, tuple[str, Obj]] = field(default_factory=dict, repr=False)
     _children: dict[str, list[tuple[str, Obj]]] = field(default_factory=dict, repr=False)
-    _events_by_uid: dict[str, list[Event]] = field(default_factory=dict, repr=False)
-    _events_by_name: dict[tuple[str, str | None, str], list[Event]] = field(
-        default_factory=dict, repr=False
-    )
-    _events_read: list[Event] = field(default_factory=list, repr=False)  # one per event, in order
+    _events: EventIndex = field(default_factory=EventIndex, repr=False, compare=False)
     _pods_by_node: dict[str, list[Obj]] = field(default_factory=dict, repr=False)
     _pods_by_claim: dict[tuple[str | None, str], list[Obj]] = field(
         default_factory=dict, repr=False
@@ -153,24 +150,7 @@ class ClusterState:
                         children[owner["uid"]].append((kind, obj))
         self._children.update(children)
 
-        ev_uid: defaultdict[str, list[Event]] = defaultdict(list)
-        ev_name: defaultdict[tuple[str, str | None, str], list[Event]] = defaultdict(list)
-        read = self._events_read
-        for raw in self.objects.get("events", ()):
-            involved = raw.get("involvedObject") or raw.get("regarding") or {}
-            ev = Event.from_obj(raw)
-            read.append(ev)
-            if involved.get("uid"):
-                ev_uid[involved["uid"]].append(ev)
-            else:
-                key = (
-                    involved.get("kind", ""),
-                    involved.get("namespace"),
-                    involved.get("name", ""),
-                )
-                ev_name[key].append(ev)
-        self._events_by_uid.update(ev_uid)
-        self._events_by_name.update(ev_name)
+        object.__setattr__(self, "_events", EventIndex(self.objects.get("events", ())))
 
         by_node: defaultdict[str, list[Obj]] = defaultdict(list)
         by_claim: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
@@ -293,9 +273,9 @@ class ClusterState:
             self._workloads[uid] = found
         return found
 
-    def events_read(self) -> Iterator[tuple[Obj, Event]]:
-        """Each event object with its ``Event``, read once when the state was built."""
-        return zip(self.objects.get("events", ()), self._events_read, strict=True)
+    def events_read(self, reasons: Container[str] | None = None) -> Iterator[tuple[Obj, Event]]:
+        """Each event object with its ``Event`` (only those of ``reasons``, when given)."""
+        return self._events.read(reasons)
 
     def events_for(self, kind: str, obj: Obj) -> list[Event]:
         """Events about ``obj``: by uid, plus name-matched events that carry no uid.
@@ -303,10 +283,7 @@ class ClusterState:
         Matching by name alone would blame an object for events of a deleted namesake (a
         recreated claim of the same name is the classic case), so uid wins whenever present.
         """
-        md = meta(obj)
-        found = list(self._events_by_uid.get(md.get("uid", ""), ()))
-        found += self._events_by_name.get((kind, md.get("namespace"), md.get("name", "")), ())
-        return found
+        return self._events.about(kind, obj)
 
     def pods_on_node(self, node: str) -> list[Obj]:
         """Pods bound to a node."""
