@@ -36,7 +36,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence, latest
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, name, namespace
-from logos_doctor.pods import containers_of, is_terminating, phase
+from logos_doctor.pods import containers_of, live_pods
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -428,9 +428,7 @@ def image_pull(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per pod and image that fails to pull or will, for want of a pull secret."""
     drafts: list[_Draft] = []
     pods_per_parent: Counter[ObjectRef | None] = Counter()
-    for pod in state.in_scope("pods"):
-        if is_terminating(pod) or phase(pod) in ("Succeeded", "Failed"):
-            continue
+    for pod in live_pods(state):
         parent = state.workload_of(pod)
         pods_per_parent[parent] += 1
         drafts.extend(_pod_drafts(state, pod, parent))

@@ -24,7 +24,7 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, namespace
-from logos_doctor.pods import containers_of, is_ready, is_terminating, phase
+from logos_doctor.pods import containers_of, is_ready, live_pods, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -97,11 +97,7 @@ def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
     for es in state.list_of("endpointslices"):
         owner = mapping(mapping(es.get("metadata")).get("labels")).get(SERVICE_NAME)
         slices[(namespace(es), "" if owner is None else str(owner))].append(es)
-    live = {
-        id(pod)
-        for pod in state.in_scope("pods")
-        if not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed")
-    }
+    live = {id(pod) for pod in live_pods(state)}
     for svc in state.in_scope("services"):
         yield from _service(state, svc, slices[(namespace(svc), name(svc))], live)
     if state.has("ingresses"):

@@ -65,6 +65,7 @@ from logos_doctor.pods import (
     exit_code_meaning,
     is_ready,
     is_terminating,
+    live_pods,
     phase,
 )
 from logos_doctor.registry import Check
@@ -147,9 +148,8 @@ def workloads(state: ClusterState, config: Config) -> Iterator[Finding]:
             found = _workload(state, kind, wl)
             if found is not None:
                 yield found
-    for pod in state.in_scope("pods"):
-        if not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed"):
-            yield from _crashes(state, pod)
+    for pod in live_pods(state):
+        yield from _crashes(state, pod)
 
 
 def blocked(state: ClusterState, pod: Obj) -> str | None:

@@ -54,6 +54,19 @@ def is_terminating(obj: Obj) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
 
 
+def live_pods(state: ClusterState) -> list[Obj]:
+    """Pods in scope that neither finished (Succeeded, Failed) nor are being deleted, in fetch
+    order: once per run, for the several checks that look only at those."""
+    return state.memo(
+        "pods.live",
+        lambda: [
+            p
+            for p in state.in_scope("pods")
+            if not is_terminating(p) and phase(p) not in ("Succeeded", "Failed")
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class ContainerState:
     """One container's status as the kubelet reported it.
