@@ -90,9 +90,10 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
     explained = _explained(found)
     groups: dict[tuple[object, ...], list[tuple[_Subject, list[_Line], ObjectRef]]] = {}
     for subject in _unhealthy(state):
-        ref = ObjectRef.of(subject.kind, subject.obj)
-        if _ident(ref) in explained:
+        md = meta(subject.obj)  # _ident of its ObjectRef, without making one (most are explained)
+        if (subject.kind, md.get("namespace"), md.get("name", "")) in explained:
             continue
+        ref = ObjectRef.of(subject.kind, subject.obj)
         top = _top(state, subject)
         # Nearest first, and each only when the one before is not explained: most subjects
         # of a faulty cluster are, and their owners and descendants cost the most to read.
