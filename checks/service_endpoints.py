@@ -95,8 +95,9 @@ def service_endpoints(state: ClusterState, config: Config) -> Iterator[Finding]:
     """One finding per Service without a ready endpoint or with a dead port; per bad Ingress."""
     slices: defaultdict[tuple[str | None, str], list[Obj]] = defaultdict(list)
     for es in state.list_of("endpointslices"):
-        owner = mapping(mapping(es.get("metadata")).get("labels")).get(SERVICE_NAME)
-        slices[(namespace(es), "" if owner is None else str(owner))].append(es)
+        labels = mapping(mapping(es.get("metadata")).get("labels"))  # labels_of, not copied
+        owner = str(labels[SERVICE_NAME]) if SERVICE_NAME in labels else ""
+        slices[(namespace(es), owner)].append(es)
     live = {id(pod) for pod in live_pods(state)}
     for svc in state.in_scope("services"):
         yield from _service(state, svc, slices[(namespace(svc), name(svc))], live)
