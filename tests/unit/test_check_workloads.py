@@ -79,6 +79,22 @@ def test_the_controllers_progress_deadline_verdict_is_reported_as_rollout_stuck(
     assert any(x.startswith("Progressing=False: ") for x in chat.evidence)
 
 
+def test_the_progress_deadline_verdict_stands_while_the_counts_look_whole() -> None:
+    # The deployment controller writes Progressing=False (ProgressDeadlineExceeded) and
+    # changes it only at its next sync: a Deployment whose last pods just became available
+    # still says so for that while. The verdict is reported as it stands, not second-guessed
+    # from the replica counts (the workload is not passed over as whole).
+    state, config = recorded("chat_rollout_deadline_exceeded")
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    (chat,) = [d for d in doc["deployments"] if d["metadata"]["name"] == "logos-chat"]
+    chat["status"] = {**chat["status"], "replicas": 3, "updatedReplicas": 3}
+    chat["status"].pop("unavailableReplicas")
+    whole = ClusterState.build(doc, now=state.now, scope=state.scope)
+    found = workload_findings(list(run_checks(whole, [CHECK], config).findings))
+    assert found["logos-chat"].cause == "rollout-stuck"
+    assert "exceeded its progress deadline" in found["logos-chat"].message
+
+
 def test_a_healthy_rollout_half_way_is_quiet() -> None:
     state, found = run("rollout_in_progress")
     dep = state.get("Deployment", state.scope.namespaces[0], "logos-chat")  # type: ignore[index]
