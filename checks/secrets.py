@@ -46,7 +46,7 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, mapping, mappings, name, namespace
-from logos_doctor.pods import containers_of, controllers, is_terminating, phase
+from logos_doctor.pods import containers_of, controllers, live_pods
 from logos_doctor.registry import Check
 from logos_doctor.release import logos_namespaces
 from logos_doctor.state import ClusterState
@@ -195,16 +195,14 @@ def _not_started(state: ClusterState) -> _Waiting:
     out: _Waiting = {}
     if not state.has("pods"):
         return out
-    for pod in state.in_scope("pods"):
+    for pod in live_pods(state):
         waiting = {
             (cs.name, cs.waiting_reason)
             for cs in containers_of(state, pod)
             if cs.waiting_reason in _NOT_STARTED
         }
-        if not waiting:  # most pods; or one that started since: older events no longer hold
-            continue
         ns = namespace(pod)
-        if ns and not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed"):
+        if waiting and ns:  # not a pod that started since: older events no longer hold
             out.setdefault(ns, []).append((pod, waiting))
     return out
 

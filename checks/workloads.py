@@ -63,8 +63,8 @@ from logos_doctor.pods import (
     condition,
     containers_of,
     exit_code_meaning,
+    is_live,
     is_ready,
-    is_terminating,
     live_pods,
     phase,
 )
@@ -210,7 +210,7 @@ def _owners(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:
 
 
 def _live(pods: list[Obj]) -> list[Obj]:
-    return [p for p in pods if not is_terminating(p) and phase(p) not in ("Succeeded", "Failed")]
+    return [p for p in pods if is_live(p)]
 
 
 def _pods(state: ClusterState, kind: str, wl: Obj) -> list[Obj]:

@@ -54,17 +54,15 @@ def is_terminating(obj: Obj) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
 
 
+def is_live(pod: Obj) -> bool:
+    """Whether a pod neither finished (Succeeded, Failed) nor is being deleted."""
+    return not is_terminating(pod) and phase(pod) not in ("Succeeded", "Failed")
+
+
 def live_pods(state: ClusterState) -> list[Obj]:
-    """Pods in scope that neither finished (Succeeded, Failed) nor are being deleted, in fetch
-    order: once per run, for the several checks that look only at those."""
-    return state.memo(
-        "pods.live",
-        lambda: [
-            p
-            for p in state.in_scope("pods")
-            if not is_terminating(p) and phase(p) not in ("Succeeded", "Failed")
-        ],
-    )
+    """The live pods in scope (``is_live``), in fetch order: once per run, for the several
+    checks that look only at those."""
+    return state.memo("pods.live", lambda: [p for p in state.in_scope("pods") if is_live(p)])
 
 
 @dataclass(frozen=True)
