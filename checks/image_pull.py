@@ -595,8 +595,6 @@ def _missing_pull_secrets(state: ClusterState, pod: Obj) -> tuple[str, ...]:
         sa = state.get("ServiceAccount", ns, spec.get("serviceAccountName") or "default")
         refs = [r.get("name") for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
     if state.has("secrets"):
-        if not refs:
-            return ()  # most pods: no pull secret, of their own or their ServiceAccount's
         return tuple(dict.fromkeys(r for r in refs if state.get("Secret", ns, r) is None))
     ev = latest(state.events_for("Pod", pod), MISSING_SECRET_REASON)
     match = _MISSING_SECRETS.search(ev.message) if ev else None
