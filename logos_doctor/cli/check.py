@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -30,7 +30,8 @@ from logos_doctor.gather import STATS_ENV, gather, write_stats
 from logos_doctor.outcome import Outcome
 from logos_doctor.render.formats import render_other
 from logos_doctor.render.json_clusters import multi_json
-from logos_doctor.render.json_out import dumps, report_json
+from logos_doctor.render.json_out import report_json
+from logos_doctor.render.json_text import json_pieces
 
 if TYPE_CHECKING:
     from logos_doctor.cluster.fetch import FetchStats
@@ -76,16 +77,17 @@ def render(
     *,
     offline: bool = False,
     scope_flags: Sequence[str] = (),
-) -> str | None:
-    """Render to a string, or print rich output directly (returns None).
+) -> str | list[bytes | memoryview] | None:
+    """Render to a string (JSON: ASCII bytes in pieces, to be written as they are), or print
+    rich output directly (returns None).
 
     A terminal gets the rich tree whether or not ``NO_COLOR`` is set (it only drops colour);
     anything else gets the plain list, wrapped to ``COLUMNS``.
     """
     if fmt == "json":
         if len(outcomes) == 1 and outcomes[0].report:
-            return dumps(report_json(outcomes[0].report, config))
-        return dumps(multi_json(outcomes, config))
+            return json_pieces(report_json(outcomes[0].report, config))
+        return json_pieces(multi_json(outcomes, config))
     if fmt in ("markdown", "junit", "prometheus"):
         return render_other(fmt, outcomes, config, verbose=verbose)
     # Here, not at the top: rich costs a JSON run (a script's, a CI job's) 20 ms to import.
@@ -228,12 +230,27 @@ def check_cmd(
         gathered = time.perf_counter()
         flags = [] if snapshot else cluster.hint_flags()
         text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)
-        if text is not None:
+        if isinstance(text, list):
+            _write_pieces(text)
+        elif text is not None:
             click.echo(text)
         if os.environ.get(STATS_ENV):
             spent = gathered - started
             write_stats(Path(os.environ[STATS_ENV]), outcomes, fetches, spent, started, gathered)
         raise click.exceptions.Exit(exit_status(outcomes, fail_on))
+
+
+def _write_pieces(pieces: list[bytes | memoryview]) -> None:
+    """``click.echo`` of the text the pieces make, without joining them."""
+    out: BinaryIO | None = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stdout (an embedding program's io.StringIO)
+        click.echo(b"".join(pieces).decode("ascii"))
+        return
+    sys.stdout.flush()
+    for piece in pieces:
+        out.write(piece)
+    out.write(b"\n")
+    out.flush()
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""``render.json_out.dumps`` writes exactly the text of ``json.dumps(doc, indent=2)``.
+"""``render.json_text.dumps`` writes exactly the text of ``json.dumps(doc, indent=2)``.
 
 It has orjson write what orjson writes as json does (plain containers, strings, ints,
 booleans, None), with json's own text for the rest in place, and the standard library's way
@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logos_doctor.render import json_out
-from logos_doctor.render.json_out import dumps, report_json
+from logos_doctor.render import json_text
+from logos_doctor.render.json_out import report_json
+from logos_doctor.render.json_text import dumps
 from logos_doctor.runner import run_checks
 
 scalars = (
@@ -62,7 +63,7 @@ class Items(dict):  # type: ignore[type-arg]
 
 # What orjson writes as it is and json escapes (DEL, beyond ASCII, beyond the BMP), what
 # both escape (controls, quotes), and ints at orjson's 64-bit edges.
-plain_text = st.text() | st.sampled_from(["\x7f", "é…→", "\U0001f600x", "\x1f\"\\/", "\u2028"])
+plain_text = st.text() | st.sampled_from(["\x7f", "é…→", "\U0001f600x", '\x1f"\\/', "\u2028"])
 plain_scalars = (
     st.none()
     | st.booleans()
@@ -103,12 +104,12 @@ mixed_documents = st.recursive(
 @given(plain_documents)
 def test_a_plain_document_is_written_by_orjson_alone(doc: object) -> None:
     calls = []
-    encode = json_out._encode
+    encode = json_text._encode
     try:
-        json_out._encode = lambda *a: calls.append(a) or encode(*a)  # type: ignore[assignment]
+        json_text._encode = lambda *a: calls.append(a) or encode(*a)  # type: ignore[assignment]
         text = dumps(doc)
     finally:
-        json_out._encode = encode  # type: ignore[assignment]
+        json_text._encode = encode  # type: ignore[assignment]
     assert text == json.dumps(doc, indent=2)
     assert not calls  # nothing went the standard library's way
 
@@ -122,14 +123,14 @@ def test_a_document_with_what_orjson_writes_otherwise_gives_the_standard_text(
 
 
 def test_what_is_not_plain_is_found_at_any_depth() -> None:
-    assert json_out._plain({"a": [{"b": (1, "x", None, True)}], "c": {}})
+    assert json_text._plain({"a": [{"b": (1, "x", None, True)}], "c": {}})
     for odd_value in (1.0, Level.LOW, Text("x"), Items(), OrderedDict(), object(), b"x"):
-        assert not json_out._plain({"a": [{"b": (1, odd_value)}]})
+        assert not json_text._plain({"a": [{"b": (1, odd_value)}]})
     # (an int key is of a plain type: orjson refuses it, and the document goes json's way)
     cycle: list[object] = []
     cycle.append(cycle)
     cycle.append(cycle)
-    assert not json_out._plain(cycle)  # ends, although it doubles at every level
+    assert not json_text._plain(cycle)  # ends, although it doubles at every level
 
 
 def test_a_float_deep_inside_keeps_its_indentation() -> None:
@@ -158,3 +159,62 @@ def test_a_real_report() -> None:
     doc = report_json(report, config)
     assert doc["findings"]
     assert dumps(doc) == json.dumps(doc, indent=2)
+
+
+# Characters of ten first bytes in UTF-8, DEL and a character beyond the BMP among them:
+# beyond ``_FEW`` first bytes, the text is escaped by run as it is decoded; up to it, each
+# first byte is looked for in turn.
+MANY_SCRIPTS = ["é", "ř", "Ж", "ש", "ع", "…", "日", "한", "\U0001f600", "\x7f", "ü"]
+
+
+def test_text_in_many_scripts_and_in_few() -> None:
+    assert len({c.encode()[0] for c in MANY_SCRIPTS}) > json_text._FEW
+    for chars in (MANY_SCRIPTS, MANY_SCRIPTS[:3], ["…"], ["\x7f"], ["\x7f", "é"]):
+        doc = {"m": [f"a{c}b{c}{c}" for c in chars], "n": "".join(chars), "k": {"".join(chars): 1}}
+        assert dumps(doc) == json.dumps(doc, indent=2), chars
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(min_codepoint=0x7F, exclude_categories=["Cs"]))))
+def test_any_characters_beyond_ascii(texts: list[str]) -> None:
+    assert dumps(texts) == json.dumps(texts, indent=2)
+
+
+def test_a_list_shared_by_many_findings_is_walked_once_and_still_read() -> None:
+    shared = [{"kind": "Node", "name": f"n{i}"} for i in range(3)]
+    doc = {"findings": [{"depends_on": shared} for _ in range(4)]}
+    assert json_text._plain(doc)
+    assert dumps(doc) == json.dumps(doc, indent=2)
+    shared.append({"weight": 1.5})  # one float in the shared list: json's text for it
+    assert not json_text._plain(doc)
+    assert dumps(doc) == json.dumps(doc, indent=2)
+
+
+def test_check_writes_the_pieces_in_order(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    from pathlib import Path
+
+    from logos_doctor.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples/broken-logos.json.gz"
+    with pytest.raises(SystemExit):
+        main(["check", "--all", "--snapshot", str(example), "-o", "json"])
+    out = capsysbinary.readouterr().out
+    assert out.isascii() and out.endswith(b"}\n")
+    doc = json.loads(out)
+    assert "\u2026" in json.dumps(doc["findings"], ensure_ascii=False)  # an evidence line's
+    assert out.decode("ascii") == json.dumps(doc, indent=2) + "\n"
+
+
+def test_check_writes_to_a_text_only_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    from pathlib import Path
+
+    from logos_doctor.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples/broken-logos.json.gz"
+    out = io.StringIO()  # no binary buffer beneath, as redirect_stdout gives
+    monkeypatch.setattr("sys.stdout", out)
+    with pytest.raises(SystemExit):
+        main(["check", "--all", "--snapshot", str(example), "-o", "json"])
+    text = out.getvalue()
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
