@@ -97,11 +97,7 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
         top = _top(state, subject)
         # Nearest first, and each only when the one before is not explained: most subjects
         # of a faulty cluster are, and their owners and descendants cost the most to read.
-        if _ident(top) in explained or any(
-            _ident(r) in explained
-            for related in (_owners, _descendants)
-            for r in related(state, subject)
-        ):
+        if _ident(top) in explained or any(r in explained for r in _related(state, subject)):
             continue
         said = _warnings(state, subject)
         shown = _conditions(subject)
@@ -168,25 +164,33 @@ def _explained(found: Sequence[Finding]) -> set[tuple[str, str | None, str]]:
 
 def _owners(state: ClusterState, subject: _Subject) -> tuple[ObjectRef, ...]:
     """The controllers above an object (ReplicaSet, Deployment), which this finding explains."""
-    refs: list[ObjectRef] = []
-    kind, obj = subject.kind, subject.obj
+    return tuple(ObjectRef.of(kind, obj) for kind, obj in _above(state, subject))
+
+
+def _above(state: ClusterState, subject: _Subject) -> Iterator[tuple[str, Obj]]:
+    """Each controller above an object, nearest first, up to four."""
+    obj = subject.obj
     for _ in range(4):
         ref = next(
             (r for r in mappings(meta(obj).get("ownerReferences")) if r.get("controller")), None
         )
         if ref is None:
-            break
+            return
         hit = state.by_uid(str(ref.get("uid") or ""))
         if hit is None:
-            break
-        kind, obj = hit
-        refs.append(ObjectRef.of(kind, obj))
-    return tuple(refs)
+            return
+        yield hit
+        obj = hit[1]
 
 
-def _descendants(state: ClusterState, subject: _Subject) -> list[ObjectRef]:
-    """A controller's ReplicaSets and pods: explaining one of them explains the controller."""
-    out: list[ObjectRef] = []
+def _related(state: ClusterState, subject: _Subject) -> Iterator[tuple[str, str | None, str]]:
+    """What explains the subject when a finding is about it, as ``_ident`` names it: the
+    controllers above it, then a controller's ReplicaSets and pods (explaining one of them
+    explains the controller).  Named without an ``ObjectRef`` each, and one at a time, so
+    that the first one explained ends the walk: a subject's relatives number in the tens,
+    and tens of thousands of subjects are asked about on a large faulty cluster."""
+    for kind, obj in _above(state, subject):
+        yield _named(kind, obj)
     todo = [subject.obj]
     for _ in range(2):
         nxt = []
@@ -194,10 +198,15 @@ def _descendants(state: ClusterState, subject: _Subject) -> list[ObjectRef]:
             for child in state.children(obj):
                 hit = state.by_uid(str(meta(child).get("uid") or ""))
                 if hit is not None:
-                    out.append(ObjectRef.of(hit[0], child))
+                    yield _named(hit[0], child)
                     nxt.append(child)
         todo = nxt
-    return out
+
+
+def _named(kind: str, obj: Obj) -> tuple[str, str | None, str]:
+    """``_ident(ObjectRef.of(kind, obj))``, without making the reference."""
+    md = obj.get("metadata") or {}
+    return (kind, md.get("namespace"), md.get("name", ""))
 
 
 def _unhealthy(state: ClusterState) -> Iterator[_Subject]:

@@ -134,3 +134,19 @@ STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 def _when(text: str) -> datetime:
     return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
+
+
+def test_a_controller_is_explained_by_what_explains_its_replicaset() -> None:
+    # The admission finding about the exceeded quota, with only the ReplicaSet among what it
+    # blocks: the Deployment's own ReplicaFailure condition is then explained only as the
+    # ReplicaSet's controller (a controller's ReplicaSets and pods are its descendants).
+    state, config = recorded("replicas_refused_by_quota")
+    (quota,) = run_checks(state, only("admission"), config).findings
+    blocks_rs = replace(quota, affected=tuple(r for r in quota.affected if r.kind == "ReplicaSet"))
+    assert blocks_rs.affected and len(blocks_rs.affected) < len(quota.affected)
+    review = next(c for c in ALL if c.id == "warnings").review
+    assert review is not None
+    assert not list(review(state, config, (blocks_rs,)))
+    # Unexplained, the ReplicaSet is quoted, with the Deployment above it among its affected.
+    (alone,) = [f for f in review(state, config, ()) if f.resource.kind == "ReplicaSet"]
+    assert any(r.kind == "Deployment" for r in alone.affected)
