@@ -184,7 +184,7 @@ def _above(state: ClusterState, subject: _Subject) -> Iterator[tuple[str, Obj]]:
 
 
 def _related(state: ClusterState, subject: _Subject) -> Iterator[tuple[str, str | None, str]]:
-    """What explains the subject when a finding is about it, as ``_ident`` names it: the
+    """The objects a finding explains the subject through, as ``_ident`` names them: the
     controllers above it, then a controller's ReplicaSets and pods (explaining one of them
     explains the controller).  Named without an ``ObjectRef`` each, and one at a time, so
     that the first one explained ends the walk: a subject's relatives number in the tens,
