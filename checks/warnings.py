@@ -90,8 +90,7 @@ def warnings(state: ClusterState, config: Config, found: Sequence[Finding]) -> I
     explained = _explained(found)
     groups: dict[tuple[object, ...], list[tuple[_Subject, list[_Line], ObjectRef]]] = {}
     for subject in _unhealthy(state):
-        md = meta(subject.obj)  # _ident of its ObjectRef, without making one (most are explained)
-        if (subject.kind, md.get("namespace"), md.get("name", "")) in explained:
+        if _named(subject.kind, subject.obj) in explained:  # most are: no ObjectRef made
             continue
         ref = ObjectRef.of(subject.kind, subject.obj)
         top = _top(state, subject)

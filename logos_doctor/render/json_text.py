@@ -118,10 +118,8 @@ def _ascii(text: bytes) -> list[bytes | memoryview]:
     """
     swaps: dict[bytes, bytes] = {}
     if not text.isascii():
-        swaps = {
-            char.encode("utf-8"): _escaped(char.encode("utf-8"))
-            for char in set(text.translate(None, _ASCII_BYTES).decode("utf-8"))
-        }
+        beyond = set(text.translate(None, _ASCII_BYTES).decode("utf-8"))
+        swaps = {part: _escaped(part) for part in (char.encode("utf-8") for char in beyond)}
     if b"\x7f" in text:
         swaps[b"\x7f"] = b"\\u007f"
     if not swaps:
