@@ -77,8 +77,8 @@ def render(
     *,
     offline: bool = False,
     scope_flags: Sequence[str] = (),
-) -> str | list[bytes | memoryview] | None:
-    """Render to a string (JSON: ASCII bytes in pieces, to be written as they are), or print
+) -> str | Iterator[bytes | memoryview] | None:
+    """Render to a string (JSON: ASCII bytes in pieces, made as they are written), or print
     rich output directly (returns None).
 
     A terminal gets the rich tree whether or not ``NO_COLOR`` is set (it only drops colour);
@@ -230,18 +230,18 @@ def check_cmd(
         gathered = time.perf_counter()
         flags = [] if snapshot else cluster.hint_flags()
         text = render(outcomes, fmt, config, verbose, offline=bool(snapshot), scope_flags=flags)
-        if isinstance(text, list):
-            _write_pieces(text)
-        elif text is not None:
+        if isinstance(text, str):
             click.echo(text)
+        elif text is not None:
+            _write_pieces(text)
         if os.environ.get(STATS_ENV):
             spent = gathered - started
             write_stats(Path(os.environ[STATS_ENV]), outcomes, fetches, spent, started, gathered)
         raise click.exceptions.Exit(exit_status(outcomes, fail_on))
 
 
-def _write_pieces(pieces: list[bytes | memoryview]) -> None:
-    """``click.echo`` of the text the pieces make, without joining them."""
+def _write_pieces(pieces: Iterator[bytes | memoryview]) -> None:
+    """``click.echo`` of the text the pieces make, each written as it is made."""
     out: BinaryIO | None = getattr(sys.stdout, "buffer", None)
     if out is None:  # a text-only stdout (an embedding program's io.StringIO)
         click.echo(b"".join(pieces).decode("ascii"))

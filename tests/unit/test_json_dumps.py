@@ -218,3 +218,55 @@ def test_check_writes_to_a_text_only_stdout(monkeypatch: pytest.MonkeyPatch) -> 
         main(["check", "--all", "--snapshot", str(example), "-o", "json"])
     text = out.getvalue()
     assert text == json.dumps(json.loads(text), indent=2) + "\n"
+
+
+# Top-level mappings with long lists: a report's shape, its findings many batches long.
+long_documents = st.dictionaries(
+    st.text(max_size=3),
+    st.lists(documents | mixed_documents, max_size=7) | documents | mixed_documents,
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(long_documents, st.integers(min_value=1, max_value=3))
+def test_a_long_list_written_in_batches_gives_the_standard_text(doc: object, batch: int) -> None:
+    kept = json_text._BATCH
+    try:
+        json_text._BATCH = batch  # lists of up to 7 items: one to seven batches
+        assert dumps(doc) == json.dumps(doc, indent=2)
+    finally:
+        json_text._BATCH = kept
+
+
+def test_a_long_list_is_never_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[int] = []
+    real = json_text.orjson
+
+    class Counted:  # orjson, each text it writes counted
+        Fragment, JSONEncodeError = real.Fragment, real.JSONEncodeError
+        OPT_INDENT_2 = real.OPT_INDENT_2
+
+        @staticmethod
+        def dumps(value: object, option: int = 0) -> bytes:
+            text = real.dumps(value, option=option)
+            written.append(len(text))
+            return text
+
+    monkeypatch.setattr(json_text, "orjson", Counted)
+    findings = [{"n": i, "message": "é" * 50, "refs": [{"kind": "Node"}] * 3} for i in range(1000)]
+    doc = {"version": 1, "findings": findings, "summary": {"total": 1000}}
+    text = dumps(doc)
+    assert text == json.dumps(doc, indent=2)
+    assert len(written) >= 1000 // json_text._BATCH
+    assert max(written) * 10 < len(text)
+
+
+def test_the_pieces_are_made_as_they_are_read() -> None:
+    doc = {"findings": [{"n": i} for i in range(200)] + [object()]}
+    pieces = json_text.json_pieces(doc)
+    head = b"".join(next(pieces) for _ in range(4))  # the key, "[" and the first batch
+    assert head.startswith(b'{\n  "findings": [\n    {\n      "n": 0\n    },')
+    with pytest.raises(TypeError):
+        list(pieces)  # the last item is met only when its batch is made
