@@ -343,7 +343,7 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
     spec = mapping(pod.get("spec"))
     need = pod_request(spec, res)
     verdict = _verdict(state, pod)
-    _, reasons = fit_reasons(verdict)
+    reasons = _reasons(verdict)
     said = ", ".join(f"{n} {r}" for r, n in reasons.items())
     on_scheduler = f"; scheduler: {said}" if said else ""
     parent = state.workload_of(pod)
@@ -461,6 +461,13 @@ def _pod(state: ClusterState, pod: Obj, pool: _Pool) -> Finding | None:
         short=f"{max(demand - free_total, Decimal(0))}",
         fits=fits,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _reasons(verdict: str) -> dict[str, int]:
+    """``fit_reasons``' counts, read once per text: the pending pods of one template, and of
+    every copy of it, quote the scheduler's same words.  Only read, never changed."""
+    return fit_reasons(verdict)[1]
 
 
 def _listed(names: list[str]) -> str:
