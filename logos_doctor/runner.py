@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from logos_doctor.baseline import Comparison
@@ -59,7 +60,12 @@ class Report:
 
     def check(self, check_id: str) -> Check | None:
         """The check object behind an id in this report."""
-        return next((c for c in self.checks if c.id == check_id), None)
+        return self._checks_by_id.get(check_id)
+
+    @cached_property
+    def _checks_by_id(self) -> dict[str, Check]:
+        # Asked once per finding by the JSON report; the first of an id wins, as in a scan.
+        return {c.id: c for c in reversed(self.checks)}
 
 
 def run_checks(state: ClusterState, checks: Sequence[Check], config: Config) -> Report:
