@@ -35,6 +35,11 @@ VERSION = 1
 MAX_BYTES = 2 * 1024**3  # refuse to inflate a gzip bomb past this
 
 
+# The members of a snapshot beside its objects: what to_document writes, and _head and
+# _state read (snapshot_text.document cuts only these).
+HEAD = ("format", "version", "takenAt", "cluster", "scope", "unavailable", "prometheus")
+
+
 def to_document(state: ClusterState) -> dict[str, Any]:
     """The JSON document of a snapshot."""
     scope: dict[str, Any] = {
@@ -115,18 +120,25 @@ def _load(path: Path) -> ClusterState:
 
 def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
     """The state, its objects built one by one from the file's text (snapshot_text.py)."""
-    top = snapshot_text.fields(text)
-    if top is None:
-        return None
-    raw_objects = top.pop("objects", None)
-    head = {key: snapshot_text.value(part) for key, part in top.items()}
-    taken = _head(head, source)
-    kinds = None if raw_objects is None else snapshot_text.fields(raw_objects)
-    if kinds is None:
-        if raw_objects is not None and isinstance(snapshot_text.value(raw_objects), dict):
-            return None  # a mapping with text msgspec refuses (NaN...): json reads it all
-        raise SnapshotError(f"{source} has no objects mapping")
-    del raw_objects, top
+    kinds: dict[str, Any] | None  # each kind's text (msgspec.Raw), or its items cut already
+    cut = snapshot_text.document(text, HEAD)
+    if cut is not None:  # cut in one pass: each kind is a list of items
+        parts, kinds = cut
+        head = {key: snapshot_text.value(part) for key, part in parts.items()}
+        taken = _head(head, source)
+    else:  # any other document: step by step, to find what is wrong with it
+        top = snapshot_text.fields(text)
+        if top is None:
+            return None
+        raw_objects = top.pop("objects", None)
+        head = {key: snapshot_text.value(part) for key, part in top.items()}
+        taken = _head(head, source)
+        kinds = None if raw_objects is None else snapshot_text.fields(raw_objects)
+        if kinds is None:
+            if raw_objects is not None and isinstance(snapshot_text.value(raw_objects), dict):
+                return None  # a mapping with text msgspec refuses (NaN...): json reads it all
+            raise SnapshotError(f"{source} has no objects mapping")
+        del raw_objects, top
     # Sharing equal texts is for files whose state would not fit otherwise (SHARE_FROM).
     same = snapshot_text.SameText() if len(text) >= snapshot_text.SHARE_FROM else None
     built = 0
@@ -144,14 +156,15 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
 
     clean: dict[str, list[Obj]] = {}
     for plural, part in kinds.items():
-        items: Any = snapshot_text.elements(part)
+        items: Any = part if isinstance(part, list) else snapshot_text.elements(part)
         built_by = snapshot_text.value if same is None or plural in REDACT else same.item
         build = released(built_by)
         # Unshared, an item is built and checked in one pass by the table's Structs; its
         # values would be shared otherwise, and Secrets are stripped from a dict.
         decode = None if same is not None or plural in REDACT else schema_structs.decoder(plural)
         fast = None if decode is None else released(partial(schema_structs.checked, decode))
-        if items is None:  # not a list (refused below), or text msgspec refuses: json's
+        if items is None and isinstance(part, msgspec.Raw):
+            # Not a list (refused below), or text msgspec refuses (NaN...): json's reading.
             items, build, fast = snapshot_text.value(part), _as_is, None
         clean[plural] = _kind(source, plural, items, build, fast)
     del same, kinds

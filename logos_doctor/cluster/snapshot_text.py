@@ -35,6 +35,7 @@ import json
 import mmap
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,37 @@ def _inflated(path: Path, raw: bytes, max_bytes: int) -> bytes:
             f"snapshot {path} inflates past {max_bytes // 1024**2:,} MiB; refusing to read it"
         )
     return text
+
+
+def document(
+    text: Buffer, head: tuple[str, ...]
+) -> tuple[dict[str, msgspec.Raw], dict[str, list[msgspec.Raw]]] | None:
+    """A snapshot cut in one pass: the values of the ``head`` members (``null`` for one
+    that is absent), and each kind's items, all unbuilt.  None when the text is not such a
+    document, or not one msgspec can read: ``fields`` and ``elements`` then cut it step by
+    step, and say where it goes wrong.
+
+    Each step is a pass over the whole text (0.08 s per 121 MB); cut into the top's members,
+    then the kinds, then the items, the file was read three times before any item was built.
+    Members other than ``objects`` and ``head`` are passed over unread.
+    """
+    try:
+        cut = _document(head).decode(text)
+    except msgspec.DecodeError:  # ValidationError included: not that shape
+        return None
+    if cut.objects is None:
+        return None
+    return {key: getattr(cut, key) for key in head}, cut.objects
+
+
+@cache
+def _document(head: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    members: list[tuple[str, Any, Any]] = [(key, msgspec.Raw, _NULL) for key in head]
+    members.append(("objects", dict[str, list[msgspec.Raw]] | None, None))
+    return msgspec.json.Decoder(msgspec.defstruct("Document", members, gc=False))
+
+
+_NULL = msgspec.Raw(b"null")
 
 
 def fields(text: Buffer | msgspec.Raw) -> dict[str, msgspec.Raw] | None:

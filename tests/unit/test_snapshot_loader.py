@@ -101,3 +101,67 @@ def test_bad_files_give_one_clear_error(tmp_path: Path, content: bytes, message:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="cannot read snapshot"):
         snapshot.load(tmp_path / "absent.json")
+
+
+def test_every_member_written_beside_the_objects_is_cut_in_one_pass() -> None:
+    state = ClusterState.build(
+        {"pods": []},
+        now=datetime(2026, 11, 1, 3, 0, tzinfo=UTC),
+        scope=Scope(("logos",), (("nodes", ("logos",)),)),
+        cluster=ClusterInfo("ctx", "https://x", "v1.37.2"),
+        unavailable={"secrets": "forbidden"},
+        prometheus={"up": 1},
+    )
+    written = set(snapshot.to_document(state)) - {"objects"}
+    assert written == set(snapshot.HEAD)  # a member missing from HEAD would read as null
+
+
+def _everything(state: ClusterState) -> str:
+    return json.dumps(
+        [state.objects, str(state.now), state.scope, state.cluster, state.unavailable,
+         state.prometheus],
+        default=str,
+        sort_keys=True,
+    )
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "snapshots"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        Path(__file__).resolve().parents[2] / "examples" / "broken-logos.json.gz",
+        *sorted(RECORDED.glob("*.json.gz"))[::20],
+    ],
+    ids=lambda p: p.name,
+)
+def test_a_snapshot_cut_in_one_pass_is_the_one_cut_step_by_step(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logos_doctor.cluster import snapshot_text
+
+    cut = snapshot_text.document
+    seen: list[object] = []
+    monkeypatch.setattr(snapshot_text, "document", lambda *a: seen.append(cut(*a)) or seen[-1])
+    one_pass = snapshot.load(path)
+    assert seen and seen[0] is not None  # the file went the one-pass way
+    monkeypatch.setattr(snapshot_text, "document", lambda *a: None)
+    assert _everything(snapshot.load(path)) == _everything(one_pass)
+
+
+def test_a_head_member_out_of_order_absent_or_unknown_reads_as_json_reads_it(
+    tmp_path: Path,
+) -> None:
+    for head in (
+        b'"takenAt": "2026-11-01T00:00:00Z", "version": 1, "format": "logos-doctor-snapshot"',
+        b'"format": "logos-doctor-snapshot", "version": 1, "takenAt": "2026-11-01T00:00:00Z",'
+        b' "notes": {"x": [1, NaN]}, "cluster": null, "scope": {"namespaces": ["a"]}',
+        b'"format": "logos-doctor-snapshot", "version": 1, "version": 1,'
+        b' "takenAt": "2026-11-01T00:00:00Z", "unavailable": {"pods": "forbidden"}',
+    ):
+        text = b"{" + head + b', "objects": {"nodes": [{"metadata": {"name": "n"}}]}}'
+        path = tmp_path / "s.json"
+        path.write_bytes(text)
+        by_json = snapshot.from_document(json.loads(text), str(path))
+        assert _everything(snapshot.load(path)) == _everything(by_json), head
