@@ -105,7 +105,8 @@ def phases(path: str) -> dict[str, Any]:
     if snapshot_text is not None:
         patches += [
             (snapshot_text, name, getattr(snapshot_text, name))
-            for name in ("fields", "elements", "value")
+            for name in ("document", "fields", "elements", "value")
+            if hasattr(snapshot_text, name)  # document: the one-pass cut, since 2026-12-05
         ]
         patches.append((snapshot_text.SameText, "item", snapshot_text.SameText.item))
     for owner, name, fn in patches:
