@@ -155,7 +155,8 @@ def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
         return item
 
     clean: dict[str, list[Obj]] = {}
-    for plural, part in kinds.items():
+    for plural in list(kinds):
+        part = kinds.pop(plural)  # each kind's items go once built, not at the end
         items: Any = part if isinstance(part, list) else snapshot_text.elements(part)
         built_by = snapshot_text.value if same is None or plural in REDACT else same.item
         build = released(built_by)
