@@ -24,7 +24,16 @@ from logos_doctor.cause import Cause, Causes
 from logos_doctor.config import Config
 from logos_doctor.events import evidence, latest
 from logos_doctor.finding import Finding, Severity
-from logos_doctor.objects import Obj, ObjectRef, labels_of, mapping, mappings, name, parse_quantity
+from logos_doctor.objects import (
+    Obj,
+    ObjectRef,
+    labels_of,
+    mapping,
+    mappings,
+    name,
+    parse_quantity,
+    per_object,
+)
 from logos_doctor.pods import is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.scheduling import (
@@ -275,7 +284,7 @@ class _Pool:
     placements: dict[str, _Placement] = field(default_factory=dict, compare=False, repr=False)
     # The evidence lines and references of the nodes a finding names, per list of nodes:
     # every pending pod of one placement names the same ones.
-    named: dict[tuple[int, ...], tuple[tuple[str, ...], tuple[ObjectRef, ...]]] = field(
+    named: dict[int, tuple[list[Obj], tuple[tuple[str, ...], tuple[ObjectRef, ...]]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -319,13 +328,16 @@ class _Pool:
         return _listed(names), " ".join(names), total
 
     def about(self, nodes: list[Obj]) -> tuple[tuple[str, ...], tuple[ObjectRef, ...]]:
-        """``_node_lines`` of ``nodes`` and a reference to each, once per list of nodes."""
-        key = tuple(map(id, nodes))  # the state's own node objects, alive all run
-        found = self.named.get(key)
-        if found is None:
-            lines = tuple(_node_lines(nodes, self.res))
-            found = self.named[key] = (lines, tuple(ObjectRef.of("Node", n) for n in nodes))
-        return found
+        """``_node_lines`` of ``nodes`` and a reference to each, once per list of nodes.
+
+        Told apart by the list's identity: the lists are the pool's and its placements',
+        one per placement, and naming each list by its nodes' ids took 0.04 s at 4,000
+        pending pods and 334 nodes."""
+        return per_object(self.named, nodes, self._about)
+
+    def _about(self, nodes: list[Obj]) -> tuple[tuple[str, ...], tuple[ObjectRef, ...]]:
+        lines = tuple(_node_lines(nodes, self.res))
+        return lines, tuple(ObjectRef.of("Node", n) for n in nodes)
 
     def label_for(self, spec: Obj) -> str:
         """The configured label the pod selects (its nodeSelector's), else the first one."""
