@@ -61,7 +61,7 @@ class FindingKey:
         fields["resource"] = resource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Finding:
     """One diagnosed problem (or, with severity info, a noteworthy healthy state)."""
 
@@ -79,6 +79,40 @@ class Finding:
     caused_by: tuple[FindingKey, ...] = field(default=())
     # Made from a cause that says what is wrong but not why (see ``Cause.symptom``).
     symptom: bool = False
+
+    def __init__(
+        self,
+        check: str,
+        cause: str,
+        severity: Severity,
+        resource: ObjectRef,
+        message: str,
+        parent: ObjectRef | None = None,
+        evidence: tuple[str, ...] = (),
+        remediation: str = "",
+        fix: str | None = None,
+        affected: tuple[ObjectRef, ...] = (),
+        depends_on: tuple[ObjectRef, ...] = (),
+        caused_by: tuple[FindingKey, ...] = (),
+        symptom: bool = False,
+    ) -> None:
+        # As ObjectRef's: the fields written at once, without an object.__setattr__ each
+        # (2.0 -> 0.9 us; a run makes one per finding, 19,000 at 93,000 objects).  The
+        # defaults are the fields' own: test_finding holds the two to each other.
+        fields = self.__dict__
+        fields["check"] = check
+        fields["cause"] = cause
+        fields["severity"] = severity
+        fields["resource"] = resource
+        fields["message"] = message
+        fields["parent"] = parent
+        fields["evidence"] = evidence
+        fields["remediation"] = remediation
+        fields["fix"] = fix
+        fields["affected"] = affected
+        fields["depends_on"] = depends_on
+        fields["caused_by"] = caused_by
+        fields["symptom"] = symptom
 
     @property
     def key(self) -> FindingKey:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 from logos_doctor.objects import (
     Obj,
@@ -65,14 +64,17 @@ def live_pods(state: ClusterState) -> list[Obj]:
     return state.memo("pods.live", lambda: [p for p in state.in_scope("pods") if is_live(p)])
 
 
-@dataclass(frozen=True)
-class ContainerState:
+class ContainerState(NamedTuple):
     """One container's status as the kubelet reported it.
 
     ``last_*`` describe ``lastState.terminated``: the previous run of the container, which
     the kubelet keeps after a restart (that is where a crash shows once the container runs
     again).  ``running`` says the container is in state ``running`` now, since
     ``running_since`` (``state.running.startedAt``).
+
+    A named tuple, as ``events.Event``: a run reads every container of every pod, and a
+    frozen dataclass sets each of these fifteen fields through ``object.__setattr__``
+    (2.1 -> 1.1 us each, 18,000 of them at 12,000 pods).
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""``ObjectRef`` and ``FindingKey`` write their own ``__init__`` (faster than a frozen
+"""``ObjectRef``, ``FindingKey`` and ``Finding`` write their own ``__init__`` (faster than a frozen
 dataclass's); they must still be the dataclasses they were: every field set, defaults,
 keywords, ``replace``, frozen, equal, hashed, ordered and pickled alike.
 """
@@ -6,12 +6,13 @@ keywords, ``replace``, frozen, equal, hashed, ordered and pickled alike.
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
-from dataclasses import FrozenInstanceError, asdict, dataclass, fields, replace
+from dataclasses import MISSING, FrozenInstanceError, asdict, dataclass, fields, replace
 
 import pytest
 
-from logos_doctor.finding import FindingKey
+from logos_doctor.finding import Finding, FindingKey, Severity
 from logos_doctor.objects import ObjectRef
 
 
@@ -65,3 +66,47 @@ def test_a_finding_key_is_the_dataclass_it_was() -> None:
     assert sorted([key, replace(key, cause="b")]) == [replace(key, cause="b"), key]
     with pytest.raises(FrozenInstanceError):
         key.cause = "y"  # type: ignore[misc]
+
+
+def test_a_finding_takes_its_fields_in_order_with_their_defaults() -> None:
+    params = list(inspect.signature(Finding.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in fields(Finding)]
+    for param, field in zip(params, fields(Finding), strict=True):
+        default = inspect.Parameter.empty if field.default is MISSING else field.default
+        assert param.default == default
+        assert param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def test_a_finding_is_the_dataclass_it_was() -> None:
+    ref, node = ObjectRef("Pod", "ns", "web-0", "u1"), ObjectRef("Node", None, "n1")
+    values = {
+        "check": "gpu-nodes",
+        "cause": "gpu-label-missing",
+        "severity": Severity.CRITICAL,
+        "resource": ref,
+        "message": "m",
+        "parent": ObjectRef("Deployment", "ns", "web"),
+        "evidence": ("e1", "e2"),
+        "remediation": "r",
+        "fix": "logos-doctor fix x",
+        "affected": (node,),
+        "depends_on": (node, ref),
+        "caused_by": (FindingKey("nodes", "not-ready", node),),
+        "symptom": True,
+    }
+    finding = Finding(**values)
+    assert {f.name: getattr(finding, f.name) for f in fields(Finding)} == values
+    assert Finding(*values.values()) == finding and hash(Finding(**values)) == hash(finding)
+    assert finding != replace(finding, message="other")
+    bare = Finding("c", "x", Severity.INFO, ref, "m")
+    assert {f.name: getattr(bare, f.name) for f in fields(Finding)[5:]} == {
+        f.name: f.default for f in fields(Finding)[5:]
+    }
+    assert replace(finding, cause="y").cause == "y" and replace(finding, cause="y").message == "m"
+    assert pickle.loads(pickle.dumps(finding)) == finding
+    assert copy.deepcopy(finding) == finding
+    assert finding.with_causes(()).caused_by == () and finding.with_causes(()) != finding
+    with pytest.raises(FrozenInstanceError):
+        finding.message = "y"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Finding("c", "x", Severity.INFO, ref)  # type: ignore[call-arg]
