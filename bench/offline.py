@@ -168,7 +168,11 @@ def run(files: list[str], reps: int, trees: dict[str, str | None]) -> list[dict[
         }
         for label, tree in trees.items():
             env = dict(os.environ, PYTHONPATH=tree) if tree else None
-            cmds[label] = ([DOCTOR, "check", "--all", "-A", "--snapshot", path, "-o", "json"], env)
+            # A tree's own entry (python -m), as bench/run.py: the installed command's may
+            # be named differently in another tree.  -P: not the working directory's package
+            # before PYTHONPATH's (-m puts the directory first).
+            exe = [PY, "-P", "-m", "logos_doctor"] if tree else [DOCTOR]
+            cmds[label] = ([*exe, "check", "--all", "-A", "--snapshot", path, "-o", "json"], env)
         runs: dict[str, list[tuple[float, float, int]]] = {t: [] for t in cmds}
         for rep in range(reps):
             order = list(cmds)

@@ -1,5 +1,5 @@
 """Allow ``python -m logos_doctor``."""
 
-from logos_doctor.cli import main
+from logos_doctor.cli import script
 
-main()
+script()

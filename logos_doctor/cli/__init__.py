@@ -14,10 +14,11 @@ import traceback
 
 import click
 
+from logos_doctor.cli import leave
 from logos_doctor.cli.app import cli
 from logos_doctor.errors import DoctorError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "script"]
 
 
 def _debug(argv: list[str]) -> bool:
@@ -66,3 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = 3
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def script() -> None:
+    """The installed commands (``logos-doctor``, ``kubectl-doctor``, ``python -m``): ``main``,
+    leaving the process once a one-shot command's output is written (``cli/leave.py``)."""
+    leave.at_once()
+    main()

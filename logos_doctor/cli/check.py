@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
+from logos_doctor.cli import leave
 from logos_doctor.cli.app import cli
 from logos_doctor.cli.options import (
     CheckListCommand,
@@ -237,7 +238,7 @@ def check_cmd(
         if os.environ.get(STATS_ENV):
             spent = gathered - started
             write_stats(Path(os.environ[STATS_ENV]), outcomes, fetches, spent, started, gathered)
-        raise click.exceptions.Exit(exit_status(outcomes, fail_on))
+        leave.done(exit_status(outcomes, fail_on))
 
 
 def _write_pieces(pieces: Iterator[bytes | memoryview]) -> None:

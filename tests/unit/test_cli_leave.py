@@ -1,0 +1,77 @@
+"""The installed commands leave the process once a one-shot command's output is written
+(``cli/leave.py``), without freeing the run's objects one by one; ``main`` called in-process
+ends with the ordinary exit.
+
+Each run below is a fresh interpreter with an exit handler that writes a mark: the mark shows
+whether the interpreter's own shutdown ran.  What the command wrote, and its exit status,
+must not depend on which way it left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "broken-logos.json.gz"
+MARK = "interpreter shutdown ran"
+
+RUN = """
+import atexit, sys
+atexit.register(lambda: print({mark!r}, file=sys.stderr))
+from logos_doctor.cli import {entry}
+sys.argv[1:] = {args!r}
+{entry}({call})
+"""
+
+
+def _run(entry: str, *args: str) -> subprocess.CompletedProcess[str]:
+    call = "sys.argv[1:]" if entry == "main" else ""
+    code = RUN.format(mark=MARK, entry=entry, args=list(args), call=call)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
+def test_the_installed_command_leaves_at_once_with_the_same_output(fmt: str) -> None:
+    args = ("check", "--all", "--snapshot", str(EXAMPLE), "-o", fmt)
+    fast, slow = _run("script", *args), _run("main", *args)
+    assert MARK in slow.stderr and MARK not in fast.stderr
+    assert fast.returncode == slow.returncode == 1  # the example's findings
+    if fmt == "json":
+        mine, theirs = json.loads(fast.stdout), json.loads(slow.stdout)
+        for doc in (mine, theirs):  # how long each check took is the one thing that differs
+            for result in doc["checks"]:
+                result.pop("seconds", None)
+        assert mine == theirs and mine["findings"]
+    else:
+        assert fast.stdout == slow.stdout and len(fast.stdout) > 1000
+    assert fast.stderr == slow.stderr.replace(MARK + "\n", "")
+
+
+def test_errors_and_other_commands_leave_the_ordinary_way() -> None:
+    bad = _run("script", "check", "--all", "--snapshot", "/nonexistent.json")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "logos-doctor: error:" in bad.stderr and MARK in bad.stderr
+    listed = _run("script", "checks")
+    assert listed.returncode == 0 and "image-pull" in listed.stdout and MARK in listed.stderr
+
+
+def test_a_reader_that_goes_away_early_gets_no_traceback() -> None:
+    code = RUN.format(
+        mark=MARK,
+        entry="script",
+        args=["check", "--all", "--snapshot", str(EXAMPLE), "-o", "json"],
+        call="",
+    )
+    shell = f"{sys.executable} -c {_quote(code)} | head -c 100"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120
+    )
+    assert len(done.stdout) == 100 and "Traceback" not in done.stderr
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
