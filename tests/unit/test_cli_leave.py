@@ -10,6 +10,7 @@ must not depend on which way it left.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "broken-logos.json.gz"
 MARK = "interpreter shutdown ran"
+# Buffered as a command's output is when nobody set PYTHONUNBUFFERED (this machine's shells
+# do): unbuffered, nothing would be left for the flush before os._exit to write.
+BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 
 RUN = """
 import atexit, sys
@@ -31,7 +35,9 @@ sys.argv[1:] = {args!r}
 def _run(entry: str, *args: str) -> subprocess.CompletedProcess[str]:
     call = "sys.argv[1:]" if entry == "main" else ""
     code = RUN.format(mark=MARK, entry=entry, args=list(args), call=call)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=BUFFERED
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
@@ -68,10 +74,31 @@ def test_a_reader_that_goes_away_early_gets_no_traceback() -> None:
     )
     shell = f"{sys.executable} -c {_quote(code)} | head -c 100"
     done = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120
+        ["bash", "-o", "pipefail", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=BUFFERED,
     )
     assert len(done.stdout) == 100 and "Traceback" not in done.stderr
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def test_what_is_still_buffered_is_written_before_leaving() -> None:
+    code = f"""
+import atexit, sys
+atexit.register(lambda: print({MARK!r}, file=sys.stderr))
+from logos_doctor.cli import leave
+leave.at_once()
+sys.stdout.write("still in the buffer")
+sys.stderr.write("and on stderr, with no newline")
+leave.done(3)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=BUFFERED
+    )
+    assert done.returncode == 3 and done.stdout == "still in the buffer"
+    assert done.stderr == "and on stderr, with no newline"
