@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from logos_doctor.cli import leave
 from logos_doctor.cli.app import cli
 from logos_doctor.cli.options import (
     ClusterOptions,
@@ -55,3 +56,4 @@ def snapshot_cmd(file: str | None, legacy_path: str | None, cluster: ClusterOpti
     snapshots.save(state, out)
     total = sum(len(v) for v in state.objects.values())
     click.echo(f"wrote {out}: {total} objects of {len(state.objects)} kinds", err=True)
+    leave.done(0)  # the file is closed: the state need not be freed object by object

@@ -102,3 +102,38 @@ leave.done(3)
     )
     assert done.returncode == 3 and done.stdout == "still in the buffer"
     assert done.stderr == "and on stderr, with no newline"
+
+
+SNAPSHOT = """
+import atexit, sys
+atexit.register(lambda: print({mark!r}, file=sys.stderr))
+from pathlib import Path
+from logos_doctor.cli import {entry}
+import logos_doctor.cli.snapshot as command
+from logos_doctor.cluster import snapshot
+command.fetch_one = lambda *args, **kwargs: snapshot.load(Path({example!r}))  # no cluster
+sys.argv[1:] = ["snapshot", {out!r}, "-A"]
+{entry}({call})
+"""
+
+
+@pytest.mark.parametrize("entry", ["script", "main"])
+def test_snapshot_leaves_once_its_file_is_written(entry: str, tmp_path: Path) -> None:
+    from logos_doctor.cluster import snapshot
+
+    out = tmp_path / "cluster.json.gz"
+    code = SNAPSHOT.format(
+        mark=MARK,
+        entry=entry,
+        example=str(EXAMPLE),
+        out=str(out),
+        call="sys.argv[1:]" if entry == "main" else "",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=BUFFERED
+    )
+    assert done.returncode == 0, done.stderr
+    assert (MARK in done.stderr) is (entry == "main")
+    assert f"wrote {out}:" in done.stderr
+    written, example = snapshot.load(out), snapshot.load(EXAMPLE)
+    assert written.objects == example.objects and written.objects["pods"]
