@@ -98,7 +98,7 @@ class Finding:
     ) -> None:
         # As ObjectRef's: the fields written at once, without an object.__setattr__ each
         # (2.0 -> 0.9 us; a run makes one per finding, 19,000 at 93,000 objects).  The
-        # defaults are the fields' own: test_finding holds the two to each other.
+        # defaults are the fields' own: test_ref_init holds the two to each other.
         fields = self.__dict__
         fields["check"] = check
         fields["cause"] = cause

@@ -2,10 +2,11 @@
 
 A run's objects are freed one by one when the command returns: the cluster state, the
 findings and the report, millions of small dicts, lists and strings.  At 93,000 objects that
-took 0.2 s of a 3.5 s ``check --snapshot``, after the output was complete, while the shell
-waited (docs/performance.md).  The operating system takes the whole heap back at once, so
-the installed commands (``script``) end a one-shot ``check`` or ``snapshot`` with
-``os._exit`` once their output is flushed, as mypy does for the same reason.
+took 0.27 s of CPU after a ``check --snapshot``'s output was complete, and 2.5 s at the
+scalability envelope, while the shell waited (docs/performance.md).  The operating system
+takes the whole heap back at once, so the installed commands (``script``) end a one-shot
+``check`` or ``snapshot`` with ``os._exit`` once their output is flushed, as mypy does for
+the same reason.
 
 Only there: a program that calls ``cli.main`` in-process (tests, an embedding tool) goes on
 after the command, and gets the ordinary ``click`` exit.
