@@ -121,24 +121,24 @@ def _load(path: Path) -> ClusterState:
 def _from_text(text: snapshot_text.Buffer, source: str) -> ClusterState | None:
     """The state, its objects built one by one from the file's text (snapshot_text.py)."""
     kinds: dict[str, Any] | None  # each kind's text (msgspec.Raw), or its items cut already
+    raw_objects: msgspec.Raw | None = None
     cut = snapshot_text.document(text, HEAD)
     if cut is not None:  # cut in one pass: each kind is a list of items
         parts, kinds = cut
-        head = {key: snapshot_text.value(part) for key, part in parts.items()}
-        taken = _head(head, source)
     else:  # any other document: step by step, to find what is wrong with it
         top = snapshot_text.fields(text)
         if top is None:
             return None
         raw_objects = top.pop("objects", None)
-        head = {key: snapshot_text.value(part) for key, part in top.items()}
-        taken = _head(head, source)
+        parts = top
         kinds = None if raw_objects is None else snapshot_text.fields(raw_objects)
-        if kinds is None:
-            if raw_objects is not None and isinstance(snapshot_text.value(raw_objects), dict):
-                return None  # a mapping with text msgspec refuses (NaN...): json reads it all
-            raise SnapshotError(f"{source} has no objects mapping")
-        del raw_objects, top
+    head = {key: snapshot_text.value(part) for key, part in parts.items()}
+    taken = _head(head, source)
+    if kinds is None:
+        if raw_objects is not None and isinstance(snapshot_text.value(raw_objects), dict):
+            return None  # a mapping with text msgspec refuses (NaN...): json reads it all
+        raise SnapshotError(f"{source} has no objects mapping")
+    del raw_objects, parts
     # Sharing equal texts is for files whose state would not fit otherwise (SHARE_FROM).
     same = snapshot_text.SameText() if len(text) >= snapshot_text.SHARE_FROM else None
     built = 0
