@@ -159,7 +159,7 @@ def owner_chain(state: ClusterState, obj: Obj, kind: str = "Pod") -> tuple[Objec
         out.append(
             ObjectRef(ref.get("kind", "?"), meta(obj).get("namespace"), ref.get("name", "?"))
         )
-        found = state.by_uid(str(ref.get("uid") or ""))
+        found = state.owner(current, ref)
         if found is None:
             break
         current = found[1]

@@ -261,7 +261,7 @@ def _controller(state: ClusterState, pod: Obj) -> ObjectRef:
     ref = controller_of(pod)
     if not ref:
         return ObjectRef.of("Pod", pod)
-    found = state.by_uid(str(ref.get("uid") or ""))
+    found = state.owner(pod, ref)
     if found is not None:
         return ObjectRef.of(found[0], found[1])
     return ObjectRef(str(ref.get("kind", "?")), namespace(pod), str(ref.get("name", "?")))

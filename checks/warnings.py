@@ -175,7 +175,7 @@ def _above(state: ClusterState, subject: _Subject) -> Iterator[tuple[str, Obj]]:
         )
         if ref is None:
             return
-        hit = state.by_uid(str(ref.get("uid") or ""))
+        hit = state.owner(obj, ref)
         if hit is None:
             return
         yield hit

@@ -183,13 +183,13 @@ def controllers(state: ClusterState, obj: Obj, kind: str = "Pod") -> list[Object
     An owner that was not fetched is still named, from the ownerReference.
     """
     out: list[ObjectRef] = []
-    current: Obj | None = obj
+    current = obj
     ns = namespace(obj)
     for _ in range(8):
-        ref = controller_of(current) if current is not None else None
+        ref = controller_of(current)
         if not ref:
             break
-        found = state.by_uid(str(ref.get("uid") or ""))
+        found = state.owner(current, ref)
         if found is None:
             out.append(ObjectRef(str(ref.get("kind", "?")), ns, str(ref.get("name", "?"))))
             break

@@ -136,7 +136,7 @@ def _owners(state: ClusterState, obj: dict[str, Any]) -> set[Ident]:
     current = obj
     for _ in range(8):
         ref = controller_of(current)
-        owner = state.by_uid(str(ref.get("uid", ""))) if ref else None
+        owner = state.owner(current, ref) if ref else None
         if owner is None:
             break
         found.add(_ident(*owner))

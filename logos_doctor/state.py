@@ -232,6 +232,21 @@ class ClusterState:
         """``(kind, object)`` for a uid."""
         return self._by_uid.get(uid)
 
+    def owner(self, dependent: Obj, ref: Mapping[str, Any]) -> tuple[str, Obj] | None:
+        """``(kind, object)`` that ``ref``, one of ``dependent``'s ownerReferences, names.
+
+        Resolved as the garbage collector resolves it: by uid, and a namespaced owner only
+        in the dependent's own namespace.  One elsewhere is no owner: since 1.20 the
+        collector treats it as absent and reports ``OwnerRefInvalidNamespace``
+        (kubernetes.io/docs/concepts/architecture/garbage-collection/).  An API server
+        cannot hold such a pair from a real controller; an edited snapshot can.
+        """
+        found = self._by_uid.get(str(ref.get("uid") or ""))
+        if found is None:
+            return None
+        home = meta(found[1]).get("namespace")
+        return found if not home or home == meta(dependent).get("namespace") else None
+
     def children(self, owner: Obj, kind: str | None = None) -> list[Obj]:
         """Objects whose ownerReferences name ``owner``, optionally of one kind."""
         owner_uid = meta(owner).get("uid")
@@ -245,7 +260,7 @@ class ClusterState:
             ref = controller_of(current)
             if not ref:
                 break
-            found = self._by_uid.get(ref.get("uid", ""))
+            found = self.owner(current, ref)
             if found is None:
                 # The owner was not fetched (or is gone): name it from the reference.
                 return ObjectRef(

@@ -78,3 +78,20 @@ def test_references_that_differ_in_any_part_are_not_taken_for_one() -> None:
     assert [(r.kind, r.name, r.uid) for r in found if r] == [
         (o["kind"], o["name"], o["uid"]) for o in owners
     ]
+
+
+def test_an_owner_is_found_only_where_the_garbage_collector_finds_it() -> None:
+    # A namespaced owner resolves in its dependent's own namespace only; a cluster-scoped
+    # one from anywhere (the collector's rule, OwnerRefInvalidNamespace since 1.20).  Only
+    # an edited snapshot holds the other pairs; the fuzz tests made one, where a ReplicaSet
+    # moved to another namespace was reported as its pods' controller.
+    rs = {"metadata": {"name": "web-5d9", "namespace": "b", "uid": "u-rs"}}
+    node = {"metadata": {"name": "n1", "uid": "u-node"}}
+    here, there = _pod("web-5d9-x", "a", RS), _pod("web-5d9-y", "b", RS)
+    state = _state(pods=[here, there], replicasets=[rs], nodes=[node])
+    assert state.owner(there, RS) == ("ReplicaSet", rs)
+    assert state.owner(here, RS) is None
+    assert state.owner(here, {"kind": "Node", "name": "n1", "uid": "u-node"}) == ("Node", node)
+    assert state.workload_of(there) == ObjectRef("ReplicaSet", "b", "web-5d9", "u-rs")
+    # Not followed: named from the reference, in the pod's own namespace, as if not fetched.
+    assert state.workload_of(here) == ObjectRef("ReplicaSet", "a", "web-5d9", "u-rs")
