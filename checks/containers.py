@@ -26,7 +26,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, age, mapping, mappings, name, namespace, parse_time
-from logos_doctor.pods import condition, is_terminating, phase
+from logos_doctor.pods import condition, is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -109,12 +109,48 @@ FIELD_PATH = re.compile(
     r"^spec\.(?:initContainers|containers|ephemeralContainers)\{(?P<c>[^}]*)\}$"
 )
 
+# pkg/kubelet/status/generate.go GeneratePodReadyCondition: once every container is ready,
+# a pod whose readiness gates are not all True gets Ready=False, reason
+# ReadinessGatesNotReady, and per gate (joined by ", ") `corresponding condition of pod
+# readiness gate "T" does not exist.` or `the status of pod readiness gate "T" is not
+# "True", but False`.  The gate's own condition (type T) is written by whatever controller
+# owns it, with its reason and message; this check reads spec.readinessGates and that
+# condition, and quotes the kubelet's Ready line as evidence.
+# Who writes a gate's condition, by the condition type's prefix: the type is an API contract
+# of that controller, not a name a user chose.
+# - AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller
+#   pkg/targetgroupbinding/resource_manager.go): "target-health.elbv2.k8s.aws/<binding>",
+#   injected by its webhook in namespaces labelled elbv2.k8s.aws/pod-readiness-gate-inject;
+#   reason and message are the target group's health (Target.ResponseCodeMismatch, "Health
+#   checks failed with these codes: [404]"; Elb.RegistrationInProgress while registering).
+# - its predecessor, the ALB ingress controller: "target-health.alb.ingress.kubernetes.io/".
+# - GKE's NEG controller: "cloud.google.com/load-balancer-neg-ready" (event
+#   LoadBalancerNegReady from neg-readiness-reflector when it turns True).
+GATE_OWNERS: tuple[tuple[str, str], ...] = (
+    (
+        "target-health.elbv2.k8s.aws/",
+        "the AWS Load Balancer Controller, for TargetGroupBinding {rest} (its target's health "
+        "in the target group)",
+    ),
+    (
+        "target-health.alb.ingress.kubernetes.io/",
+        "the AWS ALB ingress controller, for {rest} (its target's health in the target group)",
+    ),
+    (
+        "cloud.google.com/load-balancer-neg-ready",
+        "GKE's NEG controller (the pod's health in its network endpoint group)",
+    ),
+)
+
 # A failing probe seen this recently is current; older Unhealthy events describe the past.
 RECENT = timedelta(hours=1)
 # Killed twice or more, the last time this recently: a restart loop, going on now.
 LOOP = timedelta(minutes=10)
 # Not ready this long with a readiness probe and no event left to quote: still failing.
 GRACE = timedelta(minutes=2)
+# A gate not True this long is failing, not registering: a load balancer registers a new
+# target and health-checks it (an ALB: 5 checks 15 s apart by default) within minutes.
+GATE_GRACE = timedelta(minutes=5)
 # An init container running this long is stuck (a warning), this long an outage.
 INIT_SLOW, INIT_STUCK = timedelta(minutes=2), timedelta(minutes=10)
 
@@ -177,6 +213,18 @@ CAUSES = Causes(
             "the process serves and that its dependencies are up "
             "('kubectl logs {pod} -n {namespace} -c {container}'); widen "
             "timeoutSeconds/initialDelaySeconds only if the application is just slow."
+        ),
+    ),
+    Cause(
+        "readiness-gate-not-ready",
+        Severity.CRITICAL,
+        "The containers are ready but a readiness gate is not: the pod receives no traffic",
+        remediation=(
+            "Readiness gate {gate} {gate_state}. Its condition is written by {owner}, not by "
+            "the kubelet: check that the controller runs and what it says about this pod "
+            "('kubectl describe pod {pod} -n {namespace}' lists the gates and conditions). "
+            "Until it is True the pod stays out of its Services' endpoints and a rollout "
+            "waits on it; remove the gate from the pod template only if nothing sets it."
         ),
     ),
     Cause(
@@ -262,6 +310,7 @@ def containers(state: ClusterState, config: Config) -> Iterator[Finding]:
             down[node] = node_down(state.get("Node", None, node))
         if not down[node]:
             yield from _probes(state, pod, seen, serving)
+            yield from _gates(state, pod, serving)
     yield from _report_blocks(state, blocks)
 
 
@@ -269,8 +318,11 @@ def _settled(pod: Obj) -> bool:
     """Whether a running pod, with none of the events read here, gives no reader of this
     check anything: no container waits in CreateContainerConfigError (``_config``), and none
     runs unready (``_probes``; ``_init`` reports only an init container that does).
-    ``_attach`` and ``_mounts`` read only pending pods."""
+    ``_attach`` and ``_mounts`` read only pending pods; ``_gates`` only an unready pod with
+    readiness gates."""
     status = mapping(pod.get("status"))
+    if mapping(pod.get("spec")).get("readinessGates") and not is_ready(pod):
+        return False  # ``_gates``: its containers may all be ready
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in mappings(status.get(key)):
             if _running_unready(cs):
@@ -758,6 +810,100 @@ def _probes(
             None if _none_ready(state, pod, serving) else Severity.WARNING,
         )
     yield from found.values()
+
+
+# --- readiness gates ----------------------------------------------------------------------------
+
+
+def _gates(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> Iterator[Finding]:
+    """A running pod whose containers are all ready but whose readiness gates are not: the
+    kubelet holds it out of Ready, so no Service sends it traffic.  Each gate not True is
+    read from the pod's own condition of that type, as its controller wrote it."""
+    gates = [
+        str(g.get("conditionType"))
+        for g in mappings(mapping(pod.get("spec")).get("readinessGates"))
+        if g.get("conditionType")
+    ]
+    ready = mapping(condition(pod, "Ready"))
+    if (
+        not gates
+        or ready.get("status") == "True"
+        or phase(pod) != "Running"
+        or mapping(condition(pod, "ContainersReady")).get("status") != "True"
+    ):
+        return  # no gate, ready, or its containers are not: the probes' (or nothing's) case
+    failing: list[tuple[str, Obj]] = []
+    for gate in gates:
+        cond = mapping(condition(pod, gate))
+        if cond.get("status") != "True":
+            failing.append((gate, cond))
+    if not failing:
+        return  # every gate True now: the kubelet's next status update makes the pod Ready
+    # Since when the first failing gate has been not True: its condition's own transition,
+    # else the pod's turn to unready (a gate never written), else the pod's start.
+    since = min(
+        (
+            t
+            for t in (
+                parse_time(cond.get("lastTransitionTime"))
+                or parse_time(ready.get("lastTransitionTime"))
+                or parse_time(mapping(pod.get("status")).get("startTime"))
+                for _, cond in failing
+            )
+            if t is not None
+        ),
+        default=None,
+    )
+    if since is None or state.now - since < GATE_GRACE:
+        return  # a load balancer registering and health-checking a new target: wait
+    described = [_gate_state(cond) for _, cond in failing]
+    lines = [f"Ready=False ({ready.get('reason') or 'no reason'}): {ready.get('message') or ''}"]
+    lines += [_gate_line(gate, cond, state.now) for gate, cond in failing]
+    gate, cond = failing[0]
+    yield _pod_finding(
+        state,
+        "readiness-gate-not-ready",
+        pod,
+        f"pod {name(pod)}: containers are ready but readiness gate "
+        f"{'; '.join(f'{g} {d}' for (g, _), d in zip(failing, described, strict=True))}, "
+        f"for {age(since, state.now)}",
+        lines,
+        severity=None if _none_ready(state, pod, serving) else Severity.WARNING,
+        gate=gate,
+        gate_state=described[0],
+        owner=_gate_owner(gate),
+    )
+
+
+def _gate_state(cond: Obj) -> str:
+    """``has no condition yet`` or ``is False (reason): message``."""
+    if not cond:
+        return "has no condition: nothing has written it"
+    text = f"is {cond.get('status') or 'unset'}"
+    if cond.get("reason"):
+        text += f" ({cond.get('reason')})"
+    if cond.get("message"):
+        text += f": {str(cond.get('message')).strip()[:200]}"
+    return text
+
+
+def _gate_line(gate: str, cond: Obj, now: datetime) -> str:
+    if not cond:
+        return f"condition {gate}: absent"
+    line = f"condition {gate}={cond.get('status')}"
+    if cond.get("reason"):
+        line += f" ({cond.get('reason')})"
+    if cond.get("message"):
+        line += f": {str(cond.get('message')).strip()}"
+    changed = parse_time(cond.get("lastTransitionTime"))
+    return line + (f", since {age(changed, now)} ago" if changed else "")
+
+
+def _gate_owner(gate: str) -> str:
+    for prefix, owner in GATE_OWNERS:
+        if gate.startswith(prefix):
+            return owner.format(rest=gate[len(prefix) :] or "?")
+    return "the controller that owns this condition type"
 
 
 def _running_unready(status: Obj) -> bool:

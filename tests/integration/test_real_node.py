@@ -87,3 +87,20 @@ def test_registry_auth_is_real(real_node, api, namespace) -> None:
     failed = [e.message for e in sc.events_for(api, namespace, pod)
               if e.reason == "Failed" and e.message.startswith("Failed to pull image")]
     assert failed and "401 Unauthorized" in failed[0], failed
+
+
+def test_a_readiness_gate_is_the_kubelets_to_hold_and_waits_while_registering(
+    real_node, cluster, api, namespace
+) -> None:
+    """The kubelet's words for a gate its controller says False, live; and a gate younger
+    than the grace (a load balancer still registering the target) gives no finding yet."""
+    from doctor_cli import check_all
+
+    sc.real_readiness_gate_false(api, namespace)
+    pod = sc.live_pods(api, namespace, "web")[0]
+    ready = next(c for c in pod.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "ReadinessGatesNotReady")
+    assert ready.message == f'the status of pod readiness gate "{sc.GATE}" is not "True", but False'
+    doc = check_all(cluster, namespace, ran=("containers", "warnings"))
+    mine = [f for f in doc["findings"] if f["check"] in ("containers", "warnings")]
+    assert mine == [], mine

@@ -175,6 +175,40 @@ def test_readiness_probe_on_a_closed_port() -> None:
                                                                           False)]
 
 
+GATE = "target-health.elbv2.k8s.aws/k8s-web-7c1e9a"
+
+
+@pytest.mark.parametrize(("scenario", "message"), [
+    ("real_readiness_gate_absent",
+     f'corresponding condition of pod readiness gate "{GATE}" does not exist.'),
+    ("real_readiness_gate_false",
+     f'the status of pod readiness gate "{GATE}" is not "True", but False'),
+])
+def test_readiness_gate_not_true(scenario: str, message: str) -> None:
+    objects = load(scenario)
+    pod = the_pod(objects, "web-")
+    assert pod["spec"]["readinessGates"] == [{"conditionType": GATE}]
+    assert container(pod)["ready"] is True
+    assert condition(pod, "ContainersReady")["status"] == "True"
+    ready = condition(pod, "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == (
+        "False", "ReadinessGatesNotReady", message)
+    # No event of the kubelet's names the gate.
+    assert not [e for e in objects["events"] if GATE in e["message"]]
+    (eps,) = [s["endpoints"] for s in objects["endpointslices"]]
+    assert [e["conditions"]["ready"] for e in eps] == [False]
+
+
+def test_readiness_gate_true_makes_the_pod_ready() -> None:
+    objects = load("real_readiness_gate_true")
+    pod = the_pod(objects, "web-")
+    assert condition(pod, GATE)["status"] == "True"
+    ready = condition(pod, "Ready")
+    assert ready["status"] == "True" and "reason" not in ready
+    (eps,) = [s["endpoints"] for s in objects["endpointslices"]]
+    assert [e["conditions"]["ready"] for e in eps] == [True]
+
+
 def test_liveness_probe_restarts() -> None:
     objects = load("real_liveness_restarts")
     pod = the_pod(objects, "web-")

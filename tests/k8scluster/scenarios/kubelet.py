@@ -39,6 +39,13 @@ What the kubelet and containerd wrote, recorded on this harness (ports vary per 
   ``ContainersNotReady`` ``containers with unready status: [server]``; ``Unhealthy``
   ``Readiness probe failed: Get "http://198.18.0.10:P/": dial tcp 198.18.0.10:P: connect:
   connection refused``; the EndpointSlice endpoint has ready=false, serving=false.
+* Readiness gate never written (``target-health.elbv2.k8s.aws/...``), server ready:
+  ContainersReady=True, Ready=False ``ReadinessGatesNotReady`` ``corresponding condition of
+  pod readiness gate "T" does not exist.``; once the gate's condition is patched False, the
+  kubelet rewrites it to ``the status of pod readiness gate "T" is not "True", but False``.
+  The kubelet writes no event for a gate (a first readiness probe may fail before httpd
+  listens: one ``Unhealthy`` that the next probe's success makes history).  The
+  EndpointSlice endpoint has ready=false, serving=false.
 * Liveness 404: ``Unhealthy`` ``Liveness probe failed: HTTP probe failed with statuscode:
   404``, ``Killing`` ``Container server failed liveness probe, will be restarted``; the
   server exits 0 on SIGTERM, so lastState.terminated is ``Completed``, exit 0.
@@ -356,6 +363,88 @@ def real_readiness_failing(api: Any, namespace: str) -> None:
 
     wait_pod(api, namespace, "web", unready, "running, not ready, Unhealthy event")
     _wait_endpoints(api, namespace, "web", ready=False)
+
+
+# The condition type the AWS Load Balancer Controller gives a pod behind TargetGroupBinding
+# "k8s-web-7c1e9a": "target-health.elbv2.k8s.aws/" + the binding's name
+# (pkg/targetgroupbinding/resource_manager.go BuildTargetHealthPodConditionType).
+GATE = "target-health.elbv2.k8s.aws/k8s-web-7c1e9a"
+
+
+def _gated(api: Any, namespace: str) -> None:
+    """A web Deployment whose server answers its readiness probe, with one readiness gate,
+    behind a Service; waits until the kubelet holds the pod out of Ready for the gate."""
+    port = free_port()
+    server = http_server(port)
+    server["readinessProbe"] = {"httpGet": {"path": "/", "port": port}, "periodSeconds": 2}
+    pod = realnode.real_pod("web", [server])
+    pod["spec"]["readinessGates"] = [{"conditionType": GATE}]
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("web", pod))
+    _service(api, namespace, "web", port)
+
+    def gated(p: Any) -> bool:
+        conds = {c.type: c for c in p.status.conditions or []}
+        return (conds.get("ContainersReady") is not None
+                and conds["ContainersReady"].status == "True"
+                and conds.get("Ready") is not None
+                and conds["Ready"].reason == "ReadinessGatesNotReady")
+
+    wait_pod(api, namespace, "web", gated, "ContainersReady=True, Ready=False for the gate")
+    _wait_endpoints(api, namespace, "web", ready=False)
+
+
+@scenario("real_readiness_gate_absent")
+def real_readiness_gate_absent(api: Any, namespace: str) -> None:
+    """Containers ready, but the pod's readiness gate has no condition: no controller (here
+    no AWS Load Balancer Controller at all) ever writes it.  The kubelet writes Ready=False
+    ReadinessGatesNotReady `corresponding condition of pod readiness gate "T" does not
+    exist.` and the Service has no ready endpoint."""
+    _gated(api, namespace)
+
+
+@scenario("real_readiness_gate_false")
+def real_readiness_gate_false(api: Any, namespace: str) -> None:
+    """The gate's condition written False, as the AWS Load Balancer Controller writes it for
+    a target its ALB finds unhealthy (a strategic-merge patch of the status: type, status,
+    reason = the target health's reason, message = its description; the description is the
+    ELB API's, "Health checks failed with these codes: [404]").  The controller cannot run
+    here; its write is made the way it makes it, and the kubelet then rewrites Ready by
+    itself: `the status of pod readiness gate "T" is not "True", but False`."""
+    _gated(api, namespace)
+    (pod,) = live_pods(api, namespace, "web")
+    client.CoreV1Api(api).patch_namespaced_pod_status(pod.metadata.name, namespace, {
+        "metadata": {"uid": pod.metadata.uid},
+        "status": {"conditions": [{
+            "type": GATE, "status": "False", "reason": "Target.ResponseCodeMismatch",
+            "message": "Health checks failed with these codes: [404]",
+            "lastTransitionTime": _now()}]}})
+
+    def rewritten(p: Any) -> bool:
+        ready = next((c for c in p.status.conditions or [] if c.type == "Ready"), None)
+        return ready is not None and "is not \"True\", but False" in (ready.message or "")
+
+    wait_pod(api, namespace, "web", rewritten, "the kubelet to read the gate's False condition")
+
+
+@scenario("real_readiness_gate_true")
+def real_readiness_gate_true(api: Any, namespace: str) -> None:
+    """The healthy end of the same: the gate's condition written True (the controller's
+    "target is healthy"; the ELB API gives a healthy target no reason or description, so the
+    condition has neither), and the kubelet makes the pod Ready by itself."""
+    _gated(api, namespace)
+    (pod,) = live_pods(api, namespace, "web")
+    client.CoreV1Api(api).patch_namespaced_pod_status(pod.metadata.name, namespace, {
+        "metadata": {"uid": pod.metadata.uid},
+        "status": {"conditions": [{"type": GATE, "status": "True",
+                                   "lastTransitionTime": _now()}]}})
+    wait_pod(api, namespace, "web", _ready, "the kubelet to make the pod Ready")
+    _wait_endpoints(api, namespace, "web", ready=True)
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @scenario("real_liveness_restarts")
