@@ -290,6 +290,7 @@ _Line = tuple[str, str, str]
 def _warnings(state: ClusterState, subject: _Subject) -> list[_Line]:
     """Each recent Warning as a line, most repeated first."""
     now = state.now
+    passed = subject.kind == "Pod" and _all_containers_ready(subject.obj)
     events = [
         e
         for e in state.events_for(subject.kind, subject.obj)
@@ -297,6 +298,10 @@ def _warnings(state: ClusterState, subject: _Subject) -> list[_Line]:
         and e.last is not None
         and now - e.last <= RECENT
         and (subject.since is None or e.last >= subject.since - timedelta(seconds=5))
+        # A container is ready only after its readiness probe passed: a failure before
+        # that (a server not listening yet) is history.  What keeps such a pod unready is
+        # not a probe (a readiness gate: the containers check's).
+        and not (passed and e.reason == "Unhealthy" and e.message.startswith(_READINESS))
     ]
     merged: dict[tuple[str, str], Event] = {}
     for e in events:
@@ -325,6 +330,16 @@ def _warnings(state: ClusterState, subject: _Subject) -> list[_Line]:
         )
         for e in ranked
     ]
+
+
+# pkg/kubelet/prober/prober.go: "%s probe failed: %s" / "%s probe errored...", with
+# probeType.String() "Readiness" (prober_manager.go).
+_READINESS = "Readiness probe "
+
+
+def _all_containers_ready(pod: Obj) -> bool:
+    statuses = mappings((pod.get("status") or {}).get("containerStatuses"))
+    return bool(statuses) and all(cs.get("ready") is True for cs in statuses)
 
 
 def _counts(state: ClusterState, subject: _Subject) -> list[int]:
