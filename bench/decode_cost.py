@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logos_doctor.cluster import share
+from logos_doctor.cluster import decode, share
 from logos_doctor.cluster.decode import Clean, decode_page
 from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.heap import map_large_blocks
@@ -43,6 +43,8 @@ from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.objects import Obj
 from logos_doctor.unread import drop_unread
 
+# A tree before decode.Before (to compare with) has none.
+Before = getattr(decode, "Before", None)
 MODES = ("json", "none", "strings", "shared", "shared-py")
 
 
@@ -102,16 +104,20 @@ def measure(path: Path, mode: str, unshared: tuple[str, ...] = ()) -> dict[str, 
     cpu: dict[str, float] = {}
     keep: Clean | None = None
     last: Kind | None = None
+    prior: Any = None
     gc.disable()
     for kind, body in pages:
         if kind is not last:
             keep, last = keepers(kind), kind
+            # As a fetch: a LIST shared like the item before takes equal text from it.
+            shared = mode.startswith("shared") and kind.plural not in unshared
+            prior = Before() if shared and Before is not None else None
         assert keep is not None
         start = time.process_time()
         if mode == "json":
             json.loads(body)
         else:
-            kept.extend(decode_page(kind, body, keep)[0])
+            kept.extend(decode_page(kind, body, keep, *([prior] if prior else []))[0])
         cpu[kind.plural] = cpu.get(kind.plural, 0.0) + time.process_time() - start
     del keepers, keep  # and with them the table (a fetch drops it after its last page)
     table = {}

@@ -3,10 +3,11 @@
 Lists every kind ``check --all`` reads, all namespaces, once (pages of 500, as a fetch does),
 keeps the raw bodies, and builds the state from them twice: the old way (``json.loads``, then
 ``fetch._clean`` with shared strings) and the fetch's way now (``decode.decode_page``, equal
-strings and containers shared).  Both states get the same clock; every check runs on each,
-and the ``-o json`` texts (less the checks' timings) and the objects themselves (types and
-key order included) must be equal.  The cluster is read once, so a cluster that changes
-between two runs (events, heartbeats, ages) does not blur the comparison.
+strings and containers shared like the item before, equal text taken from it).  Both states
+get the same clock; every check runs on each, and the ``-o json`` texts (less the checks'
+timings) and the objects themselves (types and key order included) must be equal.  The
+cluster is read once, so a cluster that changes between two runs (events, heartbeats, ages)
+does not blur the comparison.
 
   .venv/bin/python bench/same_decode.py --kubeconfig KUBECONFIG   # bench/cluster.sh's
 """
@@ -25,8 +26,8 @@ from typing import Any
 
 from logos_doctor.cluster.collect import needed_kinds
 from logos_doctor.cluster.connection import connect
-from logos_doctor.cluster.decode import decode_page
-from logos_doctor.cluster.fetch import _clean
+from logos_doctor.cluster.decode import Before, decode_page
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE
 from logos_doctor.config import Config
 from logos_doctor.registry import default_registry
@@ -81,11 +82,15 @@ def old_way(plural: str, bodies: list[bytes], strings: dict[Any, Any]) -> list[A
 
 
 def new_way(plural: str, bodies: list[bytes], table: dict[Any, Any]) -> list[Any]:
-    """The objects as the fetch keeps them now: decode_page, clean, values shared."""
+    """The objects as the fetch keeps them now: decode_page, values shared like the item
+    before (``Fetcher._keeper``), and equal text taken from it (``decode.Before``)."""
     kind = KINDS[plural]
+    fetcher = Fetcher(None, FetchOptions())  # type: ignore[arg-type]  # makes no request
+    fetcher._strings = table
+    keep, before = fetcher._keeper(kind), Before()
     items: list[Any] = []
     for body in bodies:
-        items.extend(decode_page(kind, body, lambda k, o: _clean(k, o, table, containers=True))[0])
+        items.extend(decode_page(kind, body, keep, before)[0])
     return items
 
 

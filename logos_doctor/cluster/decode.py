@@ -118,10 +118,19 @@ _Meta = msgspec.defstruct(
 _ListMeta = msgspec.defstruct("ListMeta", [("cont", Any, None)], rename={"cont": "continue"})
 
 
+# Fields kept as raw text per key while a page is decoded: each key's value is built only
+# when its text differs from the item before's (see ``Before``).
+BY_KEY = ("spec", "status")
+_Keyed = dict[str, msgspec.Raw] | None
+
+
 def _decoder(fields: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
     item = msgspec.defstruct(
         "Item",
-        [(f, (_Meta | None) if f == "metadata" else Any, _UNSET) for f in fields],
+        [
+            (f, (_Meta | None) if f == "metadata" else _Keyed if f in BY_KEY else Any, _UNSET)
+            for f in fields
+        ],
         forbid_unknown_fields=True,
     )
     page = msgspec.defstruct(
@@ -138,14 +147,40 @@ _Head = msgspec.defstruct("Head", [("metadata", Any, None)])
 _HEAD_DECODER = msgspec.json.Decoder(_Head)
 
 Clean = Callable[[Kind, Obj], Obj]
+_ANY = msgspec.json.Decoder()
+
+
+class Before:
+    """The item kept last in one LIST, and the raw text of its ``BY_KEY`` fields.
+
+    A LIST of a built-in kind is sorted by namespace and name, so neighbours are siblings
+    (the pods of one ReplicaSet) and most of their ``spec`` and ``status`` is the same text:
+    volumes, containers, tolerations, an image list.  The fetch shares each item's values
+    like the item before's (``cluster/share.py``), and a value equal to its counterpart there
+    becomes that counterpart.  The API server writes a value of its own types one way
+    (struct fields in order, map keys sorted), so equal text is an equal value: a value whose
+    text is the counterpart's is taken as it is, and neither built nor compared.  What comes
+    out is the object the walk would have made of it.  Only for a caller that shares like
+    the item before (``Fetcher._keeper``): elsewhere neighbours must not share values.
+    """
+
+    __slots__ = ("kept", "raws")
+
+    def __init__(self) -> None:
+        self.kept: Obj | None = None
+        self.raws: dict[str, dict[str, msgspec.Raw]] = {}
 
 
 class NotAList(Exception):
     """A page that is JSON but not a list of objects."""
 
 
-def decode_page(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str | None]:
+def decode_page(
+    kind: Kind, body: bytes, clean: Clean, before: Before | None = None
+) -> tuple[list[Obj], str | None]:
     """The items of one LIST page, each passed through ``clean``, and its continue token.
+    With ``before`` (one per LIST, kept across its pages), values whose text equals the item
+    before's are taken from it (see ``Before``).
 
     ``ValueError`` when the body is not JSON (as ``json.loads`` raises it), ``NotAList`` when
     it is JSON but not a list.  Items that are not objects are left out, as before.
@@ -160,7 +195,14 @@ def decode_page(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str |
             if page.items is not None:
                 fields = TOP_FIELDS[kind.plural]
                 token = page.metadata.cont if page.metadata is not None else None
-                return [clean(kind, _as_dict(item, fields)) for item in page.items], token or None
+                items = []
+                for item in page.items:
+                    obj, raws = _as_dict(item, fields, before)
+                    kept = clean(kind, obj)
+                    if before is not None:
+                        before.kept, before.raws = kept, raws
+                    items.append(kept)
+                return items, token or None
     return _decode_json(kind, body, clean)
 
 
@@ -197,12 +239,20 @@ def _decode_json(kind: Kind, body: bytes, clean: Clean) -> tuple[list[Obj], str 
     return items, (data.get("metadata") or {}).get("continue") or None
 
 
-def _as_dict(item: Any, fields: tuple[str, ...]) -> Obj:
+def _as_dict(
+    item: Any, fields: tuple[str, ...], before: Before | None
+) -> tuple[Obj, dict[str, dict[str, msgspec.Raw]]]:
+    """The item as ``json`` would give it, and the raw text of its ``BY_KEY`` fields."""
     out: Obj = {}
+    raws: dict[str, dict[str, msgspec.Raw]] = {}
     for name in fields:
         value = getattr(item, name)
-        if value is not _UNSET:
-            out[name] = value
+        if value is _UNSET:
+            continue
+        if name in BY_KEY and value is not None:  # raw text per key
+            raws[name] = value
+            value = _built(value, name, before)
+        out[name] = value
     meta = out.get("metadata")
     if meta is not None:
         md: Obj = {}
@@ -211,4 +261,21 @@ def _as_dict(item: Any, fields: tuple[str, ...]) -> Obj:
             if value is not _UNSET:
                 md[name] = value
         out["metadata"] = md
+    return out, raws
+
+
+def _built(text: dict[str, msgspec.Raw], field: str, before: Before | None) -> Obj:
+    """A ``BY_KEY`` field's value: each key's taken from the item before when its text is
+    the same, else built."""
+    old = before.kept.get(field) if before is not None and before.kept is not None else None
+    if type(old) is not dict:
+        return {key: _ANY.decode(raw) for key, raw in text.items()}
+    assert before is not None
+    old_text = before.raws.get(field, {})
+    out: Obj = {}
+    for key, raw in text.items():
+        if key in old and old_text.get(key) == raw:
+            out[key] = old[key]
+        else:
+            out[key] = _ANY.decode(raw)
     return out

@@ -39,7 +39,14 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from logos_doctor.cluster.connection import Connection
-from logos_doctor.cluster.decode import TOP_FIELDS, Clean, NotAList, decode_page, list_head
+from logos_doctor.cluster.decode import (
+    TOP_FIELDS,
+    Before,
+    Clean,
+    NotAList,
+    decode_page,
+    list_head,
+)
 from logos_doctor.cluster.heap import map_large_blocks
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
@@ -267,12 +274,13 @@ class Fetcher:
         """
         items: list[Obj] = []
         keep = self._keeper(kind)
+        before = Before()  # the keeper shares like the item before: see decode.Before
         ahead: Future[tuple[bytes, str | None, str]] | None = self._ask(kind, path, where, None)
         try:
             while ahead is not None:
                 body, token, _ = ahead.result()
                 ahead = self._ask(kind, path, where, token) if token else None
-                items.extend(self._decode(kind, body, where, keep))
+                items.extend(self._decode(kind, body, where, keep, before))
         finally:
             if ahead is not None:  # stopped by an error: let the request in flight end
                 wait([ahead])
@@ -305,13 +313,15 @@ class Fetcher:
             ),
         )
 
-    def _decode(self, kind: Kind, body: bytes, where: str, clean: Clean) -> list[Obj]:
+    def _decode(
+        self, kind: Kind, body: bytes, where: str, clean: Clean, before: Before | None = None
+    ) -> list[Obj]:
         """The items of a page whose structure ``decode.list_head`` has read.  Text in it that
         is still not JSON (bytes that are not UTF-8) would come the same way again: the kind
         is unavailable at once, as after the retries of a page that never parses."""
         start = time.perf_counter()
         try:
-            items, _ = decode_page(kind, body, clean)
+            items, _ = decode_page(kind, body, clean, before)
         except NotAList:
             raise KindUnavailable(
                 kind.plural, f"the API server sent a malformed list of {kind.plural}"

@@ -25,7 +25,7 @@ from logos_doctor.cluster.decode import (
     decode_page,
     list_head,
 )
-from logos_doctor.cluster.fetch import _clean
+from logos_doctor.cluster.fetch import Fetcher, FetchOptions, _clean
 from logos_doctor.cluster.kinds import KINDS, PAGE_SIZE, Kind
 from logos_doctor.cluster.redact import REDACT
 
@@ -225,3 +225,72 @@ def test_the_token_is_read_wherever_and_however_the_list_writes_it(body: bytes, 
 ])
 def test_the_version_is_read_with_the_token(body: bytes, head: Any) -> None:
     assert list_head(body) == head
+
+
+# -- values taken from the item before (decode.Before) ---------------------------------------
+
+
+def _kept_as_a_fetch(kind: Kind, bodies: list[bytes], *, before: bool) -> list[Any]:
+    """The items of one LIST as a fetch keeps them: shared like the item before, and with
+    ``before``, values of equal text taken from it."""
+    fetcher = Fetcher(None, FetchOptions(lean=True))  # type: ignore[arg-type]  # no requests
+    fetcher._strings = {}
+    keep, prior = fetcher._keeper(kind), decode.Before() if before else None
+    return [obj for body in bodies for obj in decode_page(kind, body, keep, prior)[0]]
+
+
+def _places(value: Any) -> list[int]:
+    """Which strings and containers are one object: each one's place, numbered by first sight."""
+    seen: dict[int, int] = {}
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict | list | str):
+            out.append(seen.setdefault(id(v), len(seen)))
+        if isinstance(v, dict | list):
+            stack.extend(v.values() if isinstance(v, dict) else v)
+    return out
+
+
+def test_values_taken_from_the_item_before_are_those_the_walk_would_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[int] = []
+    real = decode._ANY
+
+    class Counting:
+        def decode(self, raw: Any) -> Any:
+            built.append(1)
+            return real.decode(raw)
+
+    monkeypatch.setattr(decode, "_ANY", Counting())
+    taken = by_key = 0
+    for path in SNAPSHOTS:
+        doc = json.loads(gzip.decompress(path.read_bytes()))
+        for plural, objects in doc["objects"].items():
+            if plural not in TOP_FIELDS or not objects:
+                continue
+            kind = KINDS[plural]
+            bodies = pages(plural, [live_item(o) for o in objects])
+            built.clear()
+            plain = _kept_as_a_fetch(kind, bodies, before=False)
+            walked = len(built)
+            built.clear()
+            fast = _kept_as_a_fetch(kind, bodies, before=True)
+            assert shape(fast) == shape(plain), (path.name, plural)
+            assert _places(fast) == _places(plain), (path.name, plural)
+            taken += walked - len(built)
+            by_key += walked
+    # Most recordings hold a Deployment's or StatefulSet's pods side by side.
+    assert by_key > 0 and taken > by_key // 4, (taken, by_key)
+
+
+def test_a_value_whose_text_differs_is_built_anew() -> None:
+    pods = [json.loads(json.dumps(POD)) for _ in range(3)]
+    pods[1]["spec"]["nodeName"] = "n2"
+    (body,) = pages("pods", pods)
+    first, second, third = _kept_as_a_fetch(KINDS["pods"], [body], before=True)
+    assert second["spec"]["containers"] is first["spec"]["containers"]
+    assert (second["spec"]["nodeName"], third["spec"]["nodeName"]) == ("n2", "n1")
+    assert third["spec"]["nodeName"] is first["spec"]["nodeName"]  # the table's one
+    assert third == first and third is not first and third["metadata"] is not first["metadata"]

@@ -79,8 +79,8 @@ def test_the_next_page_is_requested_before_this_one_is_decoded(
     server = PagedServer(size=3)  # pages 0, 1, 2
     decoded: list[tuple[int, bool]] = []  # (page, whether the next one was asked for first)
 
-    def spy(kind: Any, body: bytes, clean: Any) -> Any:
-        items, token = decode_page(kind, body, clean)
+    def spy(kind: Any, body: bytes, clean: Any, before: Any = None) -> Any:
+        items, token = decode_page(kind, body, clean, before)
         page = int(items[0]["metadata"]["name"][1:]) // server.size
         asked = server.wait_for(page + 1, 2.0) if token else True
         decoded.append((page, asked))
