@@ -196,13 +196,18 @@ def decode_page(
                 fields = TOP_FIELDS[kind.plural]
                 token = page.metadata.cont if page.metadata is not None else None
                 items = []
-                for item in page.items:
-                    obj, raws = _as_dict(item, fields, before)
-                    kept = clean(kind, obj)
+                try:
+                    for item in page.items:
+                        obj, raws = _as_dict(item, fields, before)
+                        kept = clean(kind, obj)
+                        if before is not None:
+                            before.kept, before.raws = kept, raws
+                        items.append(kept)
+                except msgspec.DecodeError:  # a value's text the scan let through: json's
                     if before is not None:
-                        before.kept, before.raws = kept, raws
-                    items.append(kept)
-                return items, token or None
+                        before.kept, before.raws = None, {}
+                else:
+                    return items, token or None
     return _decode_json(kind, body, clean)
 
 

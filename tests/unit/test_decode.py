@@ -294,3 +294,15 @@ def test_a_value_whose_text_differs_is_built_anew() -> None:
     assert (second["spec"]["nodeName"], third["spec"]["nodeName"]) == ("n2", "n1")
     assert third["spec"]["nodeName"] is first["spec"]["nodeName"]  # the table's one
     assert third == first and third is not first and third["metadata"] is not first["metadata"]
+
+
+def test_a_value_only_json_reads_sends_the_page_to_json_with_the_item_before() -> None:
+    # 1e400 passes msgspec's scan of the raw text but not its decoding (out of range);
+    # json reads it as inf.  The page goes to json as any page msgspec cannot read does.
+    odd = json.dumps({**POD, "spec": {**POD["spec"], "weight": 12345}}).replace(
+        "12345", "1e400"
+    )
+    body = '{"metadata": {}, "items": [' + ", ".join([json.dumps(POD), odd, json.dumps(POD)]) + "]}"
+    kept = _kept_as_a_fetch(KINDS["pods"], [body.encode(), pages("pods", [POD])[0]], before=True)
+    assert [o["spec"].get("weight") for o in kept] == [None, float("inf"), None, None]
+    assert shape(kept[3]) == shape(kept[0])
