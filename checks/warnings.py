@@ -293,9 +293,8 @@ def _warnings(state: ClusterState, subject: _Subject) -> list[_Line]:
     passed = subject.kind == "Pod" and _all_containers_ready(subject.obj)
     events = [
         e
-        for e in state.events_for(subject.kind, subject.obj)
-        if e.type == "Warning"
-        and e.last is not None
+        for e in state.events_for(subject.kind, subject.obj, "Warning")
+        if e.last is not None
         and now - e.last <= RECENT
         and (subject.since is None or e.last >= subject.since - timedelta(seconds=5))
         # A container is ready only after its readiness probe passed: a failure before
@@ -343,7 +342,7 @@ def _all_containers_ready(pod: Obj) -> bool:
 
 
 def _counts(state: ClusterState, subject: _Subject) -> list[int]:
-    return [e.count for e in state.events_for(subject.kind, subject.obj) if e.type == "Warning"]
+    return [e.count for e in state.events_for(subject.kind, subject.obj, "Warning")]
 
 
 def _conditions(subject: _Subject) -> list[_Line]:

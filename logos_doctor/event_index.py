@@ -52,12 +52,17 @@ class EventIndex:
             found = self._read[id(raw)] = Event.from_obj(raw)
         return found
 
-    def about(self, kind: str, obj: Obj) -> list[Event]:
-        """Events about ``obj``: by uid, plus name-matched events that carry no uid."""
+    def about(self, kind: str, obj: Obj, of_type: str | None = None) -> list[Event]:
+        """Events about ``obj``: by uid, plus name-matched events that carry no uid; with
+        ``of_type``, only those of that type, told as ``Event.from_obj`` reads it, before
+        the rest is read."""
         md = meta(obj)
         raws = self._by_uid.get(md.get("uid", ""), [])
         named = self._by_name.get((kind, md.get("namespace"), md.get("name", "")))
-        return [self.event(raw) for raw in (raws + named if named else raws)]
+        found = raws + named if named else raws
+        if of_type is not None:
+            return [self.event(raw) for raw in found if str(raw.get("type") or "Normal") == of_type]
+        return [self.event(raw) for raw in found]
 
     def read(self, reasons: Container[str] | None = None) -> Iterator[tuple[Obj, Event]]:
         """Each event object with its ``Event``; with ``reasons``, only the events of those,

@@ -292,13 +292,14 @@ class ClusterState:
         """Each event object with its ``Event`` (only those of ``reasons``, when given)."""
         return self._events.read(reasons)
 
-    def events_for(self, kind: str, obj: Obj) -> list[Event]:
-        """Events about ``obj``: by uid, plus name-matched events that carry no uid.
+    def events_for(self, kind: str, obj: Obj, of_type: str | None = None) -> list[Event]:
+        """Events about ``obj``: by uid, plus name-matched events that carry no uid; with
+        ``of_type`` (``"Warning"``), only those of that type, the others never read.
 
         Matching by name alone would blame an object for events of a deleted namesake (a
         recreated claim of the same name is the classic case), so uid wins whenever present.
         """
-        return self._events.about(kind, obj)
+        return self._events.about(kind, obj, of_type)
 
     def pods_on_node(self, node: str) -> list[Obj]:
         """Pods bound to a node."""

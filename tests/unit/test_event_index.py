@@ -50,7 +50,25 @@ def test_every_recorded_event_is_answered_as_if_all_were_read_first(scenario: st
     for plural, items in state.objects.items():
         kind = KINDS[plural].kind if plural in KINDS else plural
         for obj in items:
-            assert index.about(kind, obj) == _about_by_reading_all(events, kind, obj)
+            everything = _about_by_reading_all(events, kind, obj)
+            assert index.about(kind, obj) == everything
+            assert index.about(kind, obj, "Warning") == [
+                e for e in everything if e.type == "Warning"
+            ]
+
+
+@pytest.mark.parametrize("kind", ["Warning", "Normal", None, "", 5])
+def test_events_of_a_type_are_told_as_read_and_the_others_not_read(kind: Any) -> None:
+    raws: list[Obj] = [
+        {"reason": "R", "type": kind, "involvedObject": {"kind": "Pod", "uid": "u"}},
+        {"reason": "S", "type": "Warning", "involvedObject": {"kind": "Pod", "uid": "u"}},
+    ]
+    pod: Obj = {"metadata": {"uid": "u"}}
+    index = EventIndex(raws)
+    warnings = index.about("Pod", pod, "Warning")
+    assert [e.reason for e in warnings] == (["R", "S"] if kind == "Warning" else ["S"])
+    assert len(index._read) == len(warnings)  # the Normal one was never read
+    assert [e.type for e in index.about("Pod", pod)] == [Event.from_obj(raws[0]).type, "Warning"]
 
 
 def test_an_event_is_read_once_and_the_same_object_is_handed_to_every_reader() -> None:
