@@ -876,7 +876,7 @@ def _gates(state: ClusterState, pod: Obj, serving: frozenset[ObjectRef]) -> Iter
 
 
 def _gate_state(cond: Obj) -> str:
-    """``has no condition yet`` or ``is False (reason): message``."""
+    """``has no condition: nothing has written it`` or ``is False (reason): message``."""
     if not cond:
         return "has no condition: nothing has written it"
     text = f"is {cond.get('status') or 'unset'}"
