@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trees import parse_trees  # bench/trees.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 DOCTOR = str(Path(PY).with_name("logos-doctor"))
@@ -234,7 +236,7 @@ def main() -> None:
         "before a change); without any, the installed one as 'doctor'",
     )
     args = parser.parse_args()
-    trees: dict[str, str | None] = dict(t.split("=", 1) for t in args.tree) or {"doctor": None}
+    trees: dict[str, str | None] = {**parse_trees(args.tree)} or {"doctor": None}
     load = os.getloadavg()
     rows = run(args.files, args.reps, trees)
     result = {

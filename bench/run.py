@@ -52,6 +52,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
+from trees import parse_trees  # bench/trees.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_KUBECONFIG = "/tmp/logos-bench-cluster/kubeconfig"
@@ -383,7 +385,7 @@ class Bench:
         self.unavailable: dict[str, str] = {}
         # LABEL -> a directory holding a logos_doctor package with its checks inside
         # (bench/same_findings.py says how to make one), run as logos-doctor@LABEL.
-        self.trees: dict[str, str] = dict(t.split("=", 1) for t in args.tree)
+        self.trees: dict[str, str] = parse_trees(args.tree)
         self.k8sgpt_filters: list[str] = []
         self.versions: dict[str, str] = {}
         self._check_tools()
@@ -843,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         help="add the scales of an earlier results file (to draw one curve from several runs)",
     )
     args = ap.parse_args(argv)
+    parse_trees(args.tree)  # a tree that cannot be one ends the run before anything is done
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     args.tools += [f"logos-doctor@{t.split('=', 1)[0]}" for t in args.tree]
     bad = [t for t in args.tools if t not in TOOLS and not is_doctor(t)]
