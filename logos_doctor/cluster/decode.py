@@ -14,6 +14,11 @@ with ``json`` as before, as is a page msgspec cannot read at all (``NaN``, a lon
 integer beyond 64 bits) and every custom resource.  So the objects are always equal to those of
 ``json.loads`` less ``managedFields``; tests/unit/test_decode.py holds it on every recorded
 snapshot and on pages that take each way.
+
+``spec`` and ``status`` are read as raw text per key, and a fetch (``Before``) takes a key's
+value from the item before when its text is the same: siblings in a LIST repeat most of
+theirs, and the sharing walk would only have compared the new value with that one and
+kept the old.
 """
 
 from __future__ import annotations
