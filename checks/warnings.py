@@ -337,8 +337,16 @@ _READINESS = "Readiness probe "
 
 
 def _all_containers_ready(pod: Obj) -> bool:
+    """The kubelet's ContainersReady=True (pkg/kubelet/status/generate.go: every container
+    and every sidecar, a restartable init container, ready), and each container says so."""
+    ready = _condition(pod, "ContainersReady")
     statuses = mappings((pod.get("status") or {}).get("containerStatuses"))
-    return bool(statuses) and all(cs.get("ready") is True for cs in statuses)
+    return (
+        ready is not None
+        and ready.get("status") == "True"
+        and bool(statuses)
+        and all(cs.get("ready") is True for cs in statuses)
+    )
 
 
 def _counts(state: ClusterState, subject: _Subject) -> list[int]:

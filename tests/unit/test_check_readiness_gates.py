@@ -135,3 +135,41 @@ def test_a_gate_of_an_unknown_controller_is_still_named() -> None:
     (gate,) = gate_findings(moved, config)
     assert f"readiness gate {other} is False (Target.ResponseCodeMismatch)" in gate.message
     assert "the controller that owns this condition type" in gate.remediation
+
+
+def test_a_sidecar_still_failing_its_probe_is_not_history() -> None:
+    """Only the kubelet's ContainersReady=True makes a readiness failure history: a sidecar
+    (a restartable init container) that is not ready keeps the pod's words current, though
+    every regular container is ready.  The warnings pass alone, as when no check knows it."""
+    state, config = lasted("real_readiness_gate_false", minutes=2)
+    doc = {k: [dict(o) for o in v] for k, v in state.objects.items()}
+    (pod,) = doc["pods"]
+    sidecar = {"name": "proxy", "restartPolicy": "Always", "image": "proxy:1"}
+    pod["spec"] = {**pod["spec"], "initContainers": [sidecar]}
+    pod["spec"].pop("readinessGates")
+    unready = {
+        "status": "False",
+        "reason": "ContainersNotReady",
+        "message": "containers with unready status: [proxy]",
+    }
+    pod["status"] = {
+        **pod["status"],
+        "initContainerStatuses": [
+            {
+                "name": "proxy",
+                "ready": False,
+                "started": True,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": "2026-12-06T01:36:11Z"}},
+            }
+        ],
+        "conditions": [
+            {**c, **unready} if c["type"] in ("Ready", "ContainersReady") else c
+            for c in pod["status"]["conditions"]
+            if c["type"] != GATE
+        ],
+    }
+    sidecars = ClusterState.build(doc, now=state.now, scope=state.scope)
+    (quoted,) = gate_findings(sidecars, config, "warnings")
+    assert (quoted.check, quoted.cause) == ("warnings", "unrecognised")
+    assert "Readiness probe failed" in quoted.message
