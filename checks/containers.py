@@ -26,7 +26,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event, evidence
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, age, mapping, mappings, name, namespace, parse_time
-from logos_doctor.pods import condition, is_ready, is_terminating, phase
+from logos_doctor.pods import condition, condition_said, is_ready, is_terminating, phase
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -879,22 +879,13 @@ def _gate_state(cond: Obj) -> str:
     """``has no condition: nothing has written it`` or ``is False (reason): message``."""
     if not cond:
         return "has no condition: nothing has written it"
-    text = f"is {cond.get('status') or 'unset'}"
-    if cond.get("reason"):
-        text += f" ({cond.get('reason')})"
-    if cond.get("message"):
-        text += f": {str(cond.get('message')).strip()[:200]}"
-    return text
+    return f"is {cond.get('status') or 'unset'}{condition_said(cond, 200)}"
 
 
 def _gate_line(gate: str, cond: Obj, now: datetime) -> str:
     if not cond:
         return f"condition {gate}: absent"
-    line = f"condition {gate}={cond.get('status')}"
-    if cond.get("reason"):
-        line += f" ({cond.get('reason')})"
-    if cond.get("message"):
-        line += f": {str(cond.get('message')).strip()}"
+    line = f"condition {gate}={cond.get('status')}{condition_said(cond)}"
     changed = parse_time(cond.get("lastTransitionTime"))
     return line + (f", since {age(changed, now)} ago" if changed else "")
 

@@ -25,6 +25,7 @@ from logos_doctor.config import Config
 from logos_doctor.events import Event
 from logos_doctor.finding import Finding, Severity
 from logos_doctor.objects import Obj, ObjectRef, mappings, meta, name, parse_time
+from logos_doctor.pods import condition_said
 from logos_doctor.registry import Check
 from logos_doctor.state import ClusterState
 
@@ -363,11 +364,7 @@ def _conditions(subject: _Subject) -> list[_Line]:
     status = subject.obj.get("status") or {}
     for cond in mappings(status.get("conditions")):
         if _telling(subject.kind, cond) and (cond.get("reason") or cond.get("message")):
-            text = f"condition {cond.get('type')}={cond.get('status')}"
-            if cond.get("reason"):
-                text += f" ({cond.get('reason')})"
-            if cond.get("message"):
-                text += f": {str(cond.get('message')).strip()}"
+            text = f"condition {cond.get('type')}={cond.get('status')}{condition_said(cond)}"
             out.append((f"the {cond.get('type')} condition", text, text))
     if subject.kind != "Pod":
         return out

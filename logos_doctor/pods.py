@@ -42,6 +42,15 @@ def condition(obj: Obj, kind: str) -> Obj | None:
     return None
 
 
+def condition_said(cond: Obj, limit: int | None = None) -> str:
+    """What a condition says beyond its status: `` (reason): message``, each part only when
+    it is there, the message stripped (and cut at ``limit``)."""
+    text = f" ({cond.get('reason')})" if cond.get("reason") else ""
+    if cond.get("message"):
+        text += f": {str(cond.get('message')).strip()[:limit]}"
+    return text
+
+
 def is_ready(pod: Obj) -> bool:
     """Whether the pod's Ready condition is True."""
     cond = condition(pod, "Ready")
